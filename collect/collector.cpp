@@ -1,0 +1,117 @@
+#include "collect/collector.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "collect/sources/sources.hpp"
+
+namespace jobperf::collect {
+
+Collector::Collector(CollectorConfig config)
+    : config_(std::move(config)),
+      writer_(config_.stream_path, config_.header, config_.force),
+      tracker_(config_.sources.proc_root, config_.selection) {
+  writer_.metadata(config_.metadata);
+  open_sources(process_source_factories(), process_sources_);
+  if (config_.sample_node) open_sources(node_source_factories(), node_sources_);
+  last_flush_ns_ = last_anchor_ns_ = stream::monotonic_ns();
+}
+
+void Collector::open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into) {
+  for (const auto& make : factories) {
+    auto source = make(config_.sources);
+    auto spec = source->describe();
+    if (auto why = source->open(); !why.empty()) {
+      note(stream::NoteLevel::Warning, spec.name, "unavailable: " + why);
+      continue;
+    }
+    spec.id = next_source_id_++;
+    writer_.add_source(spec);
+    into.push_back({spec.id, std::move(source)});
+  }
+}
+
+void Collector::note(stream::NoteLevel level, const std::string& source, const std::string& text) {
+  writer_.note({stream::monotonic_ns(), level, source, text});
+  if (!config_.quiet) std::fprintf(stderr, "jobperf-collect: %s: %s\n", source.c_str(), text.c_str());
+}
+
+void Collector::begin_subject(const TrackedProcess& p, std::int64_t now) {
+  writer_.subject_begin({now, p.pid, p.ppid, p.rank, p.start_ns, p.command});
+}
+
+void Collector::adopt(const TrackedProcess& process) {
+  tracker_.adopt(process);
+  begin_subject(process, stream::monotonic_ns());
+}
+
+void Collector::tick() {
+  const std::int64_t now = stream::monotonic_ns();
+  auto changes = tracker_.scan();
+  for (const auto& p : changes.started) begin_subject(p, now);
+  for (auto pid : changes.ended) writer_.subject_end({now, pid, -1});
+
+  SampleContext ctx;
+  ctx.time_ns = now;
+  ctx.processes = tracker_.watched();
+  for (auto* sources : {&process_sources_, &node_sources_}) {
+    for (auto& [id, source] : *sources) {
+      ctx.warn = [&, name = source->describe().name](const std::string& text) {
+        note(stream::NoteLevel::Warning, name, text);
+      };
+      source->sample(ctx, [&, id = id](std::uint32_t subject, std::span<const std::uint64_t> values) {
+        writer_.record(now, id, subject, values);
+      });
+    }
+  }
+  ++ticks_;
+  if (now - last_anchor_ns_ >= config_.anchor_interval_ns) {
+    writer_.anchor(stream::read_clock_anchor());
+    last_anchor_ns_ = now;
+  }
+  if (now - last_flush_ns_ >= config_.flush_interval_ns) {
+    writer_.flush();
+    last_flush_ns_ = now;
+  }
+  check_writer();
+}
+
+void Collector::reaped(const ReapedProcess& process, int wait_status) {
+  const std::int64_t now = stream::monotonic_ns();
+  if (!tracker_.find(process.pid)) {  // ended before any scan saw it
+    TrackedProcess p;
+    p.pid = process.pid;
+    p.ppid = static_cast<std::uint32_t>(getpid());
+    p.rank = config_.header.rank;
+    p.start_ns = now;
+    p.command = "(ended before its first sample)";
+    begin_subject(p, now);
+  }
+  for (auto& [id, source] : process_sources_)
+    source->process_reaped(process, [&, id = id](std::uint32_t subject, std::span<const std::uint64_t> values) {
+      writer_.record(now, id, subject, values);
+    });
+  writer_.subject_end({now, process.pid, wait_status});
+  tracker_.forget(process.pid);
+  check_writer();
+}
+
+void Collector::finish(const std::string& reason, const stream::Metadata& final_metadata) {
+  tick();
+  if (!final_metadata.empty()) writer_.metadata(final_metadata);
+  writer_.close({stream::read_clock_anchor(), reason});
+  check_writer();
+}
+
+// A full or failing scratch must never disturb the job: say so once, then
+// the writer drops further data and the application runs on.
+void Collector::check_writer() {
+  if (writer_.failed() && !write_failure_reported_) {
+    write_failure_reported_ = true;
+    std::fprintf(stderr, "jobperf-collect: %s; collection stops, the application is not affected\n",
+                 writer_.error().c_str());
+  }
+}
+
+}  // namespace jobperf::collect

@@ -1,0 +1,149 @@
+// jobperf-collect: samples a job's processes and the node into a raw stream.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "collect/batch_env.hpp"
+#include "collect/modes.hpp"
+#include "collect/options.hpp"
+#include "collect/procfs.hpp"
+
+extern char** environ;
+
+namespace jc = jobperf::collect;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The collector itself and the processes that launched it are never "the job".
+std::unordered_set<pid_t> self_and_ancestors() {
+  std::unordered_set<pid_t> out;
+  for (pid_t pid = getpid(); pid > 1 && !out.count(pid);) {
+    out.insert(pid);
+    std::string stat;
+    if (!jc::read_file("/proc/" + std::to_string(pid) + "/stat", stat)) break;
+    jc::Tokens t(std::string_view(stat).substr(stat.rfind(')') + 1));
+    t.next();
+    pid = static_cast<pid_t>(jc::to_i64(t.next()));
+  }
+  return out;
+}
+
+jc::Selection sidecar_selection(const jc::CollectOptions& o, const jc::BatchContext& batch) {
+  jc::Selection s;
+  s.roots = o.pids;
+  if (!o.job_namespace.empty()) {
+    s.env_name = "PMIX_NAMESPACE";
+    s.env_value = o.job_namespace;
+  } else if (!o.env_match.empty()) {
+    s.env_name = o.env_match.substr(0, o.env_match.find('='));
+    s.env_value = o.env_match.substr(o.env_match.find('=') + 1);
+  } else if (o.pids.empty() && !batch.job_id_variable.empty()) {
+    s.env_name = batch.job_id_variable;
+    s.env_value = batch.job_id;
+  }
+  if (s.roots.empty() && s.env_name.empty())
+    throw jc::UsageError("sidecar mode needs --pid, --job, --match-env, or a batch job (SLURM_JOB_ID, PBS_JOBID, "
+                         "OAR_JOB_ID) to find the job's processes; or give a command after '--'");
+  s.excluded = self_and_ancestors();
+  return s;
+}
+
+jc::CollectorConfig collector_config(const jc::CollectOptions& o, const jc::BatchContext& batch,
+                                     const std::string& dir, const std::string& host, const std::string& job_id) {
+  const bool wrapper = !o.command.empty();
+  jc::CollectorConfig c;
+  auto& h = c.header;
+  h.host = host;
+  h.job_id = job_id;
+  h.rank = wrapper ? batch.rank : -1;
+  h.local_rank = wrapper ? batch.local_rank : -1;
+  h.pid = getpid();
+  h.mode = wrapper ? "wrapper" : "sidecar";
+  h.interval_ns = std::llround(o.interval_s * 1e9);
+  h.collector_version = JOBPERF_VERSION;
+  h.start = jobperf::stream::read_clock_anchor();
+  std::string name = wrapper ? (h.rank >= 0 ? "rank" + std::to_string(h.rank) : "pid" + std::to_string(h.pid)) : "node";
+  c.stream_path = dir + "/" + jc::safe_file_name(host) + "." + name + jobperf::stream::kStreamSuffix;
+  c.force = o.force;
+  c.flush_interval_ns = std::llround(o.flush_s * 1e9);
+  // One collector per node samples the node: the sidecar, or the wrapper of local rank 0.
+  c.sample_node = !wrapper || batch.local_rank <= 0;
+  c.sources.proc_root = o.proc_root;
+  c.sources.sys_root = o.sys_root;
+  c.quiet = o.quiet;
+  std::string job_name = !o.job_name.empty() ? o.job_name : batch.job_name;
+  if (job_name.empty() && wrapper) job_name = fs::path(o.command[0]).filename();
+  std::string command;
+  for (const auto& w : o.command) command += (command.empty() ? "" : " ") + w;
+  c.metadata = {{"job_name", job_name}, {"user", jc::user_name()}, {"command", command},
+                {"cwd", fs::current_path().string()}};
+  auto env = jc::environment_metadata(environ);
+  c.metadata.insert(c.metadata.end(), env.begin(), env.end());
+  return c;
+}
+
+int run(const jc::CollectOptions& o) {
+  const auto batch = jc::batch_context(environ);
+  const std::string host = o.host.empty() ? jc::host_name() : o.host;
+  std::string job_id = !o.job_id.empty() ? o.job_id : batch.job_id;
+  if (job_id.empty()) {
+    if (o.stop) throw jc::UsageError("--stop needs --job-id outside a batch job");
+    job_id = jc::generated_job_id(host);
+    if (!o.quiet) std::fprintf(stderr, "jobperf-collect: no batch job id; using job id %s\n", job_id.c_str());
+  }
+  const std::string dir = (o.out_base.empty() ? jc::default_scratch() : o.out_base) + "/jobperf/" + jc::safe_file_name(job_id);
+  const std::string pid_file = dir + "/" + jc::safe_file_name(host) + ".collect.pid";
+  if (o.stop) return jc::stop_sidecar(pid_file, 60);
+
+  const bool wrapper = !o.command.empty();
+  jc::Selection selection;
+  if (!wrapper) selection = sidecar_selection(o, batch);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::unique_ptr<jc::Collector> collector;
+  try {
+    if (ec) throw jobperf::stream::StreamError(dir + ": cannot create directory: " + ec.message());
+    auto config = collector_config(o, batch, dir, host, job_id);
+    config.selection = std::move(selection);
+    collector = std::make_unique<jc::Collector>(std::move(config));
+  } catch (const jobperf::stream::StreamError& e) {
+    if (!wrapper) {
+      std::fprintf(stderr, "jobperf-collect: %s\n", e.what());
+      return 1;
+    }
+    // The application must run whatever happens to its collector.
+    std::fprintf(stderr, "jobperf-collect: %s; running %s without collection\n", e.what(), o.command[0].c_str());
+  }
+  if (wrapper) return jc::run_wrapper(std::move(collector), o.command);
+  if (!o.quiet) std::fprintf(stderr, "jobperf-collect: sidecar writing %s\n", collector->stream_path().c_str());
+  return jc::run_sidecar(*collector, pid_file);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    auto options = jc::parse_collect_options(argc, argv);
+    if (options.help) {
+      std::fputs(jc::collect_usage().c_str(), stdout);
+      return 0;
+    }
+    if (options.version) {
+      std::printf("jobperf-collect %s\n", JOBPERF_VERSION);
+      return 0;
+    }
+    return run(options);
+  } catch (const jc::UsageError& e) {
+    std::fprintf(stderr, "jobperf-collect: %s\nTry 'jobperf-collect --help'.\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jobperf-collect: %s\n", e.what());
+    return 1;
+  }
+}

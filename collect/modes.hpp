@@ -1,0 +1,24 @@
+// The two ways jobperf-collect runs: wrapping a command, or beside the job.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collect/collector.hpp"
+
+namespace jobperf::collect {
+
+// Runs `command` as a child, samples it and its descendants until it exits,
+// forwards signals to it, and returns what the wrapper must exit with (a
+// signal death is re-raised so the launcher sees the same death).
+// `collector` may be null: the command then runs without collection.
+int run_wrapper(std::unique_ptr<Collector> collector, const std::vector<std::string>& command);
+
+// Samples until SIGTERM/SIGINT/SIGHUP, `jobperf-collect --stop`, or until the
+// job's processes, once seen, are all gone. Returns the exit status.
+int run_sidecar(Collector& collector, const std::string& pid_file);
+
+// Signals the sidecar whose pid file is `pid_file` and waits for it to finish.
+int stop_sidecar(const std::string& pid_file, double timeout_s);
+
+}  // namespace jobperf::collect

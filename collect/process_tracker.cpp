@@ -1,0 +1,192 @@
+#include "collect/process_tracker.hpp"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+
+#include "collect/procfs.hpp"
+
+namespace jobperf::collect {
+namespace {
+
+std::int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::vector<std::uint32_t> list_pids(const std::string& root) {
+  std::vector<std::uint32_t> pids;
+  DIR* dir = opendir(root.c_str());
+  if (!dir) return pids;
+  while (auto* entry = readdir(dir)) {
+    std::uint32_t pid = 0;
+    const char* name = entry->d_name;
+    auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), pid);
+    if (ec == std::errc() && *end == '\0' && pid > 0) pids.push_back(pid);
+  }
+  closedir(dir);
+  return pids;
+}
+
+// Value of NAME in a NUL-separated environment block.
+std::optional<std::string_view> environment_value(std::string_view block, std::string_view name) {
+  std::size_t start = 0;
+  while (start < block.size()) {
+    auto end = block.find('\0', start);
+    if (end == std::string_view::npos) end = block.size();
+    auto entry = block.substr(start, end - start);
+    if (entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=')
+      return entry.substr(name.size() + 1);
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string read_command(const std::string& root, std::uint32_t pid) {
+  std::string cmdline;
+  if (!read_file(root + "/" + std::to_string(pid) + "/cmdline", cmdline)) return {};
+  while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  return cmdline;
+}
+
+}  // namespace
+
+std::optional<std::int32_t> rank_from_environment(std::string_view block) {
+  for (auto name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    auto value = environment_value(block, name);
+    if (!value) continue;
+    std::int32_t rank = -1;
+    auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), rank);
+    if (ec == std::errc() && rank >= 0) return rank;
+  }
+  return std::nullopt;
+}
+
+ProcessTracker::ProcessTracker(std::string proc_root, Selection selection)
+    : root_(std::move(proc_root)), selection_(std::move(selection)) {
+  boot_to_monotonic_ns_ = clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC);
+}
+
+bool ProcessTracker::read_stat(std::uint32_t pid, Known& out, std::string& command) const {
+  std::string text;
+  if (!read_file(root_ + "/" + std::to_string(pid) + "/stat", text)) return false;
+  auto open = text.find('('), close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return false;
+  command = text.substr(open + 1, close - open - 1);
+  Tokens t(std::string_view(text).substr(close + 1));
+  std::string_view field[23];
+  for (int i = 3; i <= 22; ++i) field[i] = t.next();  // numbered as in proc(5)
+  out.ppid = static_cast<std::uint32_t>(to_u64(field[4]));
+  out.start_ticks = to_u64(field[22]);
+  return true;
+}
+
+bool ProcessTracker::environment_matches(std::uint32_t pid, std::optional<std::int32_t>& rank) const {
+  std::string block;
+  if (!read_file(root_ + "/" + std::to_string(pid) + "/environ", block)) return false;
+  rank = rank_from_environment(block);
+  if (selection_.env_name.empty()) return false;
+  auto value = environment_value(block, selection_.env_name);
+  return value && *value == selection_.env_value;
+}
+
+ProcessTracker::Changes ProcessTracker::scan() {
+  Changes changes;
+  auto pids = list_pids(root_);
+  std::unordered_set<std::uint32_t> present(pids.begin(), pids.end());
+
+  for (auto it = members_.begin(); it != members_.end();) {
+    if (!present.count(it->first)) {
+      changes.ended.push_back(it->first);
+      it = members_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(known_, [&](const auto& kv) { return !present.count(kv.first); });
+
+  struct Candidate {
+    std::uint32_t pid;
+    std::string command;
+    std::optional<std::int32_t> rank;
+  };
+  std::vector<Candidate> fresh;
+  for (auto pid : pids) {
+    if (known_.count(pid)) continue;
+    Known k;
+    Candidate c{pid, {}, std::nullopt};
+    if (!read_stat(pid, k, c.command)) continue;  // gone already
+    bool excluded = selection_.excluded.count(static_cast<pid_t>(pid)) > 0;
+    bool is_root = std::find(selection_.roots.begin(), selection_.roots.end(), static_cast<pid_t>(pid)) !=
+                   selection_.roots.end();
+    bool env_match = environment_matches(pid, c.rank);
+    k.member = !excluded && (is_root || env_match);
+    known_[pid] = k;
+    fresh.push_back(std::move(c));
+  }
+  // Descendants: a new process whose parent is watched is watched too. Repeat
+  // until stable, since parent and child may both be new in this scan.
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& c : fresh) {
+      auto& k = known_[c.pid];
+      if (k.member || selection_.excluded.count(static_cast<pid_t>(c.pid))) continue;
+      auto parent = known_.find(k.ppid);
+      if (parent != known_.end() && parent->second.member) grew = k.member = true;
+    }
+  }
+  const double ns_per_tick = 1e9 / static_cast<double>(clock_ticks_per_second());
+  for (auto& c : fresh) {
+    const auto& k = known_[c.pid];
+    if (!k.member) continue;
+    TrackedProcess p;
+    p.pid = c.pid;
+    p.ppid = k.ppid;
+    p.start_ticks = k.start_ticks;
+    p.start_ns = static_cast<std::int64_t>(static_cast<double>(k.start_ticks) * ns_per_tick) - boot_to_monotonic_ns_;
+    auto parent = members_.find(k.ppid);
+    p.rank = c.rank.value_or(parent != members_.end() ? parent->second.rank : -1);
+    auto full = read_command(root_, c.pid);
+    p.command = full.empty() ? c.command : full;
+    members_[p.pid] = p;
+    changes.started.push_back(p);
+    ++ever_watched_;
+  }
+  rebuild_watched();
+  return changes;
+}
+
+void ProcessTracker::adopt(const TrackedProcess& process) {
+  Known k;
+  k.ppid = process.ppid;
+  k.start_ticks = process.start_ticks;
+  k.member = true;
+  known_[process.pid] = k;
+  members_[process.pid] = process;
+  ++ever_watched_;
+  rebuild_watched();
+}
+
+void ProcessTracker::forget(std::uint32_t pid) {
+  members_.erase(pid);
+  auto it = known_.find(pid);
+  if (it != known_.end()) it->second.member = false;
+  rebuild_watched();
+}
+
+const TrackedProcess* ProcessTracker::find(std::uint32_t pid) const {
+  auto it = members_.find(pid);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+void ProcessTracker::rebuild_watched() {
+  watched_.clear();
+  for (const auto& [pid, p] : members_) watched_.push_back({pid, p.start_ticks});
+  std::sort(watched_.begin(), watched_.end(), [](auto& a, auto& b) { return a.pid < b.pid; });
+}
+
+}  // namespace jobperf::collect

@@ -1,0 +1,75 @@
+// Finds the job's processes on this node and follows them as they start and
+// end: descendants of given pids (wrapper mode, --pid), or every process whose
+// environment carries a given VAR=value (SLURM_JOB_ID, PBS_JOBID, OAR_JOB_ID,
+// a PMIx namespace). One scan of /proc per tick; only new pids are read.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "collect/metric_source.hpp"
+
+namespace jobperf::collect {
+
+struct Selection {
+  std::vector<pid_t> roots;                 // these processes and their descendants
+  std::string env_name, env_value;          // or: processes whose environment has this
+  std::unordered_set<pid_t> excluded;       // never watched (the collector, its launcher)
+};
+
+struct TrackedProcess {
+  std::uint32_t pid = 0;
+  std::uint32_t ppid = 0;
+  std::uint64_t start_ticks = 0;
+  std::int32_t rank = -1;
+  std::int64_t start_ns = 0;  // CLOCK_MONOTONIC
+  std::string command;
+};
+
+// The MPI rank a process's environment names (Open MPI, PMIx, PMI, Slurm), if any.
+std::optional<std::int32_t> rank_from_environment(std::string_view environ_block);
+
+class ProcessTracker {
+ public:
+  ProcessTracker(std::string proc_root, Selection selection);
+
+  struct Changes {
+    std::vector<TrackedProcess> started;
+    std::vector<std::uint32_t> ended;
+  };
+  Changes scan();
+  // Start following a process the collector knows already (the command it
+  // spawned), so that it is described with what the collector knows.
+  void adopt(const TrackedProcess& process);
+  // Stop following a process (the collector reaped it itself).
+  void forget(std::uint32_t pid);
+
+  const std::vector<WatchedProcess>& watched() const { return watched_; }
+  const TrackedProcess* find(std::uint32_t pid) const;
+  std::size_t ever_watched() const { return ever_watched_; }
+
+ private:
+  struct Known {
+    std::uint32_t ppid = 0;
+    std::uint64_t start_ticks = 0;
+    bool member = false;
+  };
+  bool read_stat(std::uint32_t pid, Known& out, std::string& command) const;
+  bool environment_matches(std::uint32_t pid, std::optional<std::int32_t>& rank) const;
+  void rebuild_watched();
+
+  std::string root_;
+  Selection selection_;
+  std::unordered_map<std::uint32_t, Known> known_;
+  std::unordered_map<std::uint32_t, TrackedProcess> members_;
+  std::vector<WatchedProcess> watched_;
+  std::size_t ever_watched_ = 0;
+  std::int64_t boot_to_monotonic_ns_ = 0;
+};
+
+}  // namespace jobperf::collect

@@ -1,0 +1,99 @@
+#include "collect/procfs.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace jobperf::collect {
+
+KeptOpenFile::KeptOpenFile(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) error_ = errno;
+}
+KeptOpenFile::KeptOpenFile(KeptOpenFile&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), error_(o.error_) {}
+KeptOpenFile& KeptOpenFile::operator=(KeptOpenFile&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    error_ = o.error_;
+  }
+  return *this;
+}
+KeptOpenFile::~KeptOpenFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string_view KeptOpenFile::read(std::string& buffer) {
+  if (fd_ < 0) return {};
+  if (buffer.size() < 4096) buffer.resize(4096);
+  std::size_t used = 0;
+  for (;;) {
+    ssize_t n = ::pread(fd_, buffer.data() + used, buffer.size() - used, static_cast<off_t>(used));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error_ = errno;
+      return {};
+    }
+    used += static_cast<std::size_t>(n);
+    if (n == 0 || used < buffer.size()) break;
+    buffer.resize(buffer.size() * 2);  // file larger than the buffer: grow and go on
+  }
+  return {buffer.data(), used};
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  KeptOpenFile f(path);
+  std::string buffer;
+  auto view = f.read(buffer);
+  if (!f.is_open() || f.error()) return false;
+  out.assign(view);
+  return true;
+}
+
+std::string_view Tokens::next() {
+  auto start = rest_.find_first_not_of(" \t\n");
+  if (start == std::string_view::npos) {
+    rest_ = {};
+    return {};
+  }
+  auto end = rest_.find_first_of(" \t\n", start);
+  if (end == std::string_view::npos) end = rest_.size();
+  auto token = rest_.substr(start, end - start);
+  rest_.remove_prefix(end);
+  return token;
+}
+
+bool keyed_value(std::string_view text, std::string_view key, std::uint64_t& value, std::size_t& hint) {
+  for (int pass = 0; pass < 2; ++pass) {
+    std::size_t pos = text.find(key, hint);
+    while (pos != std::string_view::npos) {
+      bool line_start = pos == 0 || text[pos - 1] == '\n';
+      std::size_t after = pos + key.size();
+      if (line_start && after < text.size() && text[after] == ':') {
+        auto start = text.find_first_not_of(" \t", after + 1);
+        if (start == std::string_view::npos) return false;
+        auto end = text.find_first_not_of("0123456789", start);
+        value = to_u64(text.substr(start, end - start));
+        hint = end == std::string_view::npos ? text.size() : end;
+        return true;
+      }
+      pos = text.find(key, pos + 1);
+    }
+    hint = 0;  // not after the hint: search from the top once
+  }
+  return false;
+}
+
+long clock_ticks_per_second() {
+  static const long ticks = sysconf(_SC_CLK_TCK);
+  return ticks;
+}
+long page_size() {
+  static const long size = sysconf(_SC_PAGESIZE);
+  return size;
+}
+
+}  // namespace jobperf::collect

@@ -1,0 +1,8 @@
+#include "collect/sources/sources.hpp"
+
+namespace jobperf::collect {
+
+std::vector<SourceFactory> process_source_factories() { return {make_process_procfs_source}; }
+std::vector<SourceFactory> node_source_factories() { return {make_node_procfs_source}; }
+
+}  // namespace jobperf::collect

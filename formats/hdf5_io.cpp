@@ -1,0 +1,158 @@
+#include "formats/hdf5_io.hpp"
+
+#include <cstring>
+
+namespace jobperf::h5 {
+
+hid_t check(hid_t id, const std::string& what) {
+  if (id < 0) throw H5Error("HDF5: cannot " + what);
+  return id;
+}
+void check(herr_t status, const std::string& what, int) {
+  if (status < 0) throw H5Error("HDF5: cannot " + what);
+}
+
+Handle file_handle(hid_t id, const std::string& what) { return {check(id, what), H5Fclose}; }
+Handle group_handle(hid_t id, const std::string& what) { return {check(id, what), H5Gclose}; }
+Handle dataset_handle(hid_t id, const std::string& what) { return {check(id, what), H5Dclose}; }
+Handle space_handle(hid_t id, const std::string& what) { return {check(id, what), H5Sclose}; }
+Handle plist_handle(hid_t id, const std::string& what) { return {check(id, what), H5Pclose}; }
+Handle type_handle(hid_t id, const std::string& what) { return {check(id, what), H5Tclose}; }
+
+void silence_error_stack() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+Handle fixed_string_type(std::size_t length) {
+  auto type = type_handle(H5Tcopy(H5T_C_S1), "copy string type");
+  check(H5Tset_size(type, length > 0 ? length : 1), "size string type", 0);
+  check(H5Tset_strpad(type, H5T_STR_NULLPAD), "pad string type", 0);
+  check(H5Tset_cset(type, H5T_CSET_UTF8), "set string charset", 0);
+  return type;
+}
+
+bool link_exists(hid_t loc, const std::string& path) { return H5Lexists(loc, path.c_str(), H5P_DEFAULT) > 0; }
+
+namespace {
+Handle scalar_space() { return space_handle(H5Screate(H5S_SCALAR), "create scalar space"); }
+
+void write_scalar_attribute(hid_t obj, const std::string& name, hid_t type, const void* value) {
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  auto space = scalar_space();
+  Handle attr{check(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "create attribute " + name),
+              H5Aclose};
+  check(H5Awrite(attr, type, value), "write attribute " + name, 0);
+}
+
+Handle open_attribute(hid_t obj, const std::string& name) {
+  return {check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attribute " + name), H5Aclose};
+}
+}  // namespace
+
+// Variable-length strings read back as str in h5py and xarray; attributes are
+// metadata, so they are allowed in parallel files (datasets are not).
+void write_attribute(hid_t obj, const std::string& name, const std::string& value) {
+  auto type = type_handle(H5Tcopy(H5T_C_S1), "copy string type");
+  check(H5Tset_size(type, H5T_VARIABLE), "make variable string", 0);
+  check(H5Tset_cset(type, H5T_CSET_UTF8), "set string charset", 0);
+  const char* p = value.c_str();
+  write_scalar_attribute(obj, name, type, &p);
+}
+void write_attribute(hid_t obj, const std::string& name, double value) {
+  write_scalar_attribute(obj, name, H5T_NATIVE_DOUBLE, &value);
+}
+void write_attribute(hid_t obj, const std::string& name, std::int64_t value) {
+  write_scalar_attribute(obj, name, H5T_NATIVE_INT64, &value);
+}
+
+std::string read_string_attribute(hid_t obj, const std::string& name) {
+  auto attr = open_attribute(obj, name);
+  Handle file_type{check(H5Aget_type(attr), "type of attribute " + name), H5Tclose};
+  if (H5Tget_class(file_type) != H5T_STRING) throw H5Error("HDF5: attribute " + name + " is not a string");
+  if (H5Tis_variable_str(file_type) > 0) {
+    auto type = type_handle(H5Tcopy(H5T_C_S1), "copy string type");
+    H5Tset_size(type, H5T_VARIABLE);
+    char* p = nullptr;
+    check(H5Aread(attr, type, &p), "read attribute " + name, 0);
+    std::string s = p ? p : "";
+    H5free_memory(p);
+    return s;
+  }
+  std::string s(H5Tget_size(file_type), '\0');
+  check(H5Aread(attr, file_type, s.data()), "read attribute " + name, 0);
+  return s.substr(0, s.find('\0'));
+}
+double read_double_attribute(hid_t obj, const std::string& name) {
+  double v = 0;
+  check(H5Aread(open_attribute(obj, name), H5T_NATIVE_DOUBLE, &v), "read attribute " + name, 0);
+  return v;
+}
+std::int64_t read_int_attribute(hid_t obj, const std::string& name) {
+  std::int64_t v = 0;
+  check(H5Aread(open_attribute(obj, name), H5T_NATIVE_INT64, &v), "read attribute " + name, 0);
+  return v;
+}
+
+std::vector<std::string> attribute_names(hid_t obj) {
+  std::vector<std::string> names;
+  H5Aiterate2(
+      obj, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->push_back(name);
+        return 0;
+      },
+      &names);
+  return names;
+}
+
+std::vector<std::string> child_names(hid_t group) {
+  std::vector<std::string> names;
+  H5Literate(
+      group, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->push_back(name);
+        return 0;
+      },
+      &names);
+  return names;
+}
+
+std::vector<hsize_t> dataset_shape(hid_t dataset) {
+  auto space = space_handle(H5Dget_space(dataset), "get dataspace");
+  int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank > 0 ? rank : 0));
+  if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return dims;
+}
+
+namespace {
+std::size_t element_count(hid_t dataset) {
+  std::size_t n = 1;
+  for (auto d : dataset_shape(dataset)) n *= d;
+  return n;
+}
+}  // namespace
+
+std::vector<double> read_doubles(hid_t dataset) {
+  std::vector<double> v(element_count(dataset));
+  if (!v.empty()) check(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read dataset", 0);
+  return v;
+}
+std::vector<std::int64_t> read_int64s(hid_t dataset) {
+  std::vector<std::int64_t> v(element_count(dataset));
+  if (!v.empty()) check(H5Dread(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read dataset", 0);
+  return v;
+}
+std::vector<std::string> read_fixed_strings(hid_t dataset) {
+  Handle type{check(H5Dget_type(dataset), "get dataset type"), H5Tclose};
+  std::size_t width = H5Tget_size(type);
+  std::size_t n = element_count(dataset);
+  std::vector<char> buffer(width * n);
+  if (n > 0) check(H5Dread(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), "read strings", 0);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string s(buffer.data() + i * width, width);
+    out.push_back(s.substr(0, s.find('\0')));
+  }
+  return out;
+}
+
+}  // namespace jobperf::h5

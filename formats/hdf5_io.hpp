@@ -1,0 +1,71 @@
+// Thin RAII layer over the HDF5 C API, used by job_file.cpp. Every failure
+// throws H5Error naming what was being done, instead of HDF5's error stack.
+#pragma once
+#include <hdf5.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace jobperf::h5 {
+
+struct H5Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+hid_t check(hid_t id, const std::string& what);
+void check(herr_t status, const std::string& what, int);
+
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, -1)), closer_(o.closer_) {}
+  Handle& operator=(Handle&& o) noexcept {
+    reset();
+    id_ = std::exchange(o.id_, -1);
+    closer_ = o.closer_;
+    return *this;
+  }
+  ~Handle() { reset(); }
+  hid_t get() const { return id_; }
+  operator hid_t() const { return id_; }
+  void reset() {
+    if (id_ >= 0 && closer_) closer_(id_);
+    id_ = -1;
+  }
+
+ private:
+  hid_t id_ = -1;
+  Closer closer_ = nullptr;
+};
+
+Handle file_handle(hid_t id, const std::string& what);
+Handle group_handle(hid_t id, const std::string& what);
+Handle dataset_handle(hid_t id, const std::string& what);
+Handle space_handle(hid_t id, const std::string& what);
+Handle plist_handle(hid_t id, const std::string& what);
+Handle type_handle(hid_t id, const std::string& what);
+
+void silence_error_stack();
+Handle fixed_string_type(std::size_t length);
+bool link_exists(hid_t loc, const std::string& path);
+
+void write_attribute(hid_t obj, const std::string& name, const std::string& value);
+void write_attribute(hid_t obj, const std::string& name, double value);
+void write_attribute(hid_t obj, const std::string& name, std::int64_t value);
+std::string read_string_attribute(hid_t obj, const std::string& name);
+double read_double_attribute(hid_t obj, const std::string& name);
+std::int64_t read_int_attribute(hid_t obj, const std::string& name);
+std::vector<std::string> attribute_names(hid_t obj);
+
+std::vector<std::string> child_names(hid_t group);
+std::vector<hsize_t> dataset_shape(hid_t dataset);
+std::vector<double> read_doubles(hid_t dataset);
+std::vector<std::int64_t> read_int64s(hid_t dataset);
+std::vector<std::string> read_fixed_strings(hid_t dataset);
+
+}  // namespace jobperf::h5

@@ -1,0 +1,617 @@
+#include "formats/job_file.hpp"
+
+#include <hdf5_hl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include "formats/hdf5_io.hpp"
+
+namespace jobperf::jobfile {
+namespace {
+
+using h5::check;
+using h5::Handle;
+
+// ---- names: the contract documented in share/schema.md
+constexpr char kJobKind[] = "jobperf-job";
+constexpr char kCampaignKind[] = "jobperf-campaign";
+constexpr char kRanks[] = "ranks";
+constexpr char kNodes[] = "nodes";
+constexpr char kSummary[] = "summary";
+constexpr char kRankSummary[] = "summary/ranks";
+constexpr char kJobSummary[] = "summary/job";
+constexpr char kMetadata[] = "metadata";
+constexpr char kTimeUnits[] = "nanoseconds since 1970-01-01 00:00:00";
+
+const char* group_name(Rows rows) { return rows == Rows::Ranks ? kRanks : kNodes; }
+const char* row_dimension(Rows rows) { return rows == Rows::Ranks ? "rank" : "node"; }
+
+std::string iso_utc(std::int64_t ns) {
+  std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((ns / 1'000'000) % 1000));
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size() && !s.empty()) {
+    auto end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+Handle create_group(hid_t loc, const std::string& name) {
+  return h5::group_handle(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create group " + name);
+}
+Handle open_group(hid_t loc, const std::string& name) {
+  return h5::group_handle(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), "open group " + name);
+}
+Handle open_dataset(hid_t loc, const std::string& name) {
+  return h5::dataset_handle(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open dataset " + name);
+}
+
+// Contiguous, allocated early, never filled: every element is written once,
+// and contiguous collective writes are the fastest layout measured here.
+Handle create_dataset(hid_t loc, const std::string& name, hid_t type, std::vector<hsize_t> dims,
+                      const double* fill = nullptr) {
+  auto space = h5::space_handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                                "create dataspace for " + name);
+  auto dcpl = h5::plist_handle(H5Pcreate(H5P_DATASET_CREATE), "create dataset properties");
+  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+  if (fill) H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, fill);
+  return h5::dataset_handle(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                            "create dataset " + name);
+}
+
+std::size_t max_length(const std::vector<std::string>& strings) {
+  std::size_t n = 1;
+  for (const auto& s : strings) n = std::max(n, s.size());
+  return n;
+}
+
+std::vector<char> pack_fixed(const std::vector<std::string>& strings, std::size_t width) {
+  std::vector<char> buffer(width * strings.size(), '\0');
+  for (std::size_t i = 0; i < strings.size(); ++i) std::copy(strings[i].begin(), strings[i].end(), &buffer[i * width]);
+  return buffer;
+}
+
+void set_metric_attributes(hid_t dset, const MetricInfo& m) {
+  h5::write_attribute(dset, "units", m.units);
+  h5::write_attribute(dset, "long_name", m.long_name);
+  if (!m.formula.empty()) h5::write_attribute(dset, "formula", m.formula);
+}
+
+void attach(hid_t dset, hid_t scale, unsigned index) {
+  check(H5DSattach_scale(dset, scale, index), "attach dimension scale", 0);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- writer
+
+struct JobFileWriter::Impl {
+  std::string path;
+  std::string tmp_path;
+  MPI_Comm comm;
+  int rank = 0;
+  std::size_t time_count = 0;
+  Handle file;
+  Handle dxpl;
+  std::vector<Handle> rank_series, node_series, rank_summary, job_summary;
+
+  // Collective write of whole rows; a rank without rows joins with an empty selection.
+  void write_rows(hid_t dset, std::span<const std::size_t> rows, std::size_t width, const void* values,
+                  hid_t mem_type) {
+    auto file_space = h5::space_handle(H5Dget_space(dset), "get dataspace");
+    hsize_t mem_dims[2] = {std::max<hsize_t>(rows.size(), 1), std::max<hsize_t>(width, 1)};
+    auto mem_space = h5::space_handle(H5Screate_simple(2, mem_dims, nullptr), "create memory space");
+    if (rows.empty() || width == 0) {
+      H5Sselect_none(file_space);
+      H5Sselect_none(mem_space);
+    } else {
+      H5Sselect_none(file_space);
+      for (auto row : rows) {
+        hsize_t start[2] = {row, 0}, count[2] = {1, width};
+        check(H5Sselect_hyperslab(file_space, H5S_SELECT_OR, start, nullptr, count, nullptr), "select rows", 0);
+      }
+    }
+    // HDF5 pairs memory and file elements in file order: rows must be sorted.
+    check(H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, values), "write rows", 0);
+  }
+
+  void write_by_root(hid_t dset, hid_t mem_type, const void* data) {
+    auto file_space = h5::space_handle(H5Dget_space(dset), "get dataspace");
+    if (rank != 0) {
+      H5Sselect_none(file_space);
+      auto mem_space = h5::space_handle(H5Scopy(file_space), "copy dataspace");
+      H5Sselect_none(mem_space);
+      check(H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, data), "write dataset", 0);
+    } else {
+      check(H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, dxpl, data), "write dataset", 0);
+    }
+  }
+
+  Handle string_dataset(hid_t loc, const std::string& name, const std::vector<std::string>& strings) {
+    std::size_t width = max_length(strings);
+    auto type = h5::fixed_string_type(width);
+    auto dset = create_dataset(loc, name, type, {strings.size()});
+    auto buffer = pack_fixed(strings, width);
+    write_by_root(dset, type, buffer.data());
+    return dset;
+  }
+
+  Handle time_scale(hid_t group, const std::vector<std::int64_t>& time_ns, double bin_seconds) {
+    auto time = create_dataset(group, "time", H5T_STD_I64LE, {time_ns.size()});
+    write_by_root(time, H5T_NATIVE_INT64, time_ns.data());
+    check(H5DSset_scale(time, "time"), "make time a dimension scale", 0);
+    h5::write_attribute(time, "units", std::string(kTimeUnits));
+    h5::write_attribute(time, "calendar", std::string("standard"));
+    h5::write_attribute(time, "standard_name", std::string("time"));
+    h5::write_attribute(time, "long_name", std::string("start of interval (UTC)"));
+    h5::write_attribute(time, "interval_s", bin_seconds);
+    return time;
+  }
+
+  std::vector<Handle> series_datasets(hid_t group, const std::vector<MetricInfo>& metrics, hsize_t rows,
+                                      hid_t row_scale, hid_t time_scale) {
+    std::vector<Handle> out;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (const auto& m : metrics) {
+      auto d = create_dataset(group, m.name, H5T_IEEE_F64LE, {rows, time_count}, &nan);
+      set_metric_attributes(d, m);
+      attach(d, row_scale, 0);
+      attach(d, time_scale, 1);
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+};
+
+JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force, const JobLayout& layout)
+    : impl_(new Impl) {
+  auto& im = *impl_;
+  im.path = path;
+  im.tmp_path = path + ".tmp";
+  im.comm = comm;
+  MPI_Comm_rank(comm, &im.rank);
+  im.time_count = layout.time_ns.size();
+  h5::silence_error_stack();
+
+  int exists = 0;
+  if (im.rank == 0) exists = access(path.c_str(), F_OK) == 0 ? 1 : 0;
+  MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
+  if (exists && !force) throw JobFileError(path + ": already exists (use --force to replace it)");
+
+  auto fapl = h5::plist_handle(H5Pcreate(H5P_FILE_ACCESS), "create file access properties");
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  H5Pset_all_coll_metadata_ops(fapl, true);
+  H5Pset_coll_metadata_write(fapl, true);
+  hid_t fid = H5Fcreate(im.tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (fid < 0) throw JobFileError(im.tmp_path + ": cannot create HDF5 file (is the directory writable?)");
+  im.file = Handle(fid, H5Fclose);
+  im.dxpl = h5::plist_handle(H5Pcreate(H5P_DATASET_XFER), "create transfer properties");
+  H5Pset_dxpl_mpio(im.dxpl, H5FD_MPIO_COLLECTIVE);
+
+  const auto& info = layout.info;
+  hid_t root = im.file;
+  h5::write_attribute(root, "file_kind", std::string(kJobKind));
+  h5::write_attribute(root, "schema_version", kSchemaVersion);
+  h5::write_attribute(root, "jobperf_version", std::string(JOBPERF_VERSION));
+  h5::write_attribute(root, "Conventions", std::string("CF-1.8"));
+  h5::write_attribute(root, "job_id", info.job_id);
+  h5::write_attribute(root, "job_name", info.job_name);
+  h5::write_attribute(root, "user", info.user);
+  h5::write_attribute(root, "command", info.command);
+  h5::write_attribute(root, "collection_mode", info.collection_mode);
+  h5::write_attribute(root, "status", info.status);
+  h5::write_attribute(root, "problems", join(info.problems, "\n"));
+  h5::write_attribute(root, "hosts", join(info.hosts, ","));
+  h5::write_attribute(root, "n_ranks", static_cast<std::int64_t>(layout.ranks.size()));
+  h5::write_attribute(root, "n_nodes", static_cast<std::int64_t>(layout.nodes.size()));
+  h5::write_attribute(root, "start_time", iso_utc(info.start_ns));
+  h5::write_attribute(root, "end_time", iso_utc(info.end_ns));
+  h5::write_attribute(root, "start_time_ns", info.start_ns);
+  h5::write_attribute(root, "end_time_ns", info.end_ns);
+  h5::write_attribute(root, "duration_s", static_cast<double>(info.end_ns - info.start_ns) * 1e-9);
+  h5::write_attribute(root, "sample_interval_s", info.sample_interval_s);
+  h5::write_attribute(root, "bin_seconds", layout.bin_seconds);
+  h5::write_attribute(root, "exit_status", info.exit_status);
+
+  auto metadata = create_group(root, kMetadata);
+  for (const auto& [key, value] : info.metadata) h5::write_attribute(metadata, key, value);
+
+  // /ranks: (rank, time)
+  auto ranks = create_group(root, kRanks);
+  auto rank_time = im.time_scale(ranks, layout.time_ns, layout.bin_seconds);
+  auto rank_scale = create_dataset(ranks, "rank", H5T_STD_I32LE, {layout.ranks.size()});
+  im.write_by_root(rank_scale, H5T_NATIVE_INT32, layout.ranks.data());
+  check(H5DSset_scale(rank_scale, "rank"), "make rank a dimension scale", 0);
+  h5::write_attribute(rank_scale, "long_name", std::string("MPI rank"));
+  auto host = im.string_dataset(ranks, "host", layout.rank_hosts);
+  attach(host, rank_scale, 0);
+  auto exit_status = create_dataset(ranks, "exit_status", H5T_STD_I64LE, {layout.ranks.size()});
+  im.write_by_root(exit_status, H5T_NATIVE_INT64, layout.rank_exit_status.data());
+  h5::write_attribute(exit_status, "long_name",
+                      std::string("exit code, or 128+signal; -1 if the collector did not see the end"));
+  attach(exit_status, rank_scale, 0);
+  im.rank_series = im.series_datasets(ranks, layout.rank_metrics, layout.ranks.size(), rank_scale, rank_time);
+
+  // /nodes: (node, time)
+  auto nodes = create_group(root, kNodes);
+  auto node_time = im.time_scale(nodes, layout.time_ns, layout.bin_seconds);
+  auto node_scale = im.string_dataset(nodes, "node", layout.nodes);
+  check(H5DSset_scale(node_scale, "node"), "make node a dimension scale", 0);
+  h5::write_attribute(node_scale, "long_name", std::string("host name"));
+  im.node_series = im.series_datasets(nodes, layout.node_metrics, layout.nodes.size(), node_scale, node_time);
+
+  // /summary/ranks: (rank, stat) and /summary/job: (stat)
+  auto summary = create_group(root, kSummary);
+  std::vector<std::string> stat_names(kStatNames.begin(), kStatNames.end());
+  auto rank_summary = create_group(root, kRankSummary);
+  auto summary_rank_scale = create_dataset(rank_summary, "rank", H5T_STD_I32LE, {layout.ranks.size()});
+  im.write_by_root(summary_rank_scale, H5T_NATIVE_INT32, layout.ranks.data());
+  check(H5DSset_scale(summary_rank_scale, "rank"), "make rank a dimension scale", 0);
+  auto rank_stat = im.string_dataset(rank_summary, "stat", stat_names);
+  check(H5DSset_scale(rank_stat, "stat"), "make stat a dimension scale", 0);
+  auto job_summary = create_group(root, kJobSummary);
+  auto job_stat = im.string_dataset(job_summary, "stat", stat_names);
+  check(H5DSset_scale(job_stat, "stat"), "make stat a dimension scale", 0);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& m : layout.rank_metrics) {
+    auto d = create_dataset(rank_summary, m.name, H5T_IEEE_F64LE, {layout.ranks.size(), kStatCount}, &nan);
+    set_metric_attributes(d, m);
+    attach(d, summary_rank_scale, 0);
+    attach(d, rank_stat, 1);
+    im.rank_summary.push_back(std::move(d));
+    auto j = create_dataset(job_summary, m.name, H5T_IEEE_F64LE, {kStatCount}, &nan);
+    set_metric_attributes(j, m);
+    attach(j, job_stat, 0);
+    im.job_summary.push_back(std::move(j));
+  }
+}
+
+JobFileWriter::~JobFileWriter() {
+  if (impl_->file.get() >= 0) {  // not closed: an exception unwound us; drop the partial file
+    impl_->rank_series.clear();
+    impl_->node_series.clear();
+    impl_->rank_summary.clear();
+    impl_->job_summary.clear();
+    impl_->file.reset();
+    if (impl_->rank == 0) std::remove(impl_->tmp_path.c_str());
+  }
+  delete impl_;
+}
+
+namespace {
+// Rows in increasing order, and the values permuted to match.
+std::pair<std::vector<std::size_t>, std::vector<double>> sorted_rows(std::span<const std::size_t> rows,
+                                                                      std::span<const double> values,
+                                                                      std::size_t width) {
+  std::vector<std::size_t> order(rows.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return rows[a] < rows[b]; });
+  std::pair<std::vector<std::size_t>, std::vector<double>> out;
+  for (auto i : order) {
+    out.first.push_back(rows[i]);
+    out.second.insert(out.second.end(), values.begin() + static_cast<std::ptrdiff_t>(i * width),
+                      values.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));
+  }
+  return out;
+}
+}  // namespace
+
+void JobFileWriter::write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
+                                 std::span<const double> values) {
+  auto& datasets = rows == Rows::Ranks ? impl_->rank_series : impl_->node_series;
+  auto [sorted, data] = sorted_rows(row_indices, values, impl_->time_count);
+  impl_->write_rows(datasets.at(metric), sorted, impl_->time_count, data.data(), H5T_NATIVE_DOUBLE);
+}
+
+void JobFileWriter::write_rank_summary(std::size_t metric, std::span<const std::size_t> row_indices,
+                                       std::span<const double> values) {
+  auto [sorted, data] = sorted_rows(row_indices, values, kStatCount);
+  impl_->write_rows(impl_->rank_summary.at(metric), sorted, kStatCount, data.data(), H5T_NATIVE_DOUBLE);
+}
+
+void JobFileWriter::write_job_summary(std::size_t metric, const Stats& stats) {
+  impl_->write_by_root(impl_->job_summary.at(metric), H5T_NATIVE_DOUBLE, stats.data());
+}
+
+void JobFileWriter::close() {
+  auto& im = *impl_;
+  im.rank_series.clear();
+  im.node_series.clear();
+  im.rank_summary.clear();
+  im.job_summary.clear();
+  im.dxpl.reset();
+  herr_t status = H5Fclose(im.file.get());
+  im.file = Handle();
+  int ok = status >= 0, all_ok = 0;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, im.comm);
+  if (!all_ok) throw JobFileError(im.tmp_path + ": closing the HDF5 file failed");
+  if (im.rank == 0 && std::rename(im.tmp_path.c_str(), im.path.c_str()) != 0)
+    throw JobFileError(im.path + ": cannot rename " + im.tmp_path + " into place");
+  MPI_Barrier(im.comm);
+}
+
+// ---------------------------------------------------------------- readers
+
+namespace {
+
+Handle open_file(const std::string& path) {
+  h5::silence_error_stack();
+  if (access(path.c_str(), R_OK) != 0) throw JobFileError(path + ": cannot read file");
+  hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (fid < 0) throw JobFileError(path + ": not an HDF5 file");
+  return Handle(fid, H5Fclose);
+}
+
+Handle open_job_file(const std::string& path) {
+  auto file = open_file(path);
+  if (H5Aexists(file, "file_kind") <= 0 || h5::read_string_attribute(file, "file_kind") != kJobKind)
+    throw JobFileError(path + ": not a jobperf job file (no file_kind=\"jobperf-job\" attribute)");
+  auto version = h5::read_int_attribute(file, "schema_version");
+  if (version > kSchemaVersion)
+    throw JobFileError(path + ": job file schema version " + std::to_string(version) +
+                       " is newer than this reader (" + std::to_string(kSchemaVersion) + ")");
+  return file;
+}
+
+MetricInfo read_metric_info(hid_t dset, const std::string& name) {
+  MetricInfo m;
+  m.name = name;
+  m.units = h5::read_string_attribute(dset, "units");
+  m.long_name = h5::read_string_attribute(dset, "long_name");
+  if (H5Aexists(dset, "formula") > 0) m.formula = h5::read_string_attribute(dset, "formula");
+  return m;
+}
+
+bool is_metric(hid_t group, const std::string& name) {
+  auto d = open_dataset(group, name);
+  return H5DSis_scale(d) <= 0 && H5Aexists(d, "units") > 0;
+}
+
+template <typename Fn>
+JobSummary guarded(const std::string& path, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const h5::H5Error& e) {
+    throw JobFileError(path + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+JobSummary read_job_summary(const std::string& path) {
+  return guarded(path, [&] {
+    auto file = open_job_file(path);
+    JobSummary s;
+    s.path = path;
+    auto& info = s.info;
+    info.job_id = h5::read_string_attribute(file, "job_id");
+    info.job_name = h5::read_string_attribute(file, "job_name");
+    info.user = h5::read_string_attribute(file, "user");
+    info.command = h5::read_string_attribute(file, "command");
+    info.collection_mode = h5::read_string_attribute(file, "collection_mode");
+    info.status = h5::read_string_attribute(file, "status");
+    info.problems = split(h5::read_string_attribute(file, "problems"), '\n');
+    info.hosts = split(h5::read_string_attribute(file, "hosts"), ',');
+    info.start_ns = h5::read_int_attribute(file, "start_time_ns");
+    info.end_ns = h5::read_int_attribute(file, "end_time_ns");
+    info.sample_interval_s = h5::read_double_attribute(file, "sample_interval_s");
+    info.exit_status = h5::read_int_attribute(file, "exit_status");
+    s.rank_count = static_cast<std::size_t>(h5::read_int_attribute(file, "n_ranks"));
+    s.node_count = static_cast<std::size_t>(h5::read_int_attribute(file, "n_nodes"));
+    auto metadata = open_group(file, kMetadata);
+    for (const auto& key : h5::attribute_names(metadata))
+      info.metadata.emplace_back(key, h5::read_string_attribute(metadata, key));
+    auto job = open_group(file, kJobSummary);
+    for (const auto& name : h5::child_names(job)) {
+      if (name == "stat") continue;
+      auto d = open_dataset(job, name);
+      auto values = h5::read_doubles(d);
+      if (values.size() != kStatCount) throw JobFileError(path + ": " + kJobSummary + "/" + name + " has the wrong shape");
+      std::copy(values.begin(), values.end(), s.job_stats[name].begin());
+      s.metrics[name] = read_metric_info(d, name);
+    }
+    return s;
+  });
+}
+
+Series read_series(const std::string& path, Rows rows) {
+  try {
+    auto file = open_job_file(path);
+    auto group = open_group(file, group_name(rows));
+    Series s;
+    s.time_ns = h5::read_int64s(open_dataset(group, "time"));
+    if (rows == Rows::Ranks) {
+      for (auto r : h5::read_int64s(open_dataset(group, "rank"))) s.labels.push_back("rank " + std::to_string(r));
+    } else {
+      s.labels = h5::read_fixed_strings(open_dataset(group, "node"));
+    }
+    for (const auto& name : h5::child_names(group)) {
+      if (name == "time" || name == row_dimension(rows) || name == "host" || !is_metric(group, name)) continue;
+      auto d = open_dataset(group, name);
+      s.metrics.push_back(read_metric_info(d, name));
+      s.values.push_back(h5::read_doubles(d));
+    }
+    return s;
+  } catch (const h5::H5Error& e) {
+    throw JobFileError(path + ": " + e.what());
+  }
+}
+
+RankSummary read_rank_summary(const std::string& path) {
+  try {
+    auto file = open_job_file(path);
+    RankSummary s;
+    auto ranks = open_group(file, kRanks);
+    for (auto r : h5::read_int64s(open_dataset(ranks, "rank"))) s.ranks.push_back(static_cast<std::int32_t>(r));
+    s.hosts = h5::read_fixed_strings(open_dataset(ranks, "host"));
+    auto group = open_group(file, kRankSummary);
+    for (const auto& name : h5::child_names(group)) {
+      if (name == "rank" || name == "stat") continue;
+      auto d = open_dataset(group, name);
+      s.metrics.push_back(read_metric_info(d, name));
+      s.values.push_back(h5::read_doubles(d));
+    }
+    return s;
+  } catch (const h5::H5Error& e) {
+    throw JobFileError(path + ": " + e.what());
+  }
+}
+
+// ---------------------------------------------------------------- campaign
+
+bool is_campaign_file(const std::string& path) {
+  auto file = open_file(path);
+  return H5Aexists(file, "file_kind") > 0 && h5::read_string_attribute(file, "file_kind") == kCampaignKind;
+}
+
+namespace {
+Handle serial_strings(hid_t loc, const std::string& name, const std::vector<std::string>& strings) {
+  std::size_t width = max_length(strings);
+  auto type = h5::fixed_string_type(width);
+  auto d = create_dataset(loc, name, type, {strings.size()});
+  auto buffer = pack_fixed(strings, width);
+  if (!strings.empty()) check(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), "write " + name, 0);
+  return d;
+}
+
+template <typename T>
+Handle serial_matrix(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, std::vector<hsize_t> dims,
+                     const std::vector<T>& data, hid_t row_scale, hid_t column_scale) {
+  auto d = create_dataset(loc, name, file_type, dims);
+  if (!data.empty()) check(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), "write " + name, 0);
+  attach(d, row_scale, 0);
+  if (dims.size() > 1) attach(d, column_scale, 1);
+  return d;
+}
+}  // namespace
+
+void write_campaign(const std::string& path, bool force, const Campaign& c) {
+  h5::silence_error_stack();
+  if (!force && access(path.c_str(), F_OK) == 0)
+    throw JobFileError(path + ": already exists (use --force to replace it)");
+  std::string tmp = path + ".tmp";
+  try {
+    {
+      hid_t fid = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+      if (fid < 0) throw JobFileError(tmp + ": cannot create HDF5 file (is the directory writable?)");
+      Handle file(fid, H5Fclose);
+      h5::write_attribute(file, "file_kind", std::string(kCampaignKind));
+      h5::write_attribute(file, "schema_version", kSchemaVersion);
+      h5::write_attribute(file, "jobperf_version", std::string(JOBPERF_VERSION));
+      h5::write_attribute(file, "classifiers", join(c.classifiers, ","));
+      h5::write_attribute(file, "min_group_size", c.min_group_size);
+      auto jobs = create_group(file, "jobs");
+      const hsize_t n = c.jobs.size(), f = c.feature_names.size();
+      std::vector<std::int64_t> index(n);
+      for (hsize_t i = 0; i < n; ++i) index[i] = static_cast<std::int64_t>(i);
+      auto job_scale = create_dataset(jobs, "job", H5T_STD_I64LE, {n});
+      if (n) check(H5Dwrite(job_scale, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, index.data()), "write job", 0);
+      check(H5DSset_scale(job_scale, "job"), "make job a dimension scale", 0);
+      auto feature_scale = serial_strings(jobs, "feature", c.feature_names);
+      check(H5DSset_scale(feature_scale, "feature"), "make feature a dimension scale", 0);
+      attach(serial_strings(jobs, "feature_units", c.feature_units), feature_scale, 0);
+
+      std::vector<std::string> paths, ids, names, groups;
+      std::vector<double> features, modified_z, z;
+      std::vector<std::int8_t> iqr, outlier, compared;
+      std::vector<std::int64_t> votes;
+      for (const auto& j : c.jobs) {
+        paths.push_back(j.path);
+        ids.push_back(j.job_id);
+        names.push_back(j.job_name);
+        groups.push_back(j.group);
+        features.insert(features.end(), j.features.begin(), j.features.end());
+        modified_z.insert(modified_z.end(), j.modified_z.begin(), j.modified_z.end());
+        z.insert(z.end(), j.z.begin(), j.z.end());
+        iqr.insert(iqr.end(), j.outside_iqr.begin(), j.outside_iqr.end());
+        votes.push_back(j.votes);
+        outlier.push_back(j.outlier);
+        compared.push_back(j.compared);
+      }
+      for (auto [name, strings] : {std::pair{"path", &paths}, {"job_id", &ids}, {"job_name", &names}, {"group", &groups}})
+        attach(serial_strings(jobs, name, *strings), job_scale, 0);
+      serial_matrix(jobs, "features", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {n, f}, features, job_scale, feature_scale);
+      serial_matrix(jobs, "modified_z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {n, f}, modified_z, job_scale, feature_scale);
+      serial_matrix(jobs, "z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {n, f}, z, job_scale, feature_scale);
+      serial_matrix(jobs, "outside_iqr", H5T_STD_I8LE, H5T_NATIVE_INT8, {n, f}, iqr, job_scale, feature_scale);
+      serial_matrix(jobs, "votes", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, votes, job_scale, feature_scale);
+      serial_matrix(jobs, "outlier", H5T_STD_I8LE, H5T_NATIVE_INT8, {n}, outlier, job_scale, feature_scale);
+      serial_matrix(jobs, "compared", H5T_STD_I8LE, H5T_NATIVE_INT8, {n}, compared, job_scale, feature_scale);
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw JobFileError(path + ": cannot rename " + tmp + " into place");
+  } catch (const h5::H5Error& e) {
+    std::remove(tmp.c_str());
+    throw JobFileError(path + ": " + e.what());
+  }
+}
+
+Campaign read_campaign(const std::string& path) {
+  try {
+    auto file = open_file(path);
+    if (H5Aexists(file, "file_kind") <= 0 || h5::read_string_attribute(file, "file_kind") != kCampaignKind)
+      throw JobFileError(path + ": not a jobperf campaign file");
+    Campaign c;
+    c.classifiers = split(h5::read_string_attribute(file, "classifiers"), ',');
+    c.min_group_size = h5::read_int_attribute(file, "min_group_size");
+    auto jobs = open_group(file, "jobs");
+    c.feature_names = h5::read_fixed_strings(open_dataset(jobs, "feature"));
+    c.feature_units = h5::read_fixed_strings(open_dataset(jobs, "feature_units"));
+    auto paths = h5::read_fixed_strings(open_dataset(jobs, "path"));
+    auto ids = h5::read_fixed_strings(open_dataset(jobs, "job_id"));
+    auto names = h5::read_fixed_strings(open_dataset(jobs, "job_name"));
+    auto groups = h5::read_fixed_strings(open_dataset(jobs, "group"));
+    auto features = h5::read_doubles(open_dataset(jobs, "features"));
+    auto modified_z = h5::read_doubles(open_dataset(jobs, "modified_z"));
+    auto z = h5::read_doubles(open_dataset(jobs, "z"));
+    auto iqr = h5::read_int64s(open_dataset(jobs, "outside_iqr"));
+    auto votes = h5::read_int64s(open_dataset(jobs, "votes"));
+    auto outlier = h5::read_int64s(open_dataset(jobs, "outlier"));
+    auto compared = h5::read_int64s(open_dataset(jobs, "compared"));
+    const std::size_t f = c.feature_names.size();
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      CampaignJob j;
+      j.path = paths[i];
+      j.job_id = ids[i];
+      j.job_name = names[i];
+      j.group = groups[i];
+      auto row = [&](const auto& v) { return std::vector(v.begin() + i * f, v.begin() + (i + 1) * f); };
+      j.features = row(features);
+      j.modified_z = row(modified_z);
+      j.z = row(z);
+      for (auto x : row(iqr)) j.outside_iqr.push_back(static_cast<std::int8_t>(x));
+      j.votes = votes[i];
+      j.outlier = outlier[i] != 0;
+      j.compared = compared[i] != 0;
+      c.jobs.push_back(std::move(j));
+    }
+    return c;
+  } catch (const h5::H5Error& e) {
+    throw JobFileError(path + ": " + e.what());
+  }
+}
+
+}  // namespace jobperf::jobfile

@@ -1,0 +1,148 @@
+// The job file (one parallel-HDF5 file per job) and the campaign file: every
+// group, dataset and attribute name lives here. share/schema.md documents
+// the layout; kSchemaVersion changes whenever it changes.
+#pragma once
+#include <mpi.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace jobperf::jobfile {
+
+inline constexpr std::int64_t kSchemaVersion = 1;
+
+enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStatCount };
+inline constexpr std::array<const char*, kStatCount> kStatNames = {"min", "mean", "max", "sum", "last"};
+using Stats = std::array<double, kStatCount>;
+
+struct JobFileError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct MetricInfo {
+  std::string name;
+  std::string units;
+  std::string long_name;
+  std::string formula;
+};
+
+struct JobInfo {
+  std::string job_id;
+  std::string job_name;
+  std::string user;
+  std::string command;
+  std::string collection_mode;
+  std::string status = "complete";  // or "partial": some streams damaged or ranks missing
+  std::vector<std::string> hosts;
+  std::int64_t start_ns = 0;  // UTC
+  std::int64_t end_ns = 0;
+  double sample_interval_s = 0;
+  std::int64_t exit_status = -1;
+  std::vector<std::string> problems;  // damaged streams, missing ranks: one line each
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+// Everything every writer rank must agree on before the collective create.
+struct JobLayout {
+  JobInfo info;
+  std::vector<std::int64_t> time_ns;  // start of each bin, UTC
+  double bin_seconds = 0;
+  std::vector<std::int32_t> ranks;    // MPI ranks of the job, sorted: the rows of /ranks
+  std::vector<std::string> rank_hosts;
+  std::vector<std::int64_t> rank_exit_status;
+  std::vector<std::string> nodes;     // the rows of /nodes
+  std::vector<MetricInfo> rank_metrics;
+  std::vector<MetricInfo> node_metrics;
+};
+
+enum class Rows { Ranks, Nodes };
+
+// Collective: every rank of `comm` constructs, writes and closes together.
+// The file is written under a temporary name and renamed when complete, so a
+// failed reduce never leaves a half-written job file behind.
+class JobFileWriter {
+ public:
+  JobFileWriter(const std::string& path, MPI_Comm comm, bool force, const JobLayout& layout);
+  ~JobFileWriter();
+  JobFileWriter(const JobFileWriter&) = delete;
+  JobFileWriter& operator=(const JobFileWriter&) = delete;
+
+  // Each rank passes the rows it owns (any order) and rows×time values.
+  void write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
+                    std::span<const double> values);
+  // rows×kStatCount values.
+  void write_rank_summary(std::size_t metric, std::span<const std::size_t> row_indices,
+                          std::span<const double> values);
+  // Same value on every rank; rank 0 writes it.
+  void write_job_summary(std::size_t metric, const Stats& stats);
+  void close();
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Serial readers (analyze, report, export, tests).
+struct JobSummary {
+  std::string path;
+  JobInfo info;
+  std::size_t rank_count = 0;
+  std::size_t node_count = 0;
+  std::map<std::string, Stats> job_stats;  // per rank metric, over the whole job
+  std::map<std::string, MetricInfo> metrics;
+};
+JobSummary read_job_summary(const std::string& path);
+
+struct Series {
+  std::vector<std::int64_t> time_ns;
+  std::vector<std::string> labels;  // "rank 3" / host name, one per row
+  std::vector<MetricInfo> metrics;
+  std::vector<std::vector<double>> values;  // per metric: rows×time, row-major
+};
+Series read_series(const std::string& path, Rows rows);
+
+struct RankSummary {
+  std::vector<std::int32_t> ranks;
+  std::vector<std::string> hosts;
+  std::vector<MetricInfo> metrics;
+  std::vector<std::vector<double>> values;  // per metric: ranks×kStatCount
+};
+RankSummary read_rank_summary(const std::string& path);
+
+// ---- campaign file (jobperf-analyze output)
+
+struct CampaignJob {
+  std::string path;
+  std::string job_id;
+  std::string job_name;
+  std::string group;
+  std::vector<double> features;
+  std::vector<double> modified_z;   // per feature
+  std::vector<double> z;            // per feature
+  std::vector<std::int8_t> outside_iqr;  // per feature
+  std::int64_t votes = 0;           // classifier votes over all features
+  bool outlier = false;
+  bool compared = false;            // false: group had too few jobs
+};
+
+struct Campaign {
+  std::vector<std::string> feature_names;
+  std::vector<std::string> feature_units;
+  std::vector<CampaignJob> jobs;
+  std::vector<std::string> classifiers;
+  std::int64_t min_group_size = 4;
+};
+
+void write_campaign(const std::string& path, bool force, const Campaign& campaign);
+Campaign read_campaign(const std::string& path);
+
+// True if `path` is a campaign file rather than a job file.
+bool is_campaign_file(const std::string& path);
+
+}  // namespace jobperf::jobfile

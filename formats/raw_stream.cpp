@@ -1,0 +1,469 @@
+#include "formats/raw_stream.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "formats/byte_codec.hpp"
+#include "formats/crc32c.hpp"
+
+namespace jobperf::stream {
+namespace {
+
+constexpr char kMagic[8] = {'\x89', 'J', 'P', 'S', 'T', 'R', 'M', '\n'};
+constexpr std::size_t kPrologueSize = 16;
+constexpr std::uint32_t kSync = 0x4B4C504Au;  // "JPLK"
+constexpr std::size_t kBlockHeaderSize = 16;
+constexpr std::uint32_t kMaxPayload = 64u << 20;
+constexpr std::size_t kRecordHeaderSize = 16;
+
+enum BlockType : std::uint16_t {
+  kHeader = 1,
+  kSchema = 2,
+  kRecords = 3,
+  kAnchor = 4,
+  kSubjectBegin = 5,
+  kSubjectEnd = 6,
+  kNote = 7,
+  kMetadata = 8,
+  kEnd = 9,
+};
+
+std::int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void put_anchor(Encoder& e, const ClockAnchor& a) {
+  e.put(a.mono_before);
+  e.put(a.realtime);
+  e.put(a.mono_after);
+}
+ClockAnchor get_anchor(Decoder& d) {
+  ClockAnchor a;
+  a.mono_before = d.get<std::int64_t>();
+  a.realtime = d.get<std::int64_t>();
+  a.mono_after = d.get<std::int64_t>();
+  return a;
+}
+
+void encode_header(Encoder& e, const Header& h) {
+  e.put_string(h.host);
+  e.put_string(h.job_id);
+  e.put(h.rank);
+  e.put(h.local_rank);
+  e.put(h.pid);
+  e.put_string(h.mode);
+  e.put(h.interval_ns);
+  e.put_string(h.collector_version);
+  put_anchor(e, h.start);
+}
+Header decode_header(Decoder& d) {
+  Header h;
+  h.host = d.get_string();
+  h.job_id = d.get_string();
+  h.rank = d.get<std::int32_t>();
+  h.local_rank = d.get<std::int32_t>();
+  h.pid = d.get<std::int32_t>();
+  h.mode = d.get_string();
+  h.interval_ns = d.get<std::int64_t>();
+  h.collector_version = d.get_string();
+  h.start = get_anchor(d);
+  return h;
+}
+
+void encode_source(Encoder& e, const SourceSpec& s) {
+  e.put(s.id);
+  e.put_string(s.name);
+  e.put(static_cast<std::uint8_t>(s.scope));
+  e.put(static_cast<std::uint16_t>(s.fields.size()));
+  for (const auto& f : s.fields) {
+    e.put_string(f.name);
+    e.put_string(f.units);
+    e.put_string(f.description);
+    e.put(static_cast<std::uint8_t>(f.type));
+    e.put(static_cast<std::uint8_t>(f.aggregation));
+  }
+}
+SourceSpec decode_source(Decoder& d) {
+  SourceSpec s;
+  s.id = d.get<std::uint16_t>();
+  s.name = d.get_string();
+  s.scope = static_cast<Scope>(d.get<std::uint8_t>());
+  auto n = d.get<std::uint16_t>();
+  for (std::uint16_t i = 0; i < n; ++i) {
+    FieldSpec f;
+    f.name = d.get_string();
+    f.units = d.get_string();
+    f.description = d.get_string();
+    f.type = static_cast<FieldType>(d.get<std::uint8_t>());
+    f.aggregation = static_cast<Aggregation>(d.get<std::uint8_t>());
+    s.fields.push_back(std::move(f));
+  }
+  return s;
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+}  // namespace
+
+ClockAnchor read_clock_anchor() {
+  ClockAnchor a;
+  a.mono_before = clock_ns(CLOCK_MONOTONIC);
+  a.realtime = clock_ns(CLOCK_REALTIME);
+  a.mono_after = clock_ns(CLOCK_MONOTONIC);
+  return a;
+}
+std::int64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+
+std::uint64_t to_raw(double v) { return std::bit_cast<std::uint64_t>(v); }
+double raw_to_double(std::uint64_t raw, FieldType type) {
+  switch (type) {
+    case FieldType::U64: return static_cast<double>(raw);
+    case FieldType::I64: return static_cast<double>(static_cast<std::int64_t>(raw));
+    case FieldType::F64: return std::bit_cast<double>(raw);
+  }
+  return 0.0;
+}
+
+// ---------------------------------------------------------------- writer
+
+StreamWriter::StreamWriter(const std::string& path, const Header& header, bool force) : path_(path) {
+  int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
+  fd_ = ::open(path.c_str(), flags, 0644);
+  if (fd_ < 0) {
+    if (errno == EEXIST) throw StreamError(path + ": already exists (use --force to replace it)");
+    throw StreamError(path + ": cannot create: " + errno_text());
+  }
+  std::vector<char> prologue(kMagic, kMagic + sizeof kMagic);
+  Encoder e(prologue);
+  e.put(kFormatVersion);
+  e.put(std::uint32_t{0});
+  if (::write(fd_, prologue.data(), prologue.size()) != static_cast<ssize_t>(prologue.size())) {
+    std::string why = errno_text();
+    ::close(fd_);
+    throw StreamError(path + ": cannot write: " + why);
+  }
+  bytes_written_ = prologue.size();
+  std::vector<char> payload;
+  Encoder h(payload);
+  encode_header(h, header);
+  write_block(kHeader, payload);
+  if (failed()) throw StreamError(error_);
+}
+
+StreamWriter::~StreamWriter() {
+  if (fd_ >= 0) {
+    flush();
+    ::close(fd_);
+  }
+}
+
+void StreamWriter::write_block(std::uint16_t type, const std::vector<char>& payload) {
+  if (failed() || fd_ < 0) return;
+  scratch_.clear();
+  Encoder e(scratch_);
+  e.put(kSync);
+  e.put(type);
+  e.put(std::uint16_t{0});
+  e.put(static_cast<std::uint32_t>(payload.size()));
+  std::uint32_t crc = crc32c(scratch_.data() + 4, 8);
+  crc = crc32c(payload.data(), payload.size(), crc);
+  e.put(crc);
+  scratch_.insert(scratch_.end(), payload.begin(), payload.end());
+  // One write per block: with O_APPEND a crash can only tear the last block.
+  ssize_t n = ::write(fd_, scratch_.data(), scratch_.size());
+  if (n != static_cast<ssize_t>(scratch_.size())) {
+    error_ = path_ + ": write failed: " + (n < 0 ? errno_text() : std::string("short write"));
+    return;
+  }
+  bytes_written_ += scratch_.size();
+}
+
+void StreamWriter::record(std::int64_t time_ns, std::uint16_t source, std::uint32_t subject,
+                          std::span<const std::uint64_t> values) {
+  if (failed()) return;
+  Encoder e(records_);
+  if (pending_records_ == 0) e.put(std::uint32_t{0});  // count, patched in flush()
+  e.put(time_ns);
+  e.put(source);
+  e.put(static_cast<std::uint16_t>(values.size()));
+  e.put(subject);
+  const char* p = reinterpret_cast<const char*>(values.data());
+  records_.insert(records_.end(), p, p + values.size_bytes());
+  ++pending_records_;
+  if (records_.size() > kMaxPayload / 2) flush();
+}
+
+bool StreamWriter::flush() {
+  if (pending_records_ > 0) {
+    std::memcpy(records_.data(), &pending_records_, sizeof pending_records_);
+    write_block(kRecords, records_);
+    records_.clear();
+    pending_records_ = 0;
+  }
+  return !failed();
+}
+
+// Every non-record block flushes pending records first, so block order in
+// the file is the order in which things happened.
+template <typename EncodeBody>
+void StreamWriter::write_encoded(std::uint16_t type, EncodeBody&& encode_body) {
+  flush();
+  std::vector<char> payload;
+  Encoder e(payload);
+  encode_body(e);
+  write_block(type, payload);
+}
+
+void StreamWriter::add_source(const SourceSpec& s) { write_encoded(kSchema, [&](Encoder& e) { encode_source(e, s); }); }
+
+void StreamWriter::subject_begin(const SubjectBegin& s) {
+  write_encoded(kSubjectBegin, [&](Encoder& e) {
+    e.put(s.time_ns);
+    e.put(s.pid);
+    e.put(s.ppid);
+    e.put(s.rank);
+    e.put(s.start_ns);
+    e.put_string(s.command);
+  });
+}
+
+void StreamWriter::subject_end(const SubjectEnd& s) {
+  write_encoded(kSubjectEnd, [&](Encoder& e) {
+    e.put(s.time_ns);
+    e.put(s.pid);
+    e.put(s.wait_status);
+  });
+}
+
+void StreamWriter::note(const Note& n) {
+  write_encoded(kNote, [&](Encoder& e) {
+    e.put(n.time_ns);
+    e.put(static_cast<std::uint8_t>(n.level));
+    e.put_string(n.source);
+    e.put_string(n.text);
+  });
+}
+
+void StreamWriter::metadata(const Metadata& m) {
+  write_encoded(kMetadata, [&](Encoder& e) {
+    e.put(static_cast<std::uint32_t>(m.size()));
+    for (const auto& [k, v] : m) {
+      e.put_string(k);
+      e.put_string(v);
+    }
+  });
+}
+
+void StreamWriter::anchor(const ClockAnchor& a) { write_encoded(kAnchor, [&](Encoder& e) { put_anchor(e, a); }); }
+
+void StreamWriter::close(const End& end) {
+  if (fd_ < 0) return;
+  write_encoded(kEnd, [&](Encoder& e) {
+    put_anchor(e, end.anchor);
+    e.put_string(end.reason);
+  });
+  ::close(fd_);
+  fd_ = -1;
+}
+
+// ---------------------------------------------------------------- reader
+
+const SourceSpec* DecodedStream::source(std::uint16_t id) const {
+  for (const auto& s : sources)
+    if (s.id == id) return &s;
+  return nullptr;
+}
+
+std::string describe(const Damage& d) {
+  return "damaged at byte " + std::to_string(d.offset) + " (" + std::to_string(d.length) + " bytes): " + d.what;
+}
+
+namespace {
+
+struct BlockView {
+  std::uint16_t type;
+  std::uint64_t offset;
+  std::span<const char> payload;
+};
+
+// Why the block at `offset` is not intact, or "" if it is.
+std::string check_block(std::span<const char> bytes, std::uint64_t offset, BlockView& out) {
+  if (bytes.size() - offset < kBlockHeaderSize) return "truncated block header";
+  Decoder d(bytes.data() + offset, kBlockHeaderSize);
+  if (d.get<std::uint32_t>() != kSync) return "no block sync word";
+  auto type = d.get<std::uint16_t>();
+  d.get<std::uint16_t>();
+  auto length = d.get<std::uint32_t>();
+  auto stored_crc = d.get<std::uint32_t>();
+  if (length > kMaxPayload) return "implausible block length " + std::to_string(length);
+  if (bytes.size() - offset - kBlockHeaderSize < length) return "truncated block (stream ends inside it)";
+  const char* payload = bytes.data() + offset + kBlockHeaderSize;
+  std::uint32_t crc = crc32c(bytes.data() + offset + 4, 8);
+  crc = crc32c(payload, length, crc);
+  if (crc != stored_crc) return "CRC mismatch";
+  out = {type, offset, {payload, length}};
+  return "";
+}
+
+void decode_records(Decoder& d, DecodedStream& s) {
+  auto count = d.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    Record r{};
+    r.time_ns = d.get<std::int64_t>();
+    r.source = d.get<std::uint16_t>();
+    r.value_count = d.get<std::uint16_t>();
+    r.subject = d.get<std::uint32_t>();
+    r.first_value = s.values.size();
+    const char* p = d.position();
+    d.skip(std::size_t{r.value_count} * 8);
+    s.values.resize(s.values.size() + r.value_count);
+    std::memcpy(s.values.data() + r.first_value, p, std::size_t{r.value_count} * 8);
+    s.records.push_back(r);
+  }
+}
+
+// Blocks of a type this reader does not know are skipped: newer writers may
+// add block types without breaking older readers.
+void decode_block(const BlockView& b, DecodedStream& s) {
+  Decoder d(b.payload.data(), b.payload.size());
+  switch (b.type) {
+    case kSchema: s.sources.push_back(decode_source(d)); break;
+    case kRecords: decode_records(d, s); break;
+    case kAnchor: s.anchors.push_back(get_anchor(d)); break;
+    case kSubjectBegin: {
+      SubjectBegin sb;
+      sb.time_ns = d.get<std::int64_t>();
+      sb.pid = d.get<std::uint32_t>();
+      sb.ppid = d.get<std::uint32_t>();
+      sb.rank = d.get<std::int32_t>();
+      sb.start_ns = d.get<std::int64_t>();
+      sb.command = d.get_string();
+      s.subjects.push_back(std::move(sb));
+      break;
+    }
+    case kSubjectEnd: {
+      SubjectEnd se;
+      se.time_ns = d.get<std::int64_t>();
+      se.pid = d.get<std::uint32_t>();
+      se.wait_status = d.get<std::int32_t>();
+      s.subject_ends.push_back(se);
+      break;
+    }
+    case kNote: {
+      Note n;
+      n.time_ns = d.get<std::int64_t>();
+      n.level = static_cast<NoteLevel>(d.get<std::uint8_t>());
+      n.source = d.get_string();
+      n.text = d.get_string();
+      s.notes.push_back(std::move(n));
+      break;
+    }
+    case kMetadata: {
+      auto n = d.get<std::uint32_t>();
+      for (std::uint32_t i = 0; i < n; ++i) {
+        auto k = d.get_string();
+        s.metadata.emplace_back(std::move(k), d.get_string());
+      }
+      break;
+    }
+    case kEnd:
+      s.end.anchor = get_anchor(d);
+      s.end.reason = d.get_string();
+      s.closed = true;
+      break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+DecodedStream decode_stream(const std::string& name, std::span<const char> bytes) {
+  DecodedStream s;
+  s.path = name;
+  s.size = bytes.size();
+  if (bytes.size() < kPrologueSize)
+    throw StreamError(name + ": not a jobperf stream (" + std::to_string(bytes.size()) + " bytes, too short)");
+  if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
+    throw StreamError(name + ": not a jobperf stream (bad magic)");
+  Decoder prologue(bytes.data() + sizeof kMagic, 8);
+  auto version = prologue.get<std::uint32_t>();
+  if (version != kFormatVersion)
+    throw StreamError(name + ": stream format version " + std::to_string(version) +
+                      " is not supported (this reader reads version " + std::to_string(kFormatVersion) + ")");
+
+  BlockView header_block{};
+  std::string why = check_block(bytes, kPrologueSize, header_block);
+  if (why.empty() && header_block.type != kHeader) why = "first block is not a header";
+  if (!why.empty()) throw StreamError(name + ": header block damaged at byte 16: " + why);
+  try {
+    Decoder d(header_block.payload.data(), header_block.payload.size());
+    s.header = decode_header(d);
+  } catch (const DecodeError& e) {
+    throw StreamError(name + ": header block damaged at byte 16: " + e.what());
+  }
+  s.blocks_read = 1;
+
+  std::uint64_t offset = kPrologueSize + kBlockHeaderSize + header_block.payload.size();
+  while (offset < bytes.size()) {
+    BlockView b{};
+    why = check_block(bytes, offset, b);
+    if (why.empty()) {
+      try {
+        decode_block(b, s);
+        ++s.blocks_read;
+      } catch (const DecodeError& e) {
+        s.damage.push_back({offset, kBlockHeaderSize + b.payload.size(), std::string("bad payload: ") + e.what()});
+      }
+      offset += kBlockHeaderSize + b.payload.size();
+      continue;
+    }
+    // Resynchronise: the next offset holding an intact block.
+    std::uint64_t next = offset + 1;
+    for (; next < bytes.size(); ++next) {
+      if (bytes.size() - next < 4) {
+        next = bytes.size();
+        break;
+      }
+      std::uint32_t word;
+      std::memcpy(&word, bytes.data() + next, 4);
+      BlockView probe{};
+      if (word == kSync && check_block(bytes, next, probe).empty()) break;
+    }
+    s.damage.push_back({offset, next - offset, why});
+    offset = next;
+  }
+  return s;
+}
+
+DecodedStream read_stream(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw StreamError(path + ": cannot open: " + errno_text());
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw StreamError(path + ": not a regular file");
+  }
+  std::vector<char> bytes(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string why = n < 0 ? errno_text() : "file shrank while reading";
+      ::close(fd);
+      throw StreamError(path + ": cannot read: " + why);
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return decode_stream(path, bytes);
+}
+
+}  // namespace jobperf::stream

@@ -1,0 +1,201 @@
+// Raw stream v1: the append-only file one collector writes per rank (wrapper
+// mode) or per node (sidecar mode) on node-local scratch. Layout in
+// share/stream-format.md. Only this file and raw_stream.cpp know it.
+//
+//   prologue: magic[8] "\x89JPSTRM\n", u32 format version, u32 reserved
+//   blocks:   u32 sync, u16 type, u16 flags, u32 payload length,
+//             u32 CRC32C(type..length, payload), payload
+//
+// Every block is written with one write() so a crash leaves at most one torn
+// block at the end; the sync word and CRC let a reader skip a damaged block
+// and carry on with the next intact one.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace jobperf::stream {
+
+inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr char kStreamSuffix[] = ".jps";
+
+struct StreamError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// CLOCK_MONOTONIC read before and after CLOCK_REALTIME, all in ns: maps the
+// monotonic sample clock to UTC, and a series of them shows NTP steps.
+struct ClockAnchor {
+  std::int64_t mono_before = 0;
+  std::int64_t realtime = 0;
+  std::int64_t mono_after = 0;
+  std::int64_t mono_mid() const { return mono_before + (mono_after - mono_before) / 2; }
+  std::int64_t realtime_minus_mono() const { return realtime - mono_mid(); }
+};
+ClockAnchor read_clock_anchor();
+std::int64_t monotonic_ns();
+
+struct Header {
+  std::string host;
+  std::string job_id;
+  std::int32_t rank = -1;        // MPI rank of the wrapped process; -1 in sidecar mode
+  std::int32_t local_rank = -1;  // rank on this node, -1 if unknown
+  std::int32_t pid = 0;          // collector's pid
+  std::string mode;              // "wrapper" or "sidecar"
+  std::int64_t interval_ns = 0;
+  std::string collector_version;
+  ClockAnchor start;
+};
+
+enum class FieldType : std::uint8_t { U64 = 1, I64 = 2, F64 = 3 };
+
+// How the reducer combines a field across the processes of one rank.
+enum class Aggregation : std::uint8_t {
+  Gauge = 1,        // instantaneous; summed over live processes
+  Counter = 2,      // cumulative, own activity only; kept after the process ends
+  TreeCounter = 3,  // cumulative and, like utime+cutime, includes reaped children:
+                    // when a monitored parent reaps the process, the parent carries it
+  Attribute = 4,    // a property, not an amount (last CPU): the rank's first process's
+};
+
+enum class Scope : std::uint8_t { Process = 1, Node = 2 };
+
+struct FieldSpec {
+  std::string name;
+  std::string units;
+  std::string description;
+  FieldType type = FieldType::U64;
+  Aggregation aggregation = Aggregation::Gauge;
+};
+
+struct SourceSpec {
+  std::uint16_t id = 0;
+  std::string name;
+  Scope scope = Scope::Process;
+  std::vector<FieldSpec> fields;
+};
+
+struct SubjectBegin {  // a process the collector started watching
+  std::int64_t time_ns = 0;
+  std::uint32_t pid = 0;
+  std::uint32_t ppid = 0;
+  std::int32_t rank = -1;       // MPI rank from the process's environment, -1 if none
+  std::int64_t start_ns = 0;    // process start, CLOCK_MONOTONIC
+  std::string command;          // argv joined with spaces
+};
+
+struct SubjectEnd {  // a process the collector stopped seeing
+  std::int64_t time_ns = 0;
+  std::uint32_t pid = 0;
+  std::int32_t wait_status = -1;  // from wait4 when the collector reaped it, else -1
+};
+
+enum class NoteLevel : std::uint8_t { Info = 1, Warning = 2, Error = 3 };
+struct Note {
+  std::int64_t time_ns = 0;
+  NoteLevel level = NoteLevel::Info;
+  std::string source;
+  std::string text;
+};
+
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+struct End {
+  ClockAnchor anchor;
+  std::string reason;
+};
+
+// Values travel as raw 64-bit patterns; FieldSpec::type says how to read them.
+std::uint64_t to_raw(double v);
+double raw_to_double(std::uint64_t raw, FieldType type);
+
+class StreamWriter {
+ public:
+  // Creates `path`; refuses to replace an existing file unless `force`.
+  StreamWriter(const std::string& path, const Header& header, bool force);
+  ~StreamWriter();
+  StreamWriter(const StreamWriter&) = delete;
+  StreamWriter& operator=(const StreamWriter&) = delete;
+
+  void add_source(const SourceSpec& source);
+  void record(std::int64_t time_ns, std::uint16_t source, std::uint32_t subject,
+              std::span<const std::uint64_t> values);
+  void subject_begin(const SubjectBegin& s);
+  void subject_end(const SubjectEnd& s);
+  void note(const Note& n);
+  void metadata(const Metadata& m);
+  void anchor(const ClockAnchor& a);
+  // Writes buffered records as one block. False once a write has failed;
+  // the writer then drops everything and error() says why.
+  bool flush();
+  void close(const End& end);
+
+  const std::string& path() const { return path_; }
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+  std::uint64_t bytes_written() const { return bytes_written_; }
+  std::size_t buffered_records() const { return pending_records_; }
+
+ private:
+  void write_block(std::uint16_t type, const std::vector<char>& payload);
+  template <typename EncodeBody>
+  void write_encoded(std::uint16_t type, EncodeBody&& encode_body);
+  std::string path_;
+  int fd_ = -1;
+  std::vector<char> records_;
+  std::uint32_t pending_records_ = 0;
+  std::vector<char> scratch_;
+  std::string error_;
+  std::uint64_t bytes_written_ = 0;
+};
+
+struct Record {
+  std::int64_t time_ns;
+  std::uint32_t subject;
+  std::uint16_t source;
+  std::uint16_t value_count;
+  std::size_t first_value;  // index into DecodedStream::values
+};
+
+struct Damage {
+  std::uint64_t offset;
+  std::uint64_t length;
+  std::string what;
+};
+
+struct DecodedStream {
+  std::string path;
+  std::uint64_t size = 0;
+  Header header;
+  std::vector<SourceSpec> sources;
+  std::vector<Record> records;
+  std::vector<std::uint64_t> values;
+  std::vector<SubjectBegin> subjects;
+  std::vector<SubjectEnd> subject_ends;
+  std::vector<Note> notes;
+  Metadata metadata;
+  std::vector<ClockAnchor> anchors;  // periodic ones, after header.start
+  bool closed = false;               // an End block was read
+  End end;
+  std::vector<Damage> damage;
+  std::size_t blocks_read = 0;
+
+  const SourceSpec* source(std::uint16_t id) const;
+  std::span<const std::uint64_t> values_of(const Record& r) const {
+    return {values.data() + r.first_value, r.value_count};
+  }
+};
+
+// Reads every intact block; damaged or torn blocks are listed in `damage`
+// with their byte offsets. Throws StreamError (naming the file) only when the
+// file cannot be read at all, is not a jobperf stream, has an unsupported
+// version, or its header block is damaged.
+DecodedStream read_stream(const std::string& path);
+DecodedStream decode_stream(const std::string& name, std::span<const char> bytes);
+
+std::string describe(const Damage& d);
+
+}  // namespace jobperf::stream
