@@ -1,5 +1,7 @@
 #include "collect/batch_env.hpp"
 
+#include "formats/scratch.hpp"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -36,7 +38,7 @@ std::int32_t first_integer(const char* const* env, std::initializer_list<std::st
 
 BatchContext batch_context(const char* const* env) {
   BatchContext c;
-  for (auto name : {"SLURM_JOB_ID", "PBS_JOBID", "OAR_JOB_ID", "LSB_JOBID"}) {
+  for (auto name : {"SLURM_JOB_ID", "PBS_JOBID", "OAR_JOB_ID", "LSB_JOBID"}) {  // as batch_job_id()
     if (auto v = lookup(env, name)) {
       c.job_id = *v;
       c.job_id_variable = name;
@@ -79,19 +81,6 @@ std::string host_name() {
   gethostname(buf, sizeof buf - 1);
   std::string name(buf);
   return name.substr(0, name.find('.'));
-}
-
-std::string default_scratch() {
-  for (auto name : {"JOBPERF_SCRATCH", "TMPDIR"})
-    if (const char* v = std::getenv(name); v && *v) return v;
-  return "/tmp";
-}
-
-std::string safe_file_name(std::string_view text) {
-  std::string out(text);
-  for (auto& ch : out)
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
-  return out.empty() ? "_" : out;
 }
 
 std::string generated_job_id(const std::string& host) {

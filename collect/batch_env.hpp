@@ -26,13 +26,9 @@ stream::Metadata environment_metadata(const char* const* environ_entries);
 
 // $JOBPERF_HOSTNAME (lets one machine pose as several nodes), else the short host name.
 std::string host_name();
-// $JOBPERF_SCRATCH, else $TMPDIR, else /tmp.
-std::string default_scratch();
 // An id all ranks of an un-batched mpirun agree on (from the PMIx
 // namespace), else one unique to this run.
 std::string generated_job_id(const std::string& host);
-// Job ids become directory names: keep [A-Za-z0-9._-], replace the rest.
-std::string safe_file_name(std::string_view text);
 std::string user_name();
 
 }  // namespace jobperf::collect

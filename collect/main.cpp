@@ -12,6 +12,7 @@
 #include "collect/modes.hpp"
 #include "collect/options.hpp"
 #include "collect/procfs.hpp"
+#include "formats/scratch.hpp"
 
 extern char** environ;
 
@@ -69,7 +70,7 @@ jc::CollectorConfig collector_config(const jc::CollectOptions& o, const jc::Batc
   h.collector_version = JOBPERF_VERSION;
   h.start = jobperf::stream::read_clock_anchor();
   std::string name = wrapper ? (h.rank >= 0 ? "rank" + std::to_string(h.rank) : "pid" + std::to_string(h.pid)) : "node";
-  c.stream_path = dir + "/" + jc::safe_file_name(host) + "." + name + jobperf::stream::kStreamSuffix;
+  c.stream_path = dir + "/" + jobperf::safe_file_name(host) + "." + name + jobperf::stream::kStreamSuffix;
   c.force = o.force;
   c.flush_interval_ns = std::llround(o.flush_s * 1e9);
   // One collector per node samples the node: the sidecar, or the wrapper of local rank 0.
@@ -97,8 +98,8 @@ int run(const jc::CollectOptions& o) {
     job_id = jc::generated_job_id(host);
     if (!o.quiet) std::fprintf(stderr, "jobperf-collect: no batch job id; using job id %s\n", job_id.c_str());
   }
-  const std::string dir = (o.out_base.empty() ? jc::default_scratch() : o.out_base) + "/jobperf/" + jc::safe_file_name(job_id);
-  const std::string pid_file = dir + "/" + jc::safe_file_name(host) + ".collect.pid";
+  const std::string dir = jobperf::stream_directory(o.out_base.empty() ? jobperf::default_scratch() : o.out_base, job_id);
+  const std::string pid_file = dir + "/" + jobperf::safe_file_name(host) + ".collect.pid";
   if (o.stop) return jc::stop_sidecar(pid_file, 60);
 
   const bool wrapper = !o.command.empty();

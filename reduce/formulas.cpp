@@ -1,0 +1,233 @@
+#include "reduce/formulas.hpp"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+namespace jobperf::reduce {
+
+struct Expression {
+  enum Kind { Number, Field, Rate, Add, Sub, Mul, Div, Negate };
+  explicit Expression(Kind k) : kind(k) {}
+  Kind kind;
+  double number = 0;
+  std::string field;
+  std::unique_ptr<Expression> left, right;
+};
+
+namespace {
+
+class Parser {
+ public:
+  explicit Parser(const std::string& text) : text_(text) {}
+
+  std::unique_ptr<Expression> parse() {
+    auto e = sum();
+    skip_space();
+    if (pos_ != text_.size()) fail("unexpected '" + std::string(1, text_[pos_]) + "'");
+    return e;
+  }
+  std::vector<std::pair<std::string, bool>> inputs;
+
+ private:
+  std::unique_ptr<Expression> sum() {
+    auto e = product();
+    while (accept('+') || accept('-')) e = binary(last_ == '+' ? Expression::Add : Expression::Sub, std::move(e), product());
+    return e;
+  }
+  std::unique_ptr<Expression> product() {
+    auto e = unary();
+    while (accept('*') || accept('/')) e = binary(last_ == '*' ? Expression::Mul : Expression::Div, std::move(e), unary());
+    return e;
+  }
+  std::unique_ptr<Expression> unary() {
+    if (accept('-')) {
+      auto e = std::make_unique<Expression>(Expression::Negate);
+      e->left = unary();
+      return e;
+    }
+    return primary();
+  }
+  std::unique_ptr<Expression> primary() {
+    skip_space();
+    if (accept('(')) {
+      auto e = sum();
+      if (!accept(')')) fail("missing ')'");
+      return e;
+    }
+    if (pos_ < text_.size() && (std::isdigit(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '.')) {
+      const char* start = text_.c_str() + pos_;
+      char* end = nullptr;
+      double v = std::strtod(start, &end);
+      pos_ += static_cast<std::size_t>(end - start);
+      auto e = std::make_unique<Expression>(Expression::Number);
+      e->number = v;
+      return e;
+    }
+    std::string name = identifier();
+    if (name.empty()) fail(pos_ < text_.size() ? "unexpected '" + std::string(1, text_[pos_]) + "'" : "formula ends early");
+    if (accept('(')) {
+      if (name != "rate") fail("unknown function '" + name + "' (only rate() exists)");
+      std::string field = identifier();
+      if (field.empty() || !accept(')')) fail("rate() takes one field name");
+      return leaf(Expression::Rate, field, true);
+    }
+    return leaf(Expression::Field, name, false);
+  }
+
+  std::unique_ptr<Expression> leaf(Expression::Kind kind, const std::string& field, bool rate) {
+    auto e = std::make_unique<Expression>(kind);
+    e->field = field;
+    inputs.emplace_back(field, rate);
+    return e;
+  }
+  static std::unique_ptr<Expression> binary(Expression::Kind kind, std::unique_ptr<Expression> l,
+                                            std::unique_ptr<Expression> r) {
+    auto e = std::make_unique<Expression>(kind);
+    e->left = std::move(l);
+    e->right = std::move(r);
+    return e;
+  }
+  std::string identifier() {
+    skip_space();
+    std::size_t start = pos_;
+    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_')) ++pos_;
+    return text_.substr(start, pos_ - start);
+  }
+  void skip_space() {
+    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+  }
+  bool accept(char c) {
+    skip_space();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      last_ = c;
+      return true;
+    }
+    return false;
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw FormulaError(what + " at column " + std::to_string(pos_ + 1) + " of '" + text_ + "'");
+  }
+
+  const std::string& text_;
+  std::size_t pos_ = 0;
+  char last_ = 0;
+};
+
+double apply(const Expression& e, std::size_t i, const std::vector<const std::vector<double>*>& inputs,
+             std::size_t& next_input) {
+  switch (e.kind) {
+    case Expression::Number: return e.number;
+    case Expression::Field:
+    case Expression::Rate: {
+      const auto* series = inputs[next_input++];
+      return series ? (*series)[i] : std::numeric_limits<double>::quiet_NaN();
+    }
+    case Expression::Negate: return -apply(*e.left, i, inputs, next_input);
+    default: break;
+  }
+  double l = apply(*e.left, i, inputs, next_input);
+  double r = apply(*e.right, i, inputs, next_input);
+  switch (e.kind) {
+    case Expression::Add: return l + r;
+    case Expression::Sub: return l - r;
+    case Expression::Mul: return l * r;
+    case Expression::Div: return r == 0 ? std::numeric_limits<double>::quiet_NaN() : l / r;
+    default: return 0;
+  }
+}
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+}  // namespace
+
+DerivedMetric parse_metric(std::string name, std::string units, const std::string& formula, std::string long_name) {
+  Parser p(formula);
+  DerivedMetric m;
+  m.expression = p.parse();
+  m.inputs = std::move(p.inputs);
+  m.name = std::move(name);
+  m.units = std::move(units);
+  m.formula = formula;
+  m.long_name = std::move(long_name);
+  return m;
+}
+
+std::vector<DerivedMetric> parse_metrics_text(const std::string& name, std::string_view text) {
+  std::vector<DerivedMetric> out;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    auto content = trim(line.substr(0, line.find('#')));
+    if (content.empty()) continue;
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (std::size_t bar; (bar = content.find('|', start)) != std::string::npos; start = bar + 1)
+      parts.push_back(trim(std::string_view(content).substr(start, bar - start)));
+    parts.push_back(trim(std::string_view(content).substr(start)));
+    auto where = name + ":" + std::to_string(number) + ": ";
+    if (parts.size() != 4) throw FormulaError(where + "want 'name | units | formula | long name'");
+    if (parts[0].empty() || parts[1].empty()) throw FormulaError(where + "name and units must not be empty");
+    for (const auto& m : out)
+      if (m.name == parts[0]) throw FormulaError(where + "metric '" + parts[0] + "' is defined twice");
+    try {
+      out.push_back(parse_metric(parts[0], parts[1], parts[2], parts[3]));
+    } catch (const FormulaError& e) {
+      throw FormulaError(where + e.what());
+    }
+  }
+  return out;
+}
+
+std::vector<DerivedMetric> parse_metrics_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw FormulaError(path + ": cannot read");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_metrics_text(path, text.str());
+}
+
+std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, const InputLookup& input) {
+  std::vector<const std::vector<double>*> series;
+  for (const auto& [field, rate] : metric.inputs) series.push_back(input(field, rate));
+  std::vector<double> out(bins);
+  for (std::size_t i = 0; i < bins; ++i) {
+    std::size_t next = 0;  // inputs are listed in the order apply() visits leaves
+    out[i] = apply(*metric.expression, i, series, next);
+  }
+  return out;
+}
+
+std::vector<std::string> share_directories() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("JOBPERF_SHARE"); env && *env) dirs.emplace_back(env);
+  std::string compiled = JOBPERF_SHARE_DIRS;
+  for (std::size_t start = 0, colon; start <= compiled.size(); start = colon + 1) {
+    colon = compiled.find(':', start);
+    if (colon == std::string::npos) colon = compiled.size();
+    dirs.push_back(compiled.substr(start, colon - start));
+  }
+  return dirs;
+}
+
+std::string find_metrics_file(const std::string& source_name) {
+  for (const auto& dir : share_directories()) {
+    std::string path = dir + "/metrics/" + source_name + ".metrics";
+    if (access(path.c_str(), R_OK) == 0) return path;
+  }
+  return "";
+}
+
+}  // namespace jobperf::reduce

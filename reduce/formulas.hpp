@@ -1,0 +1,48 @@
+// Derived metrics as data: share/metrics/<source>.metrics files list, one
+// per line, `name | units | formula | long name`. A formula combines a
+// source's fields on the job timeline: `rate(f)` is counter f per second,
+// a bare field name is a gauge's value; + - * / ( ) and numbers.
+#pragma once
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jobperf::reduce {
+
+struct FormulaError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Expression;  // parsed formula
+
+struct DerivedMetric {
+  std::string name;
+  std::string units;
+  std::string formula;
+  std::string long_name;
+  std::shared_ptr<const Expression> expression;
+  // Fields the formula reads, with whether it wants their rate.
+  std::vector<std::pair<std::string, bool>> inputs;
+};
+
+// Parses one formula; throws FormulaError saying where it is wrong.
+DerivedMetric parse_metric(std::string name, std::string units, const std::string& formula, std::string long_name);
+// Parses a whole .metrics file; errors name the file and line.
+std::vector<DerivedMetric> parse_metrics_file(const std::string& path);
+std::vector<DerivedMetric> parse_metrics_text(const std::string& name, std::string_view text);
+
+// Supplies the per-bin series of an input: (field, wants_rate) -> values.
+using InputLookup = std::function<const std::vector<double>*(const std::string& field, bool rate)>;
+// Evaluates elementwise over `bins` values; a missing input gives NaN.
+std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, const InputLookup& input);
+
+// The directories searched for share/ data: $JOBPERF_SHARE, then the
+// installed and source share/ directories compiled in.
+std::vector<std::string> share_directories();
+// share/metrics/<source>.metrics if it exists, else "".
+std::string find_metrics_file(const std::string& source_name);
+
+}  // namespace jobperf::reduce

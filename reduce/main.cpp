@@ -1,0 +1,82 @@
+// jobperf-reduce: an MPI program that turns a job's raw streams into one
+// parallel-HDF5 job file. Run it after the job, inside the allocation.
+#include <mpi.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "formats/scratch.hpp"
+#include "reduce/reduce_job.hpp"
+
+namespace po = boost::program_options;
+namespace jr = jobperf::reduce;
+
+namespace {
+
+int run(int argc, char** argv, int rank) {
+  jr::ReduceOptions o;
+  std::string job_id;
+  po::options_description visible("Options");
+  visible.add_options()
+      ("output,o", po::value(&o.output), "job file to write (default: job-<job id>.h5)")
+      ("job-id", po::value(&job_id), "job whose streams to reduce, from the default scratch location")
+      ("bin", po::value(&o.bin_seconds), "seconds per bin of the job timeline (default: the sampling interval)")
+      ("force", po::bool_switch(&o.force), "replace an existing job file")
+      ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
+      ("help,h", "print this help")
+      ("version", "print the version");
+  po::options_description all;
+  all.add(visible).add_options()("input", po::value(&o.inputs)->composing());
+  po::positional_options_description positional;
+  positional.add("input", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\nTry 'jobperf-reduce --help'.\n", e.what());
+    return jr::kUsage;
+  }
+  if (vm.count("help")) {
+    if (rank == 0)
+      std::cout << "Usage: mpirun jobperf-reduce [options] [STREAM|DIR ...]\n"
+                   "Reads the raw streams (default: $JOBPERF_SCRATCH/jobperf/<job id>/) and writes one job file.\n"
+                   "Exit status: 0 complete, 1 failed, 2 usage, 3 partial (file written; problems listed in it).\n\n"
+                << visible;
+    return 0;
+  }
+  if (vm.count("version")) {
+    if (rank == 0) std::printf("jobperf-reduce %s\n", JOBPERF_VERSION);
+    return 0;
+  }
+  if (job_id.empty()) job_id = jobperf::batch_job_id().first;
+  if (o.inputs.empty()) {
+    if (job_id.empty()) {
+      if (rank == 0) std::fprintf(stderr, "jobperf-reduce: give stream directories, --job-id, or run inside a batch job\n");
+      return jr::kUsage;
+    }
+    o.inputs.push_back(jobperf::stream_directory(jobperf::default_scratch(), job_id));
+  }
+  if (o.bin_seconds < 0) {
+    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: --bin must be positive\n");
+    return jr::kUsage;
+  }
+  if (o.output.empty()) {
+    std::string id = !job_id.empty() ? job_id : std::filesystem::path(o.inputs.front()).filename().string();
+    o.output = "job-" + jobperf::safe_file_name(id) + ".h5";
+  }
+  return jr::reduce_job(o, MPI_COMM_WORLD);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int status = run(argc, argv, rank);
+  MPI_Finalize();
+  return status;
+}

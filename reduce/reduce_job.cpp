@@ -1,0 +1,630 @@
+#include "reduce/reduce_job.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "formats/byte_codec.hpp"
+#include "formats/job_file.hpp"
+#include "formats/raw_stream.hpp"
+#include "reduce/aggregate.hpp"
+#include "reduce/formulas.hpp"
+#include "reduce/summary.hpp"
+#include "reduce/timeline.hpp"
+
+namespace jobperf::reduce {
+namespace {
+
+namespace fs = std::filesystem;
+using stream::Aggregation;
+
+struct ReduceError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ---------------------------------------------------------------- MPI helpers
+
+std::vector<char> broadcast(std::vector<char> bytes, MPI_Comm comm) {
+  auto n = static_cast<long long>(bytes.size());
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
+  bytes.resize(static_cast<std::size_t>(n));
+  MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
+  return bytes;
+}
+
+std::vector<std::vector<char>> all_gather(const std::vector<char>& mine, MPI_Comm comm) {
+  int size = 0;
+  MPI_Comm_size(comm, &size);
+  int n = static_cast<int>(mine.size());
+  std::vector<int> counts(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
+  MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
+  std::exclusive_scan(counts.begin(), counts.end(), offsets.begin(), 0);
+  std::vector<char> all(static_cast<std::size_t>(offsets.back() + counts.back()));
+  MPI_Allgatherv(mine.data(), n, MPI_CHAR, all.data(), counts.data(), offsets.data(), MPI_CHAR, comm);
+  std::vector<std::vector<char>> out;
+  for (int r = 0; r < size; ++r)
+    out.emplace_back(all.begin() + offsets[static_cast<std::size_t>(r)],
+                     all.begin() + offsets[static_cast<std::size_t>(r)] + counts[static_cast<std::size_t>(r)]);
+  return out;
+}
+
+// Every rank learns whether any rank failed, and rank 0 prints every message.
+bool any_failed(const std::vector<std::string>& my_errors, MPI_Comm comm) {
+  std::vector<char> bytes;
+  Encoder e(bytes);
+  e.put(static_cast<std::uint32_t>(my_errors.size()));
+  for (const auto& m : my_errors) e.put_string(m);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  bool failed = false;
+  for (const auto& blob : all_gather(bytes, comm)) {
+    Decoder d(blob.data(), blob.size());
+    auto n = d.get<std::uint32_t>();
+    for (std::uint32_t i = 0; i < n; ++i) {
+      auto message = d.get_string();
+      if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", message.c_str());
+      failed = true;
+    }
+  }
+  return failed;
+}
+
+// ---------------------------------------------------------------- inputs
+
+struct StreamFile {
+  std::string path;
+  std::uint64_t size;
+};
+
+std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs) {
+  std::vector<StreamFile> out;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    auto status = fs::status(input, ec);
+    if (ec || !fs::exists(status)) throw ReduceError(input + ": no such file or directory");
+    if (fs::is_directory(status)) {
+      std::size_t before = out.size();
+      for (const auto& entry : fs::directory_iterator(input, ec))
+        if (entry.is_regular_file() && entry.path().extension() == stream::kStreamSuffix)
+          out.push_back({entry.path().string(), static_cast<std::uint64_t>(entry.file_size())});
+      if (ec) throw ReduceError(input + ": cannot list directory: " + ec.message());
+      if (out.size() == before) throw ReduceError(input + ": no jobperf streams (*" + stream::kStreamSuffix + ") in this directory");
+    } else {
+      out.push_back({input, static_cast<std::uint64_t>(fs::file_size(input, ec))});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.path < b.path; });
+  return out;
+}
+
+// Largest first onto the least-loaded rank: every rank computes the same plan.
+std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks) {
+  std::vector<std::size_t> order(files.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return files[a].size > files[b].size; });
+  std::vector<std::uint64_t> load(static_cast<std::size_t>(ranks), 0);
+  std::vector<int> owner(files.size());
+  for (auto i : order) {
+    auto r = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    owner[i] = static_cast<int>(r);
+    load[r] += files[i].size + 1;
+  }
+  return owner;
+}
+
+// ---------------------------------------------------------------- catalog
+
+// What one reducer rank found, exchanged so that all agree on the layout.
+struct RowEntry {
+  std::int32_t rank;
+  std::string host;
+  std::int64_t exit_status;
+  std::int64_t first_ns, last_ns;
+  std::string stream;
+};
+struct NodeEntry {
+  std::string host;
+  std::int64_t first_ns, last_ns;
+  std::string stream;
+};
+struct SourceEntry {
+  stream::SourceSpec spec;
+};
+struct StreamEntry {
+  std::string path, job_id, mode, host;
+  std::int32_t rank;
+  std::int64_t interval_ns;
+  std::string world_size;  // OMPI_COMM_WORLD_SIZE etc. as the collector saw it
+  std::vector<std::string> problems;
+};
+struct Catalog {
+  std::vector<RowEntry> rows;
+  std::vector<NodeEntry> nodes;
+  std::vector<stream::SourceSpec> sources;
+  std::vector<StreamEntry> streams;
+};
+
+std::vector<char> encode(const Catalog& c) {
+  std::vector<char> out;
+  Encoder e(out);
+  e.put(static_cast<std::uint32_t>(c.rows.size()));
+  for (const auto& r : c.rows) {
+    e.put(r.rank);
+    e.put_string(r.host);
+    e.put(r.exit_status);
+    e.put(r.first_ns);
+    e.put(r.last_ns);
+    e.put_string(r.stream);
+  }
+  e.put(static_cast<std::uint32_t>(c.nodes.size()));
+  for (const auto& n : c.nodes) {
+    e.put_string(n.host);
+    e.put(n.first_ns);
+    e.put(n.last_ns);
+    e.put_string(n.stream);
+  }
+  e.put(static_cast<std::uint32_t>(c.sources.size()));
+  for (const auto& s : c.sources) {
+    e.put_string(s.name);
+    e.put(static_cast<std::uint8_t>(s.scope));
+    e.put(static_cast<std::uint32_t>(s.fields.size()));
+    for (const auto& f : s.fields) {
+      e.put_string(f.name);
+      e.put_string(f.units);
+      e.put_string(f.description);
+      e.put(static_cast<std::uint8_t>(f.type));
+      e.put(static_cast<std::uint8_t>(f.aggregation));
+    }
+  }
+  e.put(static_cast<std::uint32_t>(c.streams.size()));
+  for (const auto& s : c.streams) {
+    e.put_string(s.path);
+    e.put_string(s.job_id);
+    e.put_string(s.mode);
+    e.put_string(s.host);
+    e.put(s.rank);
+    e.put(s.interval_ns);
+    e.put_string(s.world_size);
+    e.put(static_cast<std::uint32_t>(s.problems.size()));
+    for (const auto& p : s.problems) e.put_string(p);
+  }
+  return out;
+}
+
+void decode_into(const std::vector<char>& bytes, Catalog& c) {
+  Decoder d(bytes.data(), bytes.size());
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+    RowEntry r;
+    r.rank = d.get<std::int32_t>();
+    r.host = d.get_string();
+    r.exit_status = d.get<std::int64_t>();
+    r.first_ns = d.get<std::int64_t>();
+    r.last_ns = d.get<std::int64_t>();
+    r.stream = d.get_string();
+    c.rows.push_back(std::move(r));
+  }
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+    NodeEntry e;
+    e.host = d.get_string();
+    e.first_ns = d.get<std::int64_t>();
+    e.last_ns = d.get<std::int64_t>();
+    e.stream = d.get_string();
+    c.nodes.push_back(std::move(e));
+  }
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {  // every rank may list a source: keep one
+    stream::SourceSpec s;
+    s.name = d.get_string();
+    s.scope = static_cast<stream::Scope>(d.get<std::uint8_t>());
+    for (auto f = d.get<std::uint32_t>(); f > 0; --f) {
+      stream::FieldSpec field;
+      field.name = d.get_string();
+      field.units = d.get_string();
+      field.description = d.get_string();
+      field.type = static_cast<stream::FieldType>(d.get<std::uint8_t>());
+      field.aggregation = static_cast<Aggregation>(d.get<std::uint8_t>());
+      s.fields.push_back(std::move(field));
+    }
+    if (std::none_of(c.sources.begin(), c.sources.end(), [&](auto& k) { return k.name == s.name; }))
+      c.sources.push_back(std::move(s));
+  }
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+    StreamEntry s;
+    s.path = d.get_string();
+    s.job_id = d.get_string();
+    s.mode = d.get_string();
+    s.host = d.get_string();
+    s.rank = d.get<std::int32_t>();
+    s.interval_ns = d.get<std::int64_t>();
+    s.world_size = d.get_string();
+    for (auto p = d.get<std::uint32_t>(); p > 0; --p) s.problems.push_back(d.get_string());
+    c.streams.push_back(std::move(s));
+  }
+}
+
+// ---------------------------------------------------------------- metrics
+
+// Metrics of one source: its share/metrics file, or, for a source without
+// one, every field as is (counters as per-second rates).
+std::vector<DerivedMetric> metrics_for(const stream::SourceSpec& spec) {
+  if (auto file = find_metrics_file(spec.name); !file.empty()) return parse_metrics_file(file);
+  std::vector<DerivedMetric> out;
+  for (const auto& f : spec.fields) {
+    bool counter = f.aggregation == Aggregation::Counter || f.aggregation == Aggregation::TreeCounter;
+    out.push_back(counter ? parse_metric(f.name + "_rate", f.units + "/s", "rate(" + f.name + ")", f.description + " per second")
+                          : parse_metric(f.name, f.units, f.name, f.description));
+  }
+  return out;
+}
+
+struct MetricPlan {
+  std::string source;
+  DerivedMetric metric;
+};
+
+std::vector<MetricPlan> plan_metrics(const std::vector<stream::SourceSpec>& sources, stream::Scope scope) {
+  std::vector<MetricPlan> out;
+  std::set<std::string> names;
+  for (const auto& s : sources) {
+    if (s.scope != scope) continue;
+    for (auto& m : metrics_for(s)) {
+      if (!names.insert(m.name).second) m.name = s.name + "." + m.name;  // keep both when sources clash
+      out.push_back({s.name, std::move(m)});
+    }
+  }
+  return out;
+}
+
+std::vector<jobfile::MetricInfo> infos(const std::vector<MetricPlan>& plan) {
+  std::vector<jobfile::MetricInfo> out;
+  for (const auto& p : plan) out.push_back({p.metric.name, p.metric.units, p.metric.long_name, p.metric.formula});
+  return out;
+}
+
+// All metrics of one row: [metric][bin].
+std::vector<std::vector<double>> derive(const std::vector<StepSeries>& sources, const std::vector<MetricPlan>& plan,
+                                        const Timeline& timeline) {
+  std::map<std::string, BinnedSource> binned;
+  for (const auto& s : sources) binned.emplace(s.spec.name, resample(s, timeline));
+  std::vector<std::vector<double>> out;
+  for (const auto& p : plan) {
+    auto it = binned.find(p.source);
+    out.push_back(evaluate(p.metric, timeline.bins, [&](const std::string& field, bool rate) {
+      return it == binned.end() ? nullptr : it->second.find(field, rate);
+    }));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the job
+
+std::string metadata_value(const stream::Metadata& m, const std::string& key) {
+  for (const auto& [k, v] : m)
+    if (k == key) return v;
+  return "";
+}
+
+std::string world_size_of(const stream::Metadata& m) {
+  for (auto key : {"env.OMPI_COMM_WORLD_SIZE", "env.PMI_SIZE", "env.SLURM_NTASKS"})
+    if (auto v = metadata_value(m, key); !v.empty()) return v;
+  return "";
+}
+
+struct Local {
+  std::vector<stream::DecodedStream> streams;
+  std::vector<RankRow> rank_rows;
+  std::vector<NodeRow> node_rows;
+};
+
+Catalog catalog_of(const Local& local) {
+  Catalog c;
+  auto span_of = [](const std::vector<StepSeries>& sources, std::int64_t& first, std::int64_t& last) {
+    first = std::numeric_limits<std::int64_t>::max();
+    last = std::numeric_limits<std::int64_t>::min();
+    for (const auto& s : sources)
+      if (!s.time_ns.empty()) {
+        first = std::min(first, s.time_ns.front());
+        last = std::max(last, s.time_ns.back());
+      }
+  };
+  for (const auto& s : local.streams) {
+    StreamEntry e{s.path, s.header.job_id, s.header.mode, s.header.host, s.header.rank, s.header.interval_ns,
+                  world_size_of(s.metadata), {}};
+    for (const auto& d : s.damage) e.problems.push_back(s.path + ": " + stream::describe(d));
+    if (!s.closed) e.problems.push_back(s.path + ": no end block (the collector did not finish: killed, or still running)");
+    c.streams.push_back(std::move(e));
+    for (const auto& spec : s.sources) {
+      bool known = std::any_of(c.sources.begin(), c.sources.end(), [&](auto& k) { return k.name == spec.name; });
+      if (!known) c.sources.push_back(spec);
+    }
+  }
+  for (const auto& r : local.rank_rows) {
+    RowEntry e{r.rank, r.host, r.exit_status, 0, 0, ""};
+    span_of(r.sources, e.first_ns, e.last_ns);
+    c.rows.push_back(e);
+  }
+  for (const auto& n : local.node_rows) {
+    NodeEntry e{n.host, 0, 0, ""};
+    span_of(n.sources, e.first_ns, e.last_ns);
+    c.nodes.push_back(e);
+  }
+  return c;
+}
+
+struct Plan {
+  jobfile::JobLayout layout;
+  Timeline timeline;
+  std::vector<MetricPlan> rank_metrics, node_metrics;
+  std::vector<std::string> errors;
+};
+
+Plan plan_job(const Catalog& all, const ReduceOptions& options) {
+  Plan plan;
+  std::set<std::string> job_ids;
+  for (const auto& s : all.streams) job_ids.insert(s.job_id);
+  if (job_ids.size() > 1) {
+    std::string listing;
+    for (const auto& s : all.streams) listing += "\n  " + s.path + ": job " + s.job_id;
+    plan.errors.push_back("streams of " + std::to_string(job_ids.size()) + " different jobs given; reduce one job at a time:" + listing);
+    return plan;
+  }
+  std::map<std::int32_t, const RowEntry*> seen_rank;
+  for (const auto& r : all.rows) {
+    if (r.rank < 0) continue;
+    auto [it, fresh] = seen_rank.emplace(r.rank, &r);
+    if (!fresh && it->second->host != r.host)
+      plan.errors.push_back("rank " + std::to_string(r.rank) + " appears on hosts " + it->second->host + " and " + r.host);
+  }
+  std::int64_t first = std::numeric_limits<std::int64_t>::max(), last = std::numeric_limits<std::int64_t>::min();
+  for (const auto& r : all.rows) first = std::min(first, r.first_ns), last = std::max(last, r.last_ns);
+  for (const auto& n : all.nodes) first = std::min(first, n.first_ns), last = std::max(last, n.last_ns);
+  if (all.rows.empty() || first > last) {
+    plan.errors.push_back("empty job: the streams hold no process samples");
+    return plan;
+  }
+  if (!plan.errors.empty()) return plan;
+
+  std::int64_t interval = 0;
+  for (const auto& s : all.streams) interval = std::max(interval, s.interval_ns);
+  auto& tl = plan.timeline;
+  tl.bin_ns = options.bin_seconds > 0 ? std::llround(options.bin_seconds * 1e9) : std::max<std::int64_t>(interval, 1'000'000);
+  tl.start_ns = first;
+  tl.bins = static_cast<std::size_t>(std::max<std::int64_t>(1, (last - first + tl.bin_ns - 1) / tl.bin_ns));
+  if (last >= tl.bin_start(tl.bins)) ++tl.bins;  // the last sample gets a bin of its own edge
+
+  auto& L = plan.layout;
+  L.bin_seconds = tl.bin_seconds();
+  for (std::size_t b = 0; b < tl.bins; ++b) L.time_ns.push_back(tl.bin_start(b));
+  auto rows = all.rows;
+  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return std::tie(a.rank, a.host) < std::tie(b.rank, b.host); });
+  std::int64_t exit_status = 0;
+  for (const auto& r : rows) {
+    L.ranks.push_back(r.rank);
+    L.rank_hosts.push_back(r.host);
+    L.rank_exit_status.push_back(r.exit_status);
+    if (r.rank < 0) continue;
+    if (r.exit_status < 0 && exit_status == 0) exit_status = -1;
+    if (r.exit_status > 0 && exit_status <= 0) exit_status = r.exit_status;
+  }
+  std::set<std::string> node_hosts;
+  for (const auto& n : all.nodes) node_hosts.insert(n.host);
+  L.nodes.assign(node_hosts.begin(), node_hosts.end());
+  plan.rank_metrics = plan_metrics(all.sources, stream::Scope::Process);
+  plan.node_metrics = plan_metrics(all.sources, stream::Scope::Node);
+  L.rank_metrics = infos(plan.rank_metrics);
+  L.node_metrics = infos(plan.node_metrics);
+
+  auto& info = L.info;
+  info.job_id = *job_ids.begin();
+  info.start_ns = first;
+  info.end_ns = last;
+  info.sample_interval_s = static_cast<double>(interval) * 1e-9;
+  info.exit_status = exit_status;
+  std::set<std::string> hosts, modes;
+  for (const auto& s : all.streams) {
+    hosts.insert(s.host);
+    modes.insert(s.mode);
+    info.problems.insert(info.problems.end(), s.problems.begin(), s.problems.end());
+  }
+  info.hosts.assign(hosts.begin(), hosts.end());
+  for (const auto& m : modes) info.collection_mode += (info.collection_mode.empty() ? "" : ",") + m;
+  // Ranks the launcher announced but no stream holds: a node died, or a collector never ran.
+  for (const auto& s : all.streams) {
+    if (s.world_size.empty()) continue;
+    std::vector<std::string> missing;
+    for (int r = 0; r < std::atoi(s.world_size.c_str()); ++r)
+      if (!seen_rank.count(r)) missing.push_back(std::to_string(r));
+    if (!missing.empty()) {
+      std::string list;
+      for (const auto& m : missing) list += (list.empty() ? "" : ",") + m;
+      info.problems.push_back("ranks missing (no stream holds them; the job had " + s.world_size + "): " + list);
+    }
+    break;
+  }
+  if (!info.problems.empty()) info.status = "partial";
+  return plan;
+}
+
+// The metadata of the stream of the lowest rank, sent by its owner to all.
+stream::Metadata primary_metadata(const Local& local, const Catalog& all, const std::vector<int>& owner,
+                                  const std::vector<StreamFile>& files, MPI_Comm comm) {
+  std::string primary;
+  std::int32_t best = std::numeric_limits<std::int32_t>::max();
+  for (const auto& s : all.streams) {
+    std::int32_t key = s.rank >= 0 ? s.rank : std::numeric_limits<std::int32_t>::max() - 1;
+    if (primary.empty() || key < best) best = key, primary = s.path;
+  }
+  int root = 0;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (files[i].path == primary) root = owner[i];
+  std::vector<char> bytes;
+  for (const auto& s : local.streams) {
+    if (s.path != primary) continue;
+    Encoder e(bytes);
+    e.put(static_cast<std::uint32_t>(s.metadata.size()));
+    for (const auto& [k, v] : s.metadata) e.put_string(k), e.put_string(v);
+  }
+  auto n = static_cast<long long>(bytes.size());
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, root, comm);
+  bytes.resize(static_cast<std::size_t>(n));
+  MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_CHAR, root, comm);
+  stream::Metadata m;
+  Decoder d(bytes.data(), bytes.size());
+  for (auto count = d.get<std::uint32_t>(); count > 0; --count) {
+    auto k = d.get_string();
+    m.emplace_back(std::move(k), d.get_string());
+  }
+  return m;
+}
+
+void write_job(const Plan& plan, const Local& local, const ReduceOptions& options, MPI_Comm comm) {
+  const auto& L = plan.layout;
+  const auto& tl = plan.timeline;
+  jobfile::JobFileWriter writer(options.output, comm, options.force, L);
+
+  // Rows this rank owns, and their derived metrics.
+  std::vector<std::size_t> rank_index;
+  std::vector<std::vector<std::vector<double>>> rank_values;  // [row][metric][bin]
+  for (const auto& r : local.rank_rows) {
+    for (std::size_t i = 0; i < L.ranks.size(); ++i)
+      if (L.ranks[i] == r.rank && L.rank_hosts[i] == r.host) rank_index.push_back(i);
+    rank_values.push_back(derive(r.sources, plan.rank_metrics, tl));
+  }
+  // One stream per host supplies the node's rows: the first by path.
+  std::vector<std::size_t> node_index;
+  std::vector<std::vector<std::vector<double>>> node_values;
+  std::set<std::string> done;
+  for (const auto& n : local.node_rows) {
+    if (!done.insert(n.host).second) continue;
+    node_index.push_back(static_cast<std::size_t>(std::find(L.nodes.begin(), L.nodes.end(), n.host) - L.nodes.begin()));
+    node_values.push_back(derive(n.sources, plan.node_metrics, tl));
+  }
+
+  auto flatten = [&](const auto& values, std::size_t metric) {
+    std::vector<double> out;
+    for (const auto& row : values) out.insert(out.end(), row[metric].begin(), row[metric].end());
+    return out;
+  };
+  std::vector<PartialStats> partials(plan.rank_metrics.size());
+  for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
+    writer.write_series(jobfile::Rows::Ranks, m, rank_index, flatten(rank_values, m));
+    std::vector<double> summaries;
+    for (const auto& row : rank_values) {
+      auto s = summarize(row[m], tl.bin_seconds());
+      summaries.insert(summaries.end(), s.begin(), s.end());
+      partials[m].add_row(row[m], tl.bin_seconds());
+    }
+    writer.write_rank_summary(m, rank_index, summaries);
+  }
+  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m)
+    writer.write_series(jobfile::Rows::Nodes, m, node_index, flatten(node_values, m));
+  merge_across(partials, comm);
+  for (std::size_t m = 0; m < partials.size(); ++m) writer.write_job_summary(m, partials[m].stats());
+  writer.close();
+}
+
+int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+
+  // 1. Rank 0 lists the streams; everyone plans the same distribution.
+  std::vector<char> listing;
+  std::vector<std::string> errors;
+  if (rank == 0) {
+    try {
+      if (!options.force && fs::exists(options.output))
+        throw ReduceError(options.output + ": already exists (use --force to replace it)");
+      Encoder e(listing);
+      auto files = list_streams(options.inputs);
+      e.put(static_cast<std::uint32_t>(files.size()));
+      for (const auto& f : files) e.put_string(f.path), e.put(f.size);
+    } catch (const std::exception& ex) {
+      errors.push_back(ex.what());
+    }
+  }
+  if (any_failed(errors, comm)) return kFailed;
+  listing = broadcast(listing, comm);
+  std::vector<StreamFile> files;
+  Decoder d(listing.data(), listing.size());
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+    auto path = d.get_string();
+    files.push_back({path, d.get<std::uint64_t>()});
+  }
+  auto owner = assign_streams(files, size);
+
+  // 2. Decode this rank's streams into rows.
+  Local local;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (owner[i] != rank) continue;
+    try {
+      auto s = stream::read_stream(files[i].path);
+      ClockMap clock(s);
+      auto ranks = rank_rows(s, clock);
+      auto nodes = node_rows(s, clock);
+      local.rank_rows.insert(local.rank_rows.end(), std::make_move_iterator(ranks.begin()), std::make_move_iterator(ranks.end()));
+      local.node_rows.insert(local.node_rows.end(), std::make_move_iterator(nodes.begin()), std::make_move_iterator(nodes.end()));
+      local.streams.push_back(std::move(s));
+    } catch (const stream::StreamError& e) {
+      errors.push_back(e.what());
+    }
+  }
+  if (any_failed(errors, comm)) return kFailed;
+  // Values are in the rows now; keep only what the catalog and metadata need.
+  for (auto& s : local.streams) {
+    s.records.clear();
+    s.values.clear();
+  }
+
+  // 3. Agree on the layout.
+  Catalog all;
+  for (const auto& blob : all_gather(encode(catalog_of(local)), comm)) decode_into(blob, all);
+  Plan plan;
+  try {
+    plan = plan_job(all, options);
+  } catch (const FormulaError& e) {
+    plan.errors.push_back(e.what());
+  }
+  if (rank == 0) errors = plan.errors;
+  if (any_failed(errors, comm)) return kFailed;
+  auto metadata = primary_metadata(local, all, owner, files, comm);
+  auto& info = plan.layout.info;
+  info.job_name = metadata_value(metadata, "job_name");
+  info.user = metadata_value(metadata, "user");
+  info.command = metadata_value(metadata, "command");
+  info.metadata = std::move(metadata);
+
+  // 4. Write.
+  try {
+    write_job(plan, local, options, comm);
+  } catch (const jobfile::JobFileError& e) {
+    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
+    return kFailed;
+  }
+  if (rank == 0 && !options.quiet) {
+    std::printf("jobperf-reduce: wrote %s: job %s, %zu rank rows on %zu node(s), %zu bins of %.3g s, status %s\n",
+                options.output.c_str(), info.job_id.c_str(), plan.layout.ranks.size(), info.hosts.size(),
+                plan.timeline.bins, plan.timeline.bin_seconds(), info.status.c_str());
+    for (const auto& p : info.problems) std::printf("  problem: %s\n", p.c_str());
+  }
+  return info.status == "complete" ? kComplete : kPartial;
+}
+
+}  // namespace
+
+int reduce_job(const ReduceOptions& options, MPI_Comm comm) {
+  try {
+    return reduce_or_throw(options, comm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
+    MPI_Abort(comm, kFailed);
+    return kFailed;
+  }
+}
+
+}  // namespace jobperf::reduce

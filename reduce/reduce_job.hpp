@@ -1,0 +1,24 @@
+// jobperf-reduce as a library call: streams in, one job file out.
+#pragma once
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+namespace jobperf::reduce {
+
+struct ReduceOptions {
+  std::vector<std::string> inputs;  // stream files or directories of them
+  std::string output;
+  bool force = false;
+  double bin_seconds = 0;  // 0: the longest sampling interval among the streams
+  bool quiet = false;
+};
+
+// Exit statuses of jobperf-reduce.
+enum ReduceStatus : int { kComplete = 0, kFailed = 1, kUsage = 2, kPartial = 3 };
+
+// Collective over `comm`. Prints errors (rank 0) naming the files involved.
+int reduce_job(const ReduceOptions& options, MPI_Comm comm);
+
+}  // namespace jobperf::reduce

@@ -1,0 +1,52 @@
+// Time in the reducer: each stream's CLOCK_MONOTONIC samples are mapped to
+// UTC through its clock anchors, then every row is resampled onto one
+// job-wide timeline of equal bins, so ranks and nodes line up bin by bin.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "formats/raw_stream.hpp"
+
+namespace jobperf::reduce {
+
+// CLOCK_MONOTONIC -> UTC, interpolating the REALTIME-MONOTONIC offset
+// linearly between the stream's anchors (start, periodic, end): an NTP slew
+// during the job is followed, not frozen at its start value.
+class ClockMap {
+ public:
+  explicit ClockMap(const stream::DecodedStream& s);
+  std::int64_t to_utc(std::int64_t mono_ns) const;
+
+ private:
+  std::vector<std::int64_t> mono_;
+  std::vector<std::int64_t> offset_;
+};
+
+// A row's samples before resampling: cumulative values for counters, the
+// value for gauges, at increasing UTC times.
+struct StepSeries {
+  stream::SourceSpec spec;
+  std::vector<std::int64_t> time_ns;
+  std::vector<std::vector<double>> fields;  // [field][sample]
+};
+
+struct Timeline {
+  std::int64_t start_ns = 0;
+  std::int64_t bin_ns = 1'000'000'000;
+  std::size_t bins = 0;
+  double bin_seconds() const { return static_cast<double>(bin_ns) * 1e-9; }
+  std::int64_t bin_start(std::size_t i) const { return start_ns + static_cast<std::int64_t>(i) * bin_ns; }
+};
+
+// Per-bin series of each field: rates for counters (the cumulative value is
+// interpolated linearly at bin edges, so totals are kept exactly), the last
+// value at or before the bin's end for gauges. NaN where the row did not exist.
+struct BinnedSource {
+  std::vector<std::string> names;
+  std::vector<bool> is_counter;
+  std::vector<std::vector<double>> values;  // [field][bin]
+  const std::vector<double>* find(const std::string& field, bool rate) const;
+};
+BinnedSource resample(const StepSeries& series, const Timeline& timeline);
+
+}  // namespace jobperf::reduce
