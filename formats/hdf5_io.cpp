@@ -70,6 +70,7 @@ std::string read_string_attribute(hid_t obj, const std::string& name) {
   if (H5Tis_variable_str(file_type) > 0) {
     auto type = type_handle(H5Tcopy(H5T_C_S1), "copy string type");
     H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5Tget_cset(file_type));  // HDF5 converts no charsets
     char* p = nullptr;
     check(H5Aread(attr, type, &p), "read attribute " + name, 0);
     std::string s = p ? p : "";

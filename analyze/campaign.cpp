@@ -1,0 +1,275 @@
+#include "analyze/campaign.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <tuple>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <numeric>
+
+#include "analyze/outliers.hpp"
+#include "formats/byte_codec.hpp"
+
+namespace jobperf::analyze {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Inputs {
+  std::vector<std::string> files;
+  std::vector<std::string> errors;
+};
+
+Inputs list_job_files(const std::vector<std::string>& inputs) {
+  Inputs out;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(input, ec)) {
+      for (auto it = fs::recursive_directory_iterator(input, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec))
+        if (it->is_regular_file() && it->path().extension() == ".h5") out.files.push_back(it->path().string());
+      if (ec) out.errors.push_back(input + ": cannot list directory: " + ec.message());
+    } else if (fs::exists(input, ec)) {
+      out.files.push_back(input);
+    } else {
+      out.errors.push_back(input + ": no such file or directory");
+    }
+  }
+  std::sort(out.files.begin(), out.files.end());
+  return out;
+}
+
+// What a rank sends to rank 0 about each job it read.
+void encode_job(Encoder& e, const jobfile::JobSummary& j) {
+  e.put_string(j.path);
+  e.put_string(j.info.job_id);
+  e.put_string(j.info.job_name);
+  e.put(j.info.start_ns);
+  e.put(j.info.end_ns);
+  e.put(static_cast<std::uint64_t>(j.rank_count));
+  e.put(static_cast<std::uint32_t>(j.job_stats.size()));
+  for (const auto& [name, stats] : j.job_stats) {
+    e.put_string(name);
+    for (double v : stats) e.put(v);
+  }
+}
+jobfile::JobSummary decode_job(Decoder& d) {
+  jobfile::JobSummary j;
+  j.path = d.get_string();
+  j.info.job_id = d.get_string();
+  j.info.job_name = d.get_string();
+  j.info.start_ns = d.get<std::int64_t>();
+  j.info.end_ns = d.get<std::int64_t>();
+  j.rank_count = d.get<std::uint64_t>();
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+    auto& stats = j.job_stats[d.get_string()];
+    for (auto& v : stats) v = d.get<double>();
+  }
+  return j;
+}
+
+// Rank 0 receives every rank's bytes (one Gatherv: the data are O(jobs)).
+std::vector<std::vector<char>> gather_to_root(const std::vector<char>& mine, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int n = static_cast<int>(mine.size());
+  std::vector<int> counts(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm);
+  std::exclusive_scan(counts.begin(), counts.end(), offsets.begin(), 0);
+  std::vector<char> all(rank == 0 ? static_cast<std::size_t>(offsets.back() + counts.back()) : 0);
+  MPI_Gatherv(mine.data(), n, MPI_CHAR, all.data(), counts.data(), offsets.data(), MPI_CHAR, 0, comm);
+  std::vector<std::vector<char>> out;
+  if (rank == 0)
+    for (int r = 0; r < size; ++r)
+      out.emplace_back(all.begin() + offsets[static_cast<std::size_t>(r)],
+                       all.begin() + offsets[static_cast<std::size_t>(r)] + counts[static_cast<std::size_t>(r)]);
+  return out;
+}
+
+double stat_or_zero(const jobfile::JobSummary& job, const std::string& metric, jobfile::Stat stat) {
+  auto it = job.job_stats.find(metric);
+  if (it == job.job_stats.end() || std::isnan(it->second[stat])) return 0.0;
+  return it->second[stat];
+}
+
+std::string format_value(double v) {
+  char buf[32];
+  if (std::fabs(v) >= 1e6 || (std::fabs(v) < 1e-2 && v != 0)) std::snprintf(buf, sizeof buf, "%.3g", v);
+  else std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+void print_table(const jobfile::Campaign& c) {
+  std::vector<const jobfile::CampaignJob*> order;
+  for (const auto& j : c.jobs) order.push_back(&j);
+  std::stable_sort(order.begin(), order.end(), [](auto a, auto b) {
+    return std::tie(b->outlier, b->votes) < std::tie(a->outlier, a->votes);
+  });
+  std::printf("%-16s %-20s %-8s %5s", "group", "job", "outlier", "votes");
+  for (const auto& f : c.feature_names) std::printf(" %13s", f.c_str());
+  std::printf("  why\n");
+  for (const auto* j : order) {
+    std::printf("%-16s %-20s %-8s %5lld", j->group.c_str(), j->job_id.c_str(),
+                !j->compared ? "n/a" : j->outlier ? "YES" : "no", static_cast<long long>(j->votes));
+    for (double v : j->features) std::printf(" %13s", format_value(v).c_str());
+    std::string why;
+    for (const auto& w : explain(c, *j)) why += (why.empty() ? "" : "; ") + w;
+    std::printf("  %s\n", why.c_str());
+  }
+}
+
+}  // namespace
+
+const std::vector<Feature>& campaign_features() {
+  static const std::vector<Feature> features = {
+      {"duration_s", "s"}, {"cpu_time_s", "s"}, {"ranks", "1"}, {"max_rss_bytes", "bytes"}, {"io_bytes", "bytes"}};
+  return features;
+}
+
+std::vector<double> features_of(const jobfile::JobSummary& job) {
+  return {
+      static_cast<double>(job.info.end_ns - job.info.start_ns) * 1e-9,
+      stat_or_zero(job, "cpu_utilization", jobfile::kSum),
+      static_cast<double>(job.rank_count),
+      stat_or_zero(job, "rss", jobfile::kMax),
+      stat_or_zero(job, "read_call_bandwidth", jobfile::kSum) + stat_or_zero(job, "write_call_bandwidth", jobfile::kSum),
+  };
+}
+
+jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs) {
+  jobfile::Campaign c;
+  for (const auto& f : campaign_features()) {
+    c.feature_names.push_back(f.name);
+    c.feature_units.push_back(f.units);
+  }
+  c.classifiers = {"modified_z>3.5", "z>3.0", "tukey_1.5iqr"};
+  c.min_group_size = static_cast<std::int64_t>(kMinComparableJobs);
+  std::map<std::string, std::vector<std::size_t>> groups;
+  for (const auto& j : jobs) {
+    jobfile::CampaignJob cj;
+    cj.path = j.path;
+    cj.job_id = j.info.job_id;
+    cj.job_name = j.info.job_name;
+    cj.group = j.info.job_name.empty() ? "(unnamed)" : j.info.job_name;
+    cj.features = features_of(j);
+    const std::size_t nf = cj.features.size();
+    cj.modified_z.assign(nf, std::nan(""));
+    cj.z.assign(nf, std::nan(""));
+    cj.outside_iqr.assign(nf, 0);
+    groups[cj.group].push_back(c.jobs.size());
+    c.jobs.push_back(std::move(cj));
+  }
+  for (const auto& [name, members] : groups) {
+    if (members.size() < kMinComparableJobs) continue;
+    std::vector<std::vector<double>> features;
+    for (auto i : members) features.push_back(c.jobs[i].features);
+    auto verdicts = classify(features);
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      auto& j = c.jobs[members[k]];
+      j.compared = true;
+      for (std::size_t f = 0; f < verdicts[k].size(); ++f) {
+        const auto& v = verdicts[k][f];
+        j.modified_z[f] = v.modified_z;
+        j.z[f] = v.z;
+        j.outside_iqr[f] = v.outside_iqr;
+        j.votes += v.votes;
+        j.outlier = j.outlier || v.outlier();
+      }
+    }
+  }
+  return c;
+}
+
+// EPMT's root-cause ranking: the job's modified z-score on a feature divided
+// by the largest one among the group's non-outlier jobs.
+std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::CampaignJob& job) {
+  if (!job.outlier) return {};
+  std::vector<std::pair<double, std::string>> ranked;
+  for (std::size_t f = 0; f < c.feature_names.size(); ++f) {
+    int votes = (job.modified_z[f] > kModifiedZThreshold) + (job.z[f] > kZThreshold) + job.outside_iqr[f];
+    if (votes < kVotesForOutlier) continue;
+    double reference = 0;
+    for (const auto& other : c.jobs)
+      if (other.group == job.group && !other.outlier) reference = std::max(reference, other.modified_z[f]);
+    double ratio = reference > 0 ? job.modified_z[f] / reference : std::numeric_limits<double>::infinity();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s %s (modified z %.1f, %.1fx the reference jobs' largest)",
+                  c.feature_names[f].c_str(), format_value(job.features[f]).c_str(), job.modified_z[f], ratio);
+    ranked.emplace_back(ratio, buf);
+  }
+  std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::vector<std::string> out;
+  for (auto& [ratio, text] : ranked) out.push_back(std::move(text));
+  return out;
+}
+
+int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  // Every rank lists the inputs (cheap, and identical everywhere), reads its share.
+  auto inputs = list_job_files(options.inputs);
+  std::vector<char> mine;
+  Encoder e(mine);
+  std::vector<jobfile::JobSummary> read;
+  std::vector<std::string> errors;
+  for (std::size_t i = static_cast<std::size_t>(rank); i < inputs.files.size(); i += static_cast<std::size_t>(size)) {
+    const auto& path = inputs.files[i];
+    try {
+      if (jobfile::is_campaign_file(path)) continue;  // an earlier analysis in the same tree
+      read.push_back(jobfile::read_job_summary(path));
+    } catch (const std::exception& ex) {
+      errors.push_back(ex.what());
+    }
+  }
+  e.put(static_cast<std::uint32_t>(read.size()));
+  for (const auto& j : read) encode_job(e, j);
+  e.put(static_cast<std::uint32_t>(errors.size()));
+  for (const auto& m : errors) e.put_string(m);
+  auto blobs = gather_to_root(mine, comm);
+
+  int status = 0;
+  if (rank == 0) {
+    std::vector<jobfile::JobSummary> jobs;
+    std::vector<std::string> problems = inputs.errors;
+    for (const auto& blob : blobs) {
+      Decoder d(blob.data(), blob.size());
+      for (auto n = d.get<std::uint32_t>(); n > 0; --n) jobs.push_back(decode_job(d));
+      for (auto n = d.get<std::uint32_t>(); n > 0; --n) problems.push_back(d.get_string());
+    }
+    for (const auto& p : problems) std::fprintf(stderr, "jobperf-analyze: %s\n", p.c_str());
+    if (!problems.empty()) status = 1;
+    if (jobs.empty()) {
+      std::fprintf(stderr, "jobperf-analyze: no job files to analyse\n");
+      status = 1;
+    } else {
+      std::sort(jobs.begin(), jobs.end(), [](auto& a, auto& b) { return a.path < b.path; });
+      auto campaign = build_campaign(jobs);
+      try {
+        jobfile::write_campaign(options.output, options.force, campaign);
+      } catch (const std::exception& ex) {
+        std::fprintf(stderr, "jobperf-analyze: %s\n", ex.what());
+        status = 1;
+      }
+      if (!options.quiet) {
+        std::size_t outliers = 0;
+        std::map<std::string, std::size_t> group_sizes;
+        for (const auto& j : campaign.jobs) outliers += j.outlier, ++group_sizes[j.group];
+        std::printf("jobperf-analyze: %zu jobs in %zu group(s), %zu outlier(s); wrote %s\n", campaign.jobs.size(),
+                    group_sizes.size(), outliers, options.output.c_str());
+        for (const auto& [group, n] : group_sizes)
+          if (n < kMinComparableJobs)
+            std::printf("  group %s: %zu job(s), fewer than %zu comparable jobs: not classified\n", group.c_str(), n,
+                        kMinComparableJobs);
+        print_table(campaign);
+      }
+    }
+  }
+  MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+  return status;
+}
+
+}  // namespace jobperf::analyze

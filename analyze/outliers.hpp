@@ -1,0 +1,38 @@
+// EPMT's univariate outlier classifiers, run together so each feature of
+// each job collects votes:
+//   modified z-score  0.6745·|x − median| / MAD > 3.5   (MAD = 0: |x − median| / (1.253314·mean absolute deviation))
+//   z-score           |x − mean| / σ > 3.0
+//   Tukey fences      x outside [Q1 − 1.5·IQR, Q3 + 1.5·IQR]
+// A feature is an outlier when at least two of the three agree.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace jobperf::analyze {
+
+inline constexpr double kModifiedZThreshold = 3.5;
+inline constexpr double kZThreshold = 3.0;
+inline constexpr double kIqrFactor = 1.5;
+inline constexpr int kVotesForOutlier = 2;
+inline constexpr std::size_t kMinComparableJobs = 4;
+
+double median(std::vector<double> values);
+// Linear interpolation between closest ranks (numpy's default).
+double quantile(std::vector<double> values, double q);
+
+std::vector<double> modified_z_scores(const std::vector<double>& x);
+std::vector<double> z_scores(const std::vector<double>& x);
+std::vector<bool> outside_tukey_fences(const std::vector<double>& x);
+
+struct FeatureVerdict {
+  double modified_z = 0;
+  double z = 0;
+  bool outside_iqr = false;
+  int votes = 0;
+  bool outlier() const { return votes >= kVotesForOutlier; }
+};
+
+// verdicts[job][feature] for one group of comparable jobs.
+std::vector<std::vector<FeatureVerdict>> classify(const std::vector<std::vector<double>>& features);
+
+}  // namespace jobperf::analyze

@@ -1,0 +1,227 @@
+#include "analyze/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "analyze/campaign.hpp"
+#include "formats/job_file.hpp"
+
+namespace jobperf::analyze {
+namespace {
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(double v) {
+  if (std::isnan(v)) return "–";
+  char buf[32];
+  double a = std::fabs(v);
+  const char* suffix = "";
+  for (auto [scale, s] : {std::pair{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}})
+    if (a >= scale) {
+      v /= scale;
+      suffix = s;
+      break;
+    }
+  std::snprintf(buf, sizeof buf, "%.3g%s", v, suffix);
+  return buf;
+}
+
+const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+// A line chart of rows×time values; rows beyond the palette share colours.
+std::string line_chart(const std::string& title, const std::string& units, const std::vector<std::int64_t>& time_ns,
+                       const std::vector<std::string>& labels, const std::vector<double>& values) {
+  const double W = 720, H = 220, left = 60, right = 150, top = 24, bottom = 28;
+  const std::size_t T = time_ns.size(), rows = labels.size();
+  double lo = 0, hi = 0;
+  for (double v : values)
+    if (!std::isnan(v)) hi = std::max(hi, v), lo = std::min(lo, v);
+  if (hi <= lo) hi = lo + 1;
+  const double t0 = T ? static_cast<double>(time_ns.front()) : 0;
+  const double t1 = T > 1 ? static_cast<double>(time_ns.back()) : t0 + 1;
+  auto x = [&](std::size_t i) { return left + (static_cast<double>(time_ns[i]) - t0) / (t1 - t0) * (W - left - right); };
+  auto y = [&](double v) { return top + (hi - v) / (hi - lo) * (H - top - bottom); };
+  std::ostringstream svg;
+  svg << "<figure><svg viewBox='0 0 " << W << " " << H << "' width='" << W << "' height='" << H
+      << "' role='img' aria-label='" << escape(title) << "'>"
+      << "<text x='" << left << "' y='16' class='title'>" << escape(title) << " [" << escape(units) << "]</text>"
+      << "<line x1='" << left << "' y1='" << H - bottom << "' x2='" << W - right << "' y2='" << H - bottom
+      << "' class='axis'/><line x1='" << left << "' y1='" << top << "' x2='" << left << "' y2='" << H - bottom
+      << "' class='axis'/>"
+      << "<text x='" << left - 4 << "' y='" << top + 4 << "' class='tick' text-anchor='end'>" << number(hi) << "</text>"
+      << "<text x='" << left - 4 << "' y='" << H - bottom << "' class='tick' text-anchor='end'>" << number(lo) << "</text>"
+      << "<text x='" << W - right << "' y='" << H - 8 << "' class='tick' text-anchor='end'>"
+      << number((t1 - t0) * 1e-9) << " s</text><text x='" << left << "' y='" << H - 8 << "' class='tick'>0 s</text>";
+  for (std::size_t r = 0; r < rows; ++r) {
+    const char* colour = kPalette[r % std::size(kPalette)];
+    svg << "<path fill='none' stroke='" << colour << "' stroke-width='1.5' d='";
+    bool pen_down = false;
+    for (std::size_t i = 0; i < T; ++i) {
+      double v = values[r * T + i];
+      if (std::isnan(v)) {
+        pen_down = false;
+        continue;
+      }
+      svg << (pen_down ? "L" : "M") << x(i) << "," << y(v) << " ";
+      pen_down = true;
+    }
+    svg << "'/>";
+    if (r < 12)
+      svg << "<text x='" << W - right + 8 << "' y='" << top + 12 + 14 * static_cast<double>(r) << "' fill='" << colour
+          << "' class='tick'>" << escape(labels[r]) << "</text>";
+  }
+  if (rows > 12) svg << "<text x='" << W - right + 8 << "' y='" << top + 12 + 14 * 12 << "' class='tick'>… " << rows - 12 << " more</text>";
+  svg << "</svg></figure>\n";
+  return svg.str();
+}
+
+std::string page(const std::string& title, const std::string& body) {
+  return "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + escape(title) +
+         "</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
+         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+         "th{background:#f3f3f3}td.l,th.l{text-align:left}tr.outlier{background:#fde8e8}"
+         ".title{font-weight:600;font-size:13px}.tick{font-size:11px;fill:#555}.axis{stroke:#888}"
+         "figure{margin:0.5em 0}.problem{color:#a00}</style></head><body>\n" +
+         body + "<p style='color:#888'>jobperf " JOBPERF_VERSION "</p></body></html>\n";
+}
+
+std::string row(const std::vector<std::string>& cells, bool header = false, const char* cls = nullptr) {
+  std::string out = cls ? std::string("<tr class='") + cls + "'>" : "<tr>";
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const char* tag = header ? "th" : "td";
+    out += std::string("<") + tag + (i == 0 ? " class='l'" : "") + ">" + cells[i] + "</" + tag + ">";
+  }
+  return out + "</tr>\n";
+}
+
+const std::vector<std::string> kRankCharts = {"cpu_utilization", "rss", "write_call_bandwidth", "read_call_bandwidth"};
+const std::vector<std::string> kNodeCharts = {"cpu_busy", "mem_used", "net_rx_bandwidth", "disk_write_bandwidth"};
+
+std::string charts(const jobfile::Series& s, const std::vector<std::string>& wanted) {
+  std::string out;
+  for (const auto& name : wanted)
+    for (std::size_t m = 0; m < s.metrics.size(); ++m)
+      if (s.metrics[m].name == name)
+        out += line_chart(s.metrics[m].long_name, s.metrics[m].units, s.time_ns, s.labels, s.values[m]);
+  return out;
+}
+
+}  // namespace
+
+std::string job_report_html(const std::string& path) {
+  auto job = jobfile::read_job_summary(path);
+  auto ranks = jobfile::read_series(path, jobfile::Rows::Ranks);
+  auto nodes = jobfile::read_series(path, jobfile::Rows::Nodes);
+  auto summary = jobfile::read_rank_summary(path);
+  const auto& info = job.info;
+  std::ostringstream b;
+  b << "<h1>Job " << escape(info.job_id) << (info.job_name.empty() ? "" : " — " + escape(info.job_name)) << "</h1>\n<table>"
+    << row({"command", escape(info.command)}) << row({"user", escape(info.user)})
+    << row({"hosts", escape(std::to_string(info.hosts.size()) + ": " + [&] {
+             std::string h;
+             for (const auto& x : info.hosts) h += (h.empty() ? "" : ", ") + x;
+             return h;
+           }())})
+    << row({"ranks", std::to_string(job.rank_count)})
+    << row({"duration", number(static_cast<double>(info.end_ns - info.start_ns) * 1e-9) + " s"})
+    << row({"exit status", std::to_string(info.exit_status)}) << row({"collection", escape(info.collection_mode)})
+    << row({"status", escape(info.status)}) << "</table>\n";
+  for (const auto& p : info.problems)
+    if (!p.empty()) b << "<p class='problem'>" << escape(p) << "</p>\n";
+
+  b << "<h2>Job totals</h2><table>" << row({"metric", "units", "min", "mean", "max", "sum (time integral)"}, true);
+  for (const auto& [name, stats] : job.job_stats)
+    b << row({escape(name), escape(job.metrics[name].units), number(stats[jobfile::kMin]), number(stats[jobfile::kMean]),
+              number(stats[jobfile::kMax]), number(stats[jobfile::kSum])});
+  b << "</table>\n<h2>Ranks over time</h2>\n" << charts(ranks, kRankCharts);
+  if (!nodes.labels.empty()) b << "<h2>Nodes over time</h2>\n" << charts(nodes, kNodeCharts);
+
+  b << "<h2>Per rank</h2><table>";
+  std::vector<std::string> header = {"rank", "host"};
+  std::vector<std::pair<std::size_t, jobfile::Stat>> columns;
+  for (auto [name, stat, label] : {std::tuple{"cpu_utilization", jobfile::kSum, "CPU s"},
+                                   {"cpu_utilization", jobfile::kMean, "mean cores"},
+                                   {"rss", jobfile::kMax, "max RSS bytes"},
+                                   {"write_call_bandwidth", jobfile::kSum, "bytes written"},
+                                   {"read_call_bandwidth", jobfile::kSum, "bytes read"}})
+    for (std::size_t m = 0; m < summary.metrics.size(); ++m)
+      if (summary.metrics[m].name == name) {
+        header.push_back(label);
+        columns.emplace_back(m, stat);
+      }
+  b << row(header, true);
+  for (std::size_t r = 0; r < summary.ranks.size(); ++r) {
+    std::vector<std::string> cells = {std::to_string(summary.ranks[r]), escape(summary.hosts[r])};
+    for (auto [m, stat] : columns) cells.push_back(number(summary.values[m][r * jobfile::kStatCount + stat]));
+    b << row(cells);
+  }
+  b << "</table>\n";
+  return page("jobperf: job " + info.job_id, b.str());
+}
+
+std::string campaign_report_html(const std::string& path) {
+  auto c = jobfile::read_campaign(path);
+  std::size_t outliers = 0;
+  for (const auto& j : c.jobs) outliers += j.outlier;
+  std::ostringstream b;
+  b << "<h1>Campaign: " << c.jobs.size() << " jobs, " << outliers << " outlier(s)</h1>\n"
+    << "<p>Classifiers: " << escape([&] {
+         std::string s;
+         for (const auto& k : c.classifiers) s += (s.empty() ? "" : ", ") + k;
+         return s;
+       }())
+    << "; a feature is an outlier when two of three agree; groups of fewer than " << c.min_group_size
+    << " jobs are not classified.</p>\n<table>";
+  std::vector<std::string> header = {"job", "group", "outlier", "votes"};
+  for (std::size_t f = 0; f < c.feature_names.size(); ++f)
+    header.push_back(escape(c.feature_names[f]) + " [" + escape(c.feature_units[f]) + "]");
+  header.push_back("why");
+  b << row(header, true);
+  for (const auto& j : c.jobs) {
+    std::vector<std::string> cells = {escape(j.job_id), escape(j.group), !j.compared ? "n/a" : j.outlier ? "YES" : "no",
+                                      std::to_string(j.votes)};
+    for (double v : j.features) cells.push_back(number(v));
+    std::string why;
+    for (const auto& w : explain(c, j)) why += (why.empty() ? "" : "<br>") + escape(w);
+    cells.push_back(why);
+    b << row(cells, false, j.outlier ? "outlier" : nullptr);
+  }
+  b << "</table>\n";
+  // One bar chart per feature, jobs in file order, outliers in red.
+  for (std::size_t f = 0; f < c.feature_names.size(); ++f) {
+    const double W = 720, H = 160, left = 60, top = 22, bottom = 20;
+    double hi = 0;
+    for (const auto& j : c.jobs) hi = std::max(hi, j.features[f]);
+    if (hi <= 0) hi = 1;
+    const double bar = (W - left - 10) / static_cast<double>(std::max<std::size_t>(c.jobs.size(), 1));
+    b << "<figure><svg viewBox='0 0 " << W << " " << H << "' width='" << W << "' height='" << H << "'>"
+      << "<text x='" << left << "' y='14' class='title'>" << escape(c.feature_names[f]) << " ["
+      << escape(c.feature_units[f]) << "]</text><text x='" << left - 4 << "' y='" << top + 4
+      << "' class='tick' text-anchor='end'>" << number(hi) << "</text>";
+    for (std::size_t k = 0; k < c.jobs.size(); ++k) {
+      double h = c.jobs[k].features[f] / hi * (H - top - bottom);
+      b << "<rect x='" << left + static_cast<double>(k) * bar << "' y='" << H - bottom - h << "' width='"
+        << std::max(bar - 2, 1.0) << "' height='" << h << "' fill='" << (c.jobs[k].outlier ? "#d62728" : "#1f77b4")
+        << "'><title>" << escape(c.jobs[k].job_id) << ": " << number(c.jobs[k].features[f]) << "</title></rect>";
+    }
+    b << "</svg></figure>\n";
+  }
+  return page("jobperf: campaign", b.str());
+}
+
+}  // namespace jobperf::analyze
