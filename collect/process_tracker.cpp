@@ -139,6 +139,11 @@ ProcessTracker::Changes ProcessTracker::scan() {
       if (parent != known_.end() && parent->second.member) grew = k.member = true;
     }
   }
+  // Parents start before their children: in start order, a child without a
+  // rank of its own finds its parent's rank already known.
+  std::sort(fresh.begin(), fresh.end(), [&](const Candidate& a, const Candidate& b) {
+    return std::pair(known_[a.pid].start_ticks, a.pid) < std::pair(known_[b.pid].start_ticks, b.pid);
+  });
   const double ns_per_tick = 1e9 / static_cast<double>(clock_ticks_per_second());
   for (auto& c : fresh) {
     const auto& k = known_[c.pid];

@@ -1,6 +1,7 @@
 #include "reduce/aggregate.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -63,19 +64,35 @@ StepSeries combine(const stream::DecodedStream& s, const stream::SourceSpec& spe
   if (times.empty()) return out;
 
   // A process that ended without the collector reaping it was reaped by its
-  // watched parent if the parent was sampled after the process's last
-  // sample (had it still lived, it would have been sampled in that tick too):
-  // from then on the parent's tree counters include it.
-  auto absorbed_at = [&](const Process* p) {
-    if (p->end_ns == kNever || p->wait_status >= 0) return kNever;
-    auto parent = all.find(p->begin->ppid);
-    if (parent == all.end()) return kNever;
+  // watched parent, unless the parent was gone first (then it was orphaned).
+  // Its value moves into the parent's tree counters, visible at the parent's
+  // first sample after the process's last one (had it still lived, it would
+  // have been sampled in that tick too). A parent with no later sample has
+  // ended as well: the value travels on with the parent, and leaves the sum
+  // when the parent's does.
+  auto last_record = [&](const Process* p) {
     std::int64_t last = std::numeric_limits<std::int64_t>::min();
     for (const auto* r : p->records)
       if (r->source == spec.id) last = r->time_ns;
-    for (const auto* r : parent->second.records)
-      if (r->source == spec.id && r->time_ns > last) return r->time_ns;
-    return kNever;
+    return last;
+  };
+  std::map<const Process*, std::int64_t> memo;
+  std::function<std::int64_t(const Process*)> absorbed_at = [&](const Process* p) -> std::int64_t {
+    if (auto it = memo.find(p); it != memo.end()) return it->second;
+    std::int64_t when = kNever;
+    auto parent = all.find(p->begin->ppid);
+    const std::int64_t last = last_record(p);
+    if (p->end_ns != kNever && p->wait_status < 0 && parent != all.end() && parent->second.begin &&
+        parent->second.end_ns > last) {
+      const Process* q = &parent->second;
+      for (const auto* r : q->records)
+        if (r->source == spec.id && r->time_ns > last) {
+          when = r->time_ns;
+          break;
+        }
+      if (when == kNever && q->wait_status < 0) when = absorbed_at(q);
+    }
+    return memo[p] = when;
   };
   struct State {
     const Process* p;

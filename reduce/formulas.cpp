@@ -38,12 +38,18 @@ class Parser {
  private:
   std::unique_ptr<Expression> sum() {
     auto e = product();
-    while (accept('+') || accept('-')) e = binary(last_ == '+' ? Expression::Add : Expression::Sub, std::move(e), product());
+    while (accept('+') || accept('-')) {
+      auto op = last_ == '+' ? Expression::Add : Expression::Sub;  // before the operand moves last_
+      e = binary(op, std::move(e), product());
+    }
     return e;
   }
   std::unique_ptr<Expression> product() {
     auto e = unary();
-    while (accept('*') || accept('/')) e = binary(last_ == '*' ? Expression::Mul : Expression::Div, std::move(e), unary());
+    while (accept('*') || accept('/')) {
+      auto op = last_ == '*' ? Expression::Mul : Expression::Div;
+      e = binary(op, std::move(e), unary());
+    }
     return e;
   }
   std::unique_ptr<Expression> unary() {

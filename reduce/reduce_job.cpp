@@ -394,8 +394,8 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   auto& tl = plan.timeline;
   tl.bin_ns = options.bin_seconds > 0 ? std::llround(options.bin_seconds * 1e9) : std::max<std::int64_t>(interval, 1'000'000);
   tl.start_ns = first;
+  // Bins cover [first, last]; a sample exactly on the last edge closes the last bin.
   tl.bins = static_cast<std::size_t>(std::max<std::int64_t>(1, (last - first + tl.bin_ns - 1) / tl.bin_ns));
-  if (last >= tl.bin_start(tl.bins)) ++tl.bins;  // the last sample gets a bin of its own edge
 
   auto& L = plan.layout;
   L.bin_seconds = tl.bin_seconds();

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Bad input: a clear message naming the thing, a non-zero exit, nothing
+# overwritten; and the application's exit status always passes through.
+source "$(dirname "$0")/lib.sh"
+
+# Exit statuses and signals pass through the wrapper untouched.
+expect_status 7 "exit code passes through" "$bin/jobperf-collect" --quiet --job-id x1 -- sh -c 'exit 7'
+expect_status 137 "death by SIGKILL passes through" "$bin/jobperf-collect" --quiet --job-id x2 -- sh -c 'kill -KILL $$'
+expect_status 127 "a missing command fails as in a shell" "$bin/jobperf-collect" --quiet --job-id x3 -- /no/such/program
+expect_message "cannot run /no/such/program" "the missing command is named"
+
+# Usage errors.
+expect_status 2 "unknown option" "$bin/jobperf-collect" --bogus
+expect_message "unrecognised option '--bogus'" "the option is named"
+expect_status 2 "interval too small" "$bin/jobperf-collect" --interval 0.001 -- true
+expect_status 2 "sidecar without a way to find the job" env -u SLURM_JOB_ID "$bin/jobperf-collect" --job-id x4
+expect_message "sidecar mode needs" "the sidecar says what it needs"
+expect_status 2 "reduce: unknown option" "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --bogus
+
+# Unwritable scratch: the sidecar refuses; the wrapper still runs the application.
+expect_status 1 "sidecar with unwritable scratch" "$bin/jobperf-collect" --out /proc/jobperf --job-id x5 --pid $$
+expect_message "/proc/jobperf" "the scratch path is named"
+expect_status 5 "wrapper with unwritable scratch runs the command anyway" \
+  "$bin/jobperf-collect" --out /proc/jobperf --job-id x6 -- sh -c 'exit 5'
+expect_message "without collection" "the wrapper says it is not collecting"
+
+# Reduce: empty, foreign, mixed, damaged input; existing output.
+mkdir -p "$work/empty"
+expect_status 1 "reduce an empty directory" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/o.h5" "$work/empty"
+expect_message "$work/empty: no jobperf streams" "the directory is named"
+mkdir -p "$work/foreign" && echo "not a stream" >"$work/foreign/n1.rank0.jps"
+expect_status 1 "reduce a foreign file" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/o.h5" "$work/foreign"
+expect_message "n1.rank0.jps: not a jobperf stream" "the foreign file is named"
+"$bin/jobperf-test-make-streams" --dir "$work/mixed" --ranks 2 --hosts 1 --samples 5 --job-id A
+"$bin/jobperf-test-make-streams" --dir "$work/mixed-b" --ranks 3 --hosts 1 --samples 5 --job-id B
+cp "$work/mixed-b/node0.rank2.jps" "$work/mixed/"
+expect_status 1 "reduce streams of two jobs" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/o.h5" "$work/mixed"
+expect_message "different jobs" "mixing jobs is refused"
+expect_message "node0.rank2.jps: job B" "the stranger stream is named"
+test ! -e "$work/o.h5" || fail "a failed reduce left a job file"
+
+"$bin/jobperf-test-make-streams" --dir "$work/good" --ranks 2 --hosts 1 --samples 30 --job-id G
+expect_status 0 "reduce good streams" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/g.h5" "$work/good"
+before=$(sha256sum "$work/g.h5")
+expect_status 1 "an existing job file is kept" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/g.h5" "$work/good"
+expect_message "already exists (use --force" "the refusal says how to override"
+[ "$(sha256sum "$work/g.h5")" = "$before" ] || fail "the existing job file changed"
+expect_status 0 "--force replaces it" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --force -o "$work/g.h5" "$work/good"
+
+stream="$work/good/node0.rank1.jps"
+truncate -s $(( $(stat -c %s "$stream") - 100 )) "$stream"
+expect_status 3 "a torn stream gives a partial job file" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/torn.h5" "$work/good"
+expect_message "node0.rank1.jps: damaged at byte" "the damage is located"
+"$python" -c "import h5py,sys; f=h5py.File(sys.argv[1]); assert f.attrs['status']=='partial'; assert 'damaged at byte' in f.attrs['problems']" "$work/torn.h5"
+
+# Analyze and report.
+echo "not hdf5" >"$work/bad.h5"
+expect_status 1 "analyze a file that is not HDF5" "${mpirun[@]}" -np 2 "$bin/jobperf-analyze" --out "$work/c.h5" "$work/bad.h5"
+expect_message "bad.h5: not an HDF5 file" "the bad file is named"
+expect_status 1 "report a missing file" "$bin/jobperf-report" "$work/missing.h5"
+expect_message "missing.h5" "the missing file is named"
+echo "bad input: all checks passed"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sidecar mode: the collector runs beside the job, finds its processes by
+# environment (as it would by SLURM_JOB_ID), records their MPI ranks, stops
+# by itself when they are gone, or when told with --stop.
+source "$(dirname "$0")/lib.sh"
+
+# 1. Discovery by environment; the collector stops when the job's processes are gone.
+"$bin/jobperf-collect" --quiet --job-id side1 --match-env JOBPERF_TEST_JOB=side1 --interval 0.1 &
+collector=$!
+sleep 0.3
+for rank in 0 1; do
+  env JOBPERF_TEST_JOB=side1 OMPI_COMM_WORLD_RANK=$rank sh -c 'stress-ng --cpu 1 --timeout 1 --quiet' &
+done
+env JOBPERF_TEST_JOB=other OMPI_COMM_WORLD_RANK=7 sh -c 'sleep 1' &  # another job: must not be watched
+wait "$collector" || fail "the sidecar exited with $?"
+"${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --quiet --job-id side1 -o "$work/side1.h5"
+"$python" - "$work/side1.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1])
+assert f.attrs["collection_mode"] == "sidecar", f.attrs["collection_mode"]
+assert list(f["ranks/rank"][:]) == [0, 1], f["ranks/rank"][:]
+cpu = f["summary/ranks/cpu_utilization"][:, 3]
+assert all(c > 0.3 for c in cpu), cpu
+assert f["nodes/node"].shape == (1,)
+print("ok: sidecar found ranks 0 and 1 by environment, CPU seconds", cpu)
+PY
+
+# 2. Discovery by pid; jobperf-collect --stop ends the sidecar cleanly.
+sleep 30 &
+sleeper=$!
+"$bin/jobperf-collect" --quiet --job-id side2 --pid "$sleeper" --interval 0.1 &
+collector=$!
+sleep 0.5
+expect_status 0 "--stop ends the sidecar" "$bin/jobperf-collect" --stop --job-id side2
+kill "$sleeper"
+wait "$collector" || fail "the stopped sidecar exited with $?"
+expect_status 0 "the stopped sidecar's stream is complete" "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --job-id side2 -o "$work/side2.h5"
+expect_message "status complete" "the stream was closed cleanly"
+expect_status 1 "--stop with no sidecar running" "$bin/jobperf-collect" --stop --job-id side2
+expect_message "no running sidecar" "--stop says there is nothing to stop"
+echo "sidecar: all checks passed"

@@ -1,0 +1,29 @@
+"""Checks a job file reduced from jobperf-test-make-streams output: shapes,
+dimension scales, and the values the generator put in (exactly)."""
+import sys
+
+import h5py
+import numpy as np
+
+path, ranks, hosts, samples = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+f = h5py.File(path, "r")
+bins = f["ranks/time"].shape[0]
+assert samples <= bins <= samples + 1, (bins, samples)
+assert f.attrs["n_ranks"] == ranks and f.attrs["n_nodes"] == hosts
+assert f.attrs["status"] == "complete", f.attrs["problems"]
+assert list(f["ranks/rank"][:]) == list(range(ranks))
+cpu = f["ranks/cpu_utilization"]
+assert cpu.shape == (ranks, bins), cpu.shape
+assert f["nodes/net_rx_bandwidth"].shape == (hosts, bins)
+assert f["summary/ranks/cpu_utilization"].shape == (ranks, 5)
+assert f["summary/job/cpu_utilization"].shape == (5,)
+for r in range(ranks):
+    row = cpu[r, :samples]
+    assert np.allclose(row, (r + 1) / 10, rtol=1e-9), (r, row[:5])
+    assert f["ranks/host"][r].decode() == f"node{r % hosts}"
+    assert np.allclose(f["ranks/write_call_bandwidth"][r, :samples], 2**20)
+    assert np.allclose(f["summary/ranks/rss"][r, 2], (r + 1) * 2**20)
+assert np.allclose(f["nodes/net_rx_bandwidth"][:, :samples], 1e9)
+total_cpu = sum((r + 1) / 10 for r in range(ranks)) * samples
+assert np.isclose(f["summary/job/cpu_utilization"][3], total_cpu, rtol=1e-9), f["summary/job/cpu_utilization"][:]
+print(f"ok: {ranks} ranks x {bins} bins on {hosts} nodes, job CPU {total_cpu:.3f} s")

@@ -1,0 +1,84 @@
+// jobperf-test-make-streams: writes synthetic raw streams whose reduced
+// values are known exactly, for the MPI integration tests and benchmarks.
+// Rank r (of N, on host node<r % hosts>) uses (r+1)/10 of a core, writes
+// 1 MiB/s and holds (r+1) MiB resident; each host's local rank 0 also
+// carries node samples (1 GB/s received on the network).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "collect/sources/sources.hpp"
+#include "formats/raw_stream.hpp"
+
+using namespace jobperf;
+
+int main(int argc, char** argv) {
+  std::string dir = ".", job = "synthetic";
+  int ranks = 4, hosts = 2;
+  long samples = 60;
+  double interval = 1.0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string o = argv[i];
+    if (o == "--dir") dir = argv[i + 1];
+    else if (o == "--job-id") job = argv[i + 1];
+    else if (o == "--ranks") ranks = std::atoi(argv[i + 1]);
+    else if (o == "--hosts") hosts = std::atoi(argv[i + 1]);
+    else if (o == "--samples") samples = std::atol(argv[i + 1]);
+    else if (o == "--interval") interval = std::atof(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "jobperf-test-make-streams: unknown option %s\n", o.c_str());
+      return 2;
+    }
+  }
+  std::filesystem::create_directories(dir);
+  collect::SourceConfig config;
+  auto process_spec = collect::make_process_procfs_source(config)->describe();
+  auto node_spec = collect::make_node_procfs_source(config)->describe();
+  process_spec.id = 1;
+  node_spec.id = 2;
+  const std::int64_t step = static_cast<std::int64_t>(interval * 1e9);
+  const std::int64_t mono0 = 1'000'000'000'000, utc0 = 1'750'000'000'000'000'000;
+  auto field = [](const stream::SourceSpec& s, const std::string& name) {
+    for (std::size_t i = 0; i < s.fields.size(); ++i)
+      if (s.fields[i].name == name) return i;
+    std::abort();
+  };
+  for (int r = 0; r < ranks; ++r) {
+    stream::Header h;
+    h.host = "node" + std::to_string(r % hosts);
+    h.job_id = job;
+    h.rank = r;
+    h.local_rank = r / hosts;
+    h.pid = 1000 + r;
+    h.mode = "wrapper";
+    h.interval_ns = step;
+    h.collector_version = "synthetic";
+    h.start = {mono0, utc0, mono0};
+    stream::StreamWriter w(dir + "/" + h.host + ".rank" + std::to_string(r) + ".jps", h, true);
+    w.metadata({{"job_name", "synthetic"}, {"user", "tester"}, {"command", "synthetic"},
+                {"env.OMPI_COMM_WORLD_SIZE", std::to_string(ranks)}});
+    w.add_source(process_spec);
+    if (h.local_rank == 0) w.add_source(node_spec);
+    const std::uint32_t pid = 2000 + static_cast<std::uint32_t>(r);
+    w.subject_begin({mono0, pid, static_cast<std::uint32_t>(h.pid), r, mono0, "synthetic-app"});
+    std::vector<std::uint64_t> v(process_spec.fields.size()), n(node_spec.fields.size());
+    for (long k = 0; k <= samples; ++k) {
+      const std::int64_t t = mono0 + k * step;
+      const double seconds = static_cast<double>(k) * interval;
+      v[field(process_spec, "cpu_user")] = static_cast<std::uint64_t>(seconds * (r + 1) * 1e8);
+      v[field(process_spec, "wchar")] = static_cast<std::uint64_t>(seconds * (1 << 20));
+      v[field(process_spec, "rss")] = static_cast<std::uint64_t>(r + 1) << 20;
+      w.record(t, 1, pid, v);
+      if (h.local_rank == 0) {
+        n[field(node_spec, "net_rx_bytes")] = static_cast<std::uint64_t>(seconds * 1e9);
+        n[field(node_spec, "mem_total")] = 64ull << 30;
+        w.record(t, 2, 0, n);
+      }
+      if (k % 64 == 63) w.flush();
+    }
+    w.subject_end({mono0 + samples * step, pid, 0});
+    w.close({{mono0 + samples * step, utc0 + samples * step, mono0 + samples * step}, "synthetic"});
+  }
+  return 0;
+}

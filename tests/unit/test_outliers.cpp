@@ -1,0 +1,74 @@
+// EPMT's classifiers on hand-computed data.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "analyze/campaign.hpp"
+#include "analyze/outliers.hpp"
+
+using namespace jobperf::analyze;
+
+TEST_CASE("quantiles interpolate like numpy") {
+  CHECK(quantile({1, 2, 3, 4}, 0.25) == 1.75);
+  CHECK(quantile({4, 1, 3, 2}, 0.75) == 3.25);
+  CHECK(median({5, 1, 3}) == 3);
+}
+
+TEST_CASE("modified z-score, z-score and Tukey fences on a clear outlier") {
+  std::vector<double> x = {10, 11, 12, 13, 50};
+  // median 12, |x - 12| = 2 1 0 1 38, MAD = 1
+  auto mz = modified_z_scores(x);
+  CHECK(mz[4] == Approx(0.6745 * 38));
+  CHECK(mz[2] == 0);
+  // mean 19.2, population sd = sqrt((9.2^2 + 8.2^2 + 7.2^2 + 6.2^2 + 30.8^2) / 5) = 15.4
+  auto z = z_scores(x);
+  CHECK(z[4] == Approx(30.8 / std::sqrt((9.2 * 9.2 + 8.2 * 8.2 + 7.2 * 7.2 + 6.2 * 6.2 + 30.8 * 30.8) / 5)));
+  CHECK(z[4] < 3.0);  // with 5 jobs a z-score cannot exceed (n-1)/sqrt(n) = 1.79
+  // Q1 = 11, Q3 = 13, fences [8, 16]
+  auto out = outside_tukey_fences(x);
+  CHECK(out == std::vector<bool>{false, false, false, false, true});
+  auto verdicts = classify({{10}, {11}, {12}, {13}, {50}});
+  CHECK(verdicts[4][0].votes == 2);
+  CHECK(verdicts[4][0].outlier());
+  CHECK_FALSE(verdicts[0][0].outlier());
+}
+
+TEST_CASE("a zero MAD falls back to the mean absolute deviation") {
+  auto mz = modified_z_scores({5, 5, 5, 5, 9});
+  // mean |x - 5| = 0.8: 4 / (1.253314 * 0.8)
+  CHECK(mz[4] == Approx(4 / (1.253314 * 0.8)));
+  CHECK(modified_z_scores({2, 2, 2, 2}) == std::vector<double>{0, 0, 0, 0});
+}
+
+namespace {
+jobperf::jobfile::JobSummary job(const std::string& id, const std::string& name, double seconds, double cpu) {
+  jobperf::jobfile::JobSummary j;
+  j.path = id + ".h5";
+  j.info.job_id = id;
+  j.info.job_name = name;
+  j.info.start_ns = 0;
+  j.info.end_ns = static_cast<std::int64_t>(seconds * 1e9);
+  j.rank_count = 4;
+  j.job_stats["cpu_utilization"] = {0, 0, 0, cpu, 0};
+  return j;
+}
+}  // namespace
+
+TEST_CASE("a campaign flags the slow job of a group and explains it, and skips small groups") {
+  std::vector<jobperf::jobfile::JobSummary> jobs = {
+      job("a1", "cfd", 100, 400), job("a2", "cfd", 102, 405), job("a3", "cfd", 98, 398),
+      job("a4", "cfd", 101, 402), job("a5", "cfd", 300, 1200), job("b1", "md", 10, 10), job("b2", "md", 50, 10)};
+  auto c = build_campaign(jobs);
+  REQUIRE(c.jobs.size() == 7);
+  CHECK(c.jobs[4].outlier);
+  CHECK(c.jobs[4].compared);
+  for (int i = 0; i < 4; ++i) CHECK_FALSE(c.jobs[i].outlier);
+  CHECK_FALSE(c.jobs[5].compared);  // group "md" has 2 jobs: fewer than 4
+  CHECK_FALSE(c.jobs[6].outlier);
+  auto why = explain(c, c.jobs[4]);
+  // cpu: modified z 0.6745*798/3 = 179.4 against the reference's 0.6745*4/3 (x199.5);
+  // duration: 0.6745*199/1 = 134.2 against 0.6745*3/1 (x66.3): CPU time ranks first.
+  REQUIRE(why.size() == 2);
+  CHECK(why[0].find("cpu_time_s") != std::string::npos);
+  CHECK(why[1].find("duration_s") != std::string::npos);
+  CHECK(explain(c, c.jobs[0]).empty());
+}

@@ -1,0 +1,174 @@
+// Raw stream v1: round trip, and recovery from every truncation and bit flip.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "formats/crc32c.hpp"
+#include "formats/raw_stream.hpp"
+
+using namespace jobperf::stream;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return (fs::temp_directory_path() / ("jobperf-test-" + std::to_string(getpid()) + "-" + name)).string();
+}
+
+std::vector<char> slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A small stream: header, schema, 3 record blocks of 2 records, subjects, a note, end.
+std::string write_sample_stream(const std::string& path) {
+  Header h;
+  h.host = "node7";
+  h.job_id = "job-42";
+  h.rank = 3;
+  h.local_rank = 1;
+  h.pid = 999;
+  h.mode = "wrapper";
+  h.interval_ns = 250'000'000;
+  h.collector_version = "test";
+  h.start = {100, 1'700'000'000'000'000'000, 102};
+  StreamWriter w(path, h, true);
+  SourceSpec s{0, "test.source", Scope::Process,
+               {{"cpu", "ns", "cpu time", FieldType::U64, Aggregation::TreeCounter},
+                {"load", "1", "a float", FieldType::F64, Aggregation::Gauge}}};
+  s.id = 1;
+  w.add_source(s);
+  w.subject_begin({150, 4242, 999, 3, 120, "./app --size 100"});
+  for (int block = 0; block < 3; ++block) {
+    for (int r = 0; r < 2; ++r) {
+      std::uint64_t v[2] = {static_cast<std::uint64_t>(block * 10 + r), to_raw(0.5 * block + r)};
+      w.record(1000 + block * 100 + r, 1, 4242, v);
+    }
+    w.flush();
+  }
+  w.note({2000, NoteLevel::Warning, "test.source", "something unavailable"});
+  w.subject_end({2100, 4242, 0});
+  w.metadata({{"command", "./app"}, {"user", "alice"}});
+  w.close({{3000, 1'700'000'000'000'003'000, 3002}, "command exited"});
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("crc32c matches the Castagnoli check value") {
+  REQUIRE(jobperf::crc32c("123456789", 9) == 0xE3069283u);
+  REQUIRE(jobperf::crc32c("", 0) == 0u);
+  // Incremental equals one-shot.
+  std::uint32_t part = jobperf::crc32c("12345", 5);
+  REQUIRE(jobperf::crc32c("6789", 4, part) == 0xE3069283u);
+}
+
+TEST_CASE("a stream round-trips every block type") {
+  auto path = write_sample_stream(temp_path("roundtrip.jps"));
+  auto s = read_stream(path);
+  CHECK(s.damage.empty());
+  CHECK(s.header.host == "node7");
+  CHECK(s.header.job_id == "job-42");
+  CHECK(s.header.rank == 3);
+  CHECK(s.header.local_rank == 1);
+  CHECK(s.header.interval_ns == 250'000'000);
+  CHECK(s.header.start.realtime == 1'700'000'000'000'000'000);
+  REQUIRE(s.sources.size() == 1);
+  CHECK(s.sources[0].fields[0].aggregation == Aggregation::TreeCounter);
+  CHECK(s.sources[0].fields[1].units == "1");
+  REQUIRE(s.records.size() == 6);
+  CHECK(s.records[5].time_ns == 1201);
+  CHECK(s.values_of(s.records[5])[0] == 21);
+  CHECK(raw_to_double(s.values_of(s.records[5])[1], FieldType::F64) == 2.0);
+  REQUIRE(s.subjects.size() == 1);
+  CHECK(s.subjects[0].command == "./app --size 100");
+  REQUIRE(s.subject_ends.size() == 1);
+  CHECK(s.subject_ends[0].wait_status == 0);
+  REQUIRE(s.notes.size() == 1);
+  CHECK(s.notes[0].level == NoteLevel::Warning);
+  CHECK(s.metadata.size() == 2);
+  CHECK(s.closed);
+  CHECK(s.end.reason == "command exited");
+  std::remove(path.c_str());
+}
+
+TEST_CASE("an existing stream is not replaced without force") {
+  auto path = write_sample_stream(temp_path("exists.jps"));
+  Header h;
+  REQUIRE_THROWS_WITH(StreamWriter(path, h, false), Catch::Contains("already exists") && Catch::Contains(path));
+  REQUIRE_NOTHROW(StreamWriter(path, h, true));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("truncation at every offset keeps every complete block and reports the torn one") {
+  auto path = write_sample_stream(temp_path("truncate.jps"));
+  auto bytes = slurp(path);
+  auto full = read_stream(path);
+  // Offsets where blocks end: decode each prefix that ends exactly there.
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    std::span<const char> prefix(bytes.data(), cut);
+    if (cut < 16 + 16) {  // prologue or header block incomplete: unreadable as a whole
+      REQUIRE_THROWS_AS(decode_stream("cut", prefix), StreamError);
+      continue;
+    }
+    DecodedStream s;
+    try {
+      s = decode_stream("cut", prefix);
+    } catch (const StreamError& e) {
+      // Only a torn header block may make the whole stream unreadable.
+      REQUIRE(std::string(e.what()).find("header block damaged") != std::string::npos);
+      continue;
+    }
+    REQUIRE(s.records.size() <= full.records.size());
+    REQUIRE(s.blocks_read <= full.blocks_read);
+    if (s.blocks_read < full.blocks_read) {
+      bool at_boundary = s.damage.empty();
+      if (!at_boundary) {
+        REQUIRE(s.damage.size() == 1);
+        REQUIRE(s.damage[0].offset + s.damage[0].length == cut);
+        REQUIRE(s.damage[0].what.find("truncated") != std::string::npos);
+      }
+      REQUIRE_FALSE(s.closed);
+    }
+  }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a flipped bit damages one block and the rest is recovered") {
+  auto path = write_sample_stream(temp_path("flip.jps"));
+  auto bytes = slurp(path);
+  auto full = read_stream(path);
+  const std::size_t first_after_header = 16 + 16 + 100;  // somewhere past the header block
+  for (std::size_t at = first_after_header; at < bytes.size(); ++at) {
+    auto damaged = bytes;
+    damaged[at] ^= 0x10;
+    auto s = decode_stream("flip", damaged);
+    REQUIRE(s.damage.size() >= 1);
+    REQUIRE(s.damage[0].offset <= at);
+    REQUIRE(s.damage[0].offset + s.damage[0].length > at);
+    // Exactly one block was lost: at most two records.
+    REQUIRE(s.records.size() + 2 >= full.records.size());
+    REQUIRE(s.blocks_read + 1 == full.blocks_read);
+  }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("foreign and unsupported files are refused with the file named") {
+  auto path = temp_path("foreign.jps");
+  {
+    std::ofstream out(path);
+    out << "this is a CSV file, not a stream\n";
+  }
+  REQUIRE_THROWS_WITH(read_stream(path), Catch::Contains(path) && Catch::Contains("not a jobperf stream"));
+  auto stream = write_sample_stream(temp_path("version.jps"));
+  auto bytes = slurp(stream);
+  bytes[8] = 7;  // format version 7
+  REQUIRE_THROWS_WITH(decode_stream("v7", bytes), Catch::Contains("version 7 is not supported"));
+  REQUIRE_THROWS_WITH(read_stream(temp_path("missing.jps")), Catch::Contains("cannot open"));
+  std::remove(path.c_str());
+  std::remove(stream.c_str());
+}

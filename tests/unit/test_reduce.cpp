@@ -1,0 +1,203 @@
+// Reduce logic without MPI: how processes add up to ranks, clock mapping,
+// resampling onto the job timeline, summaries, formulas.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "collect/sources/sources.hpp"
+#include "formats/raw_stream.hpp"
+#include "reduce/aggregate.hpp"
+#include "reduce/formulas.hpp"
+#include "reduce/summary.hpp"
+#include "reduce/timeline.hpp"
+
+using namespace jobperf;
+using namespace jobperf::reduce;
+using stream::Aggregation;
+using stream::FieldType;
+
+namespace {
+
+constexpr std::int64_t kS = 1'000'000'000;
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("jobperf-test-" + std::to_string(getpid()) + "-" + name)).string();
+}
+
+const stream::SourceSpec kSpec{1, "test.process", stream::Scope::Process,
+                               {{"cpu", "ns", "", FieldType::U64, Aggregation::TreeCounter},
+                                {"mem", "bytes", "", FieldType::U64, Aggregation::Gauge},
+                                {"own", "1", "", FieldType::U64, Aggregation::Counter},
+                                {"where", "1", "", FieldType::U64, Aggregation::Attribute}}};
+
+// Wrapper-mode story: collector (pid 100) runs R (pid 200); R forks C (pid 300).
+// C ends between t=2 and t=3 and R reaps it, so R's cpu at t=3 includes C's.
+// The collector reaps R at t=3.5 and records R's final values.
+stream::DecodedStream story() {
+  auto path = temp_path("story.jps");
+  stream::Header h;
+  h.host = "n1";
+  h.job_id = "j";
+  h.rank = 5;
+  h.pid = 100;
+  h.mode = "wrapper";
+  h.interval_ns = kS;
+  h.start = {0, 1000 * kS, 0};  // UTC = monotonic + 1000 s
+  {
+    stream::StreamWriter w(path, h, true);
+    w.add_source(kSpec);
+    w.subject_begin({0, 200, 100, -1, kS / 2, "R"});
+    w.subject_begin({kS, 300, 200, -1, kS, "C"});
+    auto rec = [&](std::int64_t t, std::uint32_t pid, std::uint64_t cpu, std::uint64_t mem, std::uint64_t own,
+                   std::uint64_t where) {
+      std::uint64_t v[4] = {cpu, mem, own, where};
+      w.record(t, 1, pid, v);
+    };
+    rec(1 * kS, 200, 1, 10, 1, 7);
+    rec(1 * kS, 300, 2, 20, 5, 8);
+    rec(2 * kS, 200, 1, 10, 1, 7);
+    rec(2 * kS, 300, 4, 20, 6, 8);
+    w.subject_end({3 * kS, 300, -1});
+    rec(3 * kS, 200, 6, 10, 2, 6);
+    rec(3 * kS + kS / 2, 200, 7, 0, 2, 6);
+    w.subject_end({3 * kS + kS / 2, 200, 3 << 8});  // exited with code 3
+    w.close({{4 * kS, 1004 * kS, 4 * kS}, "done"});
+  }
+  auto s = stream::read_stream(path);
+  std::remove(path.c_str());
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("processes add up to a rank without counting a reaped child twice") {
+  auto s = story();
+  ClockMap clock(s);
+  auto rows = rank_rows(s, clock);
+  REQUIRE(rows.size() == 1);
+  const auto& row = rows[0];
+  CHECK(row.rank == 5);  // from the header: the processes' environment named none
+  CHECK(row.host == "n1");
+  CHECK(row.exit_status == 3);
+  REQUIRE(row.sources.size() == 1);
+  const auto& series = row.sources[0];
+  // Starts from zero when R started (0.5 s), then one point per sample time.
+  std::vector<std::int64_t> times = {1000 * kS + kS / 2, 1001 * kS, 1002 * kS, 1003 * kS, 1003 * kS + kS / 2};
+  CHECK(series.time_ns == times);
+  CHECK(series.fields[0] == std::vector<double>{0, 3, 5, 6, 7});      // tree counter: C absorbed into R at t=3
+  CHECK(series.fields[1] == std::vector<double>{0, 30, 30, 10, 0});   // gauge: live processes only
+  CHECK(series.fields[2] == std::vector<double>{0, 6, 7, 8, 8});      // counter: C's last value kept
+  CHECK(series.fields[3][1] == 7);                                    // attribute: R, the earliest live process
+  CHECK(series.fields[3][3] == 6);
+}
+
+TEST_CASE("the clock map interpolates the UTC offset between anchors") {
+  stream::DecodedStream s;
+  s.header.start = {0, 100 * kS, 0};
+  s.closed = true;
+  s.end.anchor = {10 * kS, 110 * kS + 1000, 10 * kS};  // the offset grew by 1 us over 10 s
+  ClockMap clock(s);
+  CHECK(clock.to_utc(0) == 100 * kS);
+  CHECK(clock.to_utc(5 * kS) == 105 * kS + 500);
+  CHECK(clock.to_utc(20 * kS) == 120 * kS + 1000);  // held flat after the last anchor
+}
+
+TEST_CASE("counters resample to rates that keep the total exactly") {
+  StepSeries s;
+  s.spec = kSpec;
+  s.time_ns = {0, 1 * kS, 2 * kS, 3 * kS};
+  s.fields = {{0, 1, 3, 6}, {5, 6, 7, 8}, {0, 0, 0, 0}, {1, 1, 1, 1}};
+  Timeline whole{0, kS, 3};
+  auto b = resample(s, whole);
+  CHECK(*b.find("cpu", true) == std::vector<double>{1, 2, 3});
+  CHECK(*b.find("mem", false) == std::vector<double>{5, 6, 7});  // the last sample in each [start, end) bin
+  CHECK(b.find("cpu", false) == nullptr);                         // a counter has no gauge view
+
+  Timeline shifted{-kS / 4, kS / 2, 8};  // bins that straddle samples and overhang both ends
+  auto r = *resample(s, shifted).find("cpu", true);
+  double total = 0;
+  for (double v : r)
+    if (!std::isnan(v)) total += v * shifted.bin_seconds();
+  CHECK(total == Approx(6.0).epsilon(1e-12));
+  CHECK(r[1] == Approx(1.0).margin(1e-12));  // [0.25, 0.75): 0.5 units in 0.5 s
+}
+
+TEST_CASE("bins outside a row's life are missing, not zero") {
+  StepSeries s;
+  s.spec = kSpec;
+  s.time_ns = {2 * kS, 3 * kS};
+  s.fields = {{0, 4}, {1, 1}, {0, 0}, {0, 0}};
+  auto b = resample(s, Timeline{0, kS, 5});
+  const auto& cpu = *b.find("cpu", true);
+  CHECK(std::isnan(cpu[0]));
+  CHECK(std::isnan(cpu[1]));
+  CHECK(cpu[2] == 4);
+  CHECK(std::isnan(cpu[4]));
+}
+
+TEST_CASE("summaries: min, mean, max, time integral and last over present bins") {
+  std::vector<double> bins = {1, std::nan(""), 3, 2};
+  auto s = summarize(bins, 0.5);
+  CHECK(s[jobfile::kMin] == 1);
+  CHECK(s[jobfile::kMean] == 2);
+  CHECK(s[jobfile::kMax] == 3);
+  CHECK(s[jobfile::kSum] == 3);  // (1 + 3 + 2) x 0.5 s
+  CHECK(s[jobfile::kLast] == 2);
+  PartialStats p;
+  p.add_row({1, 2}, 1);
+  p.add_row({5}, 1);
+  auto j = p.stats();
+  CHECK(j[jobfile::kMean] == Approx(8.0 / 3));
+  CHECK(j[jobfile::kLast] == 7);  // the rows' last values, summed
+  CHECK(std::isnan(summarize({std::nan("")}, 1)[jobfile::kMin]));
+}
+
+TEST_CASE("formulas parse, evaluate elementwise and report errors with their place") {
+  auto m = parse_metric("x", "1", "rate(a) * 2 - b / (c - 1) + -1", "test");
+  std::vector<double> a = {1, 2}, b = {4, 6}, c = {3, 1};
+  auto out = evaluate(m, 2, [&](const std::string& f, bool rate) -> const std::vector<double>* {
+    if (f == "a" && rate) return &a;
+    if (f == "b" && !rate) return &b;
+    if (f == "c" && !rate) return &c;
+    return nullptr;
+  });
+  CHECK(out[0] == 2 - 2 - 1);
+  CHECK(std::isnan(out[1]));  // division by zero gives a gap, not infinity
+  REQUIRE(m.inputs.size() == 3);
+  CHECK(m.inputs[0] == std::pair<std::string, bool>{"a", true});
+  CHECK_THROWS_WITH(parse_metric("x", "1", "rate(a", ""), Catch::Contains("rate() takes one field name"));
+  CHECK_THROWS_WITH(parse_metric("x", "1", "log(a)", ""), Catch::Contains("unknown function 'log'"));
+  CHECK_THROWS_WITH(parse_metric("x", "1", "a +", ""), Catch::Contains("formula ends early"));
+  CHECK_THROWS_WITH(parse_metrics_text("f.metrics", "a | 1 | b | x\na | 1 | c | y\n"),
+                    Catch::Contains("f.metrics:2") && Catch::Contains("defined twice"));
+  CHECK_THROWS_WITH(parse_metrics_text("g.metrics", "# c\n\nbad line\n"), Catch::Contains("g.metrics:3"));
+}
+
+TEST_CASE("every shipped metrics file parses and uses only its source's fields, correctly") {
+  collect::SourceConfig config;
+  std::vector<collect::SourceFactory> factories = collect::process_source_factories();
+  for (auto& f : collect::node_source_factories()) factories.push_back(f);
+  std::size_t checked = 0;
+  for (const auto& make : factories) {
+    auto spec = make(config)->describe();
+    auto path = find_metrics_file(spec.name);
+    INFO("source " << spec.name);
+    REQUIRE_FALSE(path.empty());
+    auto metrics = parse_metrics_file(path);
+    REQUIRE_FALSE(metrics.empty());
+    for (const auto& m : metrics) {
+      for (const auto& [field, rate] : m.inputs) {
+        INFO(path << ": " << m.name << " uses " << field);
+        auto it = std::find_if(spec.fields.begin(), spec.fields.end(), [&](auto& f) { return f.name == field; });
+        REQUIRE(it != spec.fields.end());
+        bool counter = it->aggregation == Aggregation::Counter || it->aggregation == Aggregation::TreeCounter;
+        CHECK(rate == counter);  // rate() of counters, bare gauges
+      }
+    }
+    ++checked;
+  }
+  CHECK(checked == 2);
+}
