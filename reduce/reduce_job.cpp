@@ -30,14 +30,6 @@ struct ReduceError : std::runtime_error {
 
 // ---------------------------------------------------------------- MPI helpers
 
-std::vector<char> broadcast(std::vector<char> bytes, MPI_Comm comm) {
-  auto n = static_cast<long long>(bytes.size());
-  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
-  bytes.resize(static_cast<std::size_t>(n));
-  MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
-  return bytes;
-}
-
 std::vector<std::vector<char>> all_gather(const std::vector<char>& mine, MPI_Comm comm) {
   int size = 0;
   MPI_Comm_size(comm, &size);
@@ -80,30 +72,73 @@ bool any_failed(const std::vector<std::string>& my_errors, MPI_Comm comm) {
 struct StreamFile {
   std::string path;
   std::uint64_t size;
+  std::vector<int> readers;  // ranks that can see it: scratch may be node-local
 };
 
-std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs) {
-  std::vector<StreamFile> out;
+// The streams this rank can see, and the inputs it cannot.
+std::pair<std::vector<StreamFile>, std::vector<std::string>> list_visible(const std::vector<std::string>& inputs) {
+  std::vector<StreamFile> found;
+  std::vector<std::string> missing;
   for (const auto& input : inputs) {
     std::error_code ec;
     auto status = fs::status(input, ec);
-    if (ec || !fs::exists(status)) throw ReduceError(input + ": no such file or directory");
-    if (fs::is_directory(status)) {
-      std::size_t before = out.size();
+    if (ec || !fs::exists(status)) {
+      missing.push_back(input);
+    } else if (fs::is_directory(status)) {
       for (const auto& entry : fs::directory_iterator(input, ec))
         if (entry.is_regular_file() && entry.path().extension() == stream::kStreamSuffix)
-          out.push_back({entry.path().string(), static_cast<std::uint64_t>(entry.file_size())});
-      if (ec) throw ReduceError(input + ": cannot list directory: " + ec.message());
-      if (out.size() == before) throw ReduceError(input + ": no jobperf streams (*" + stream::kStreamSuffix + ") in this directory");
+          found.push_back({entry.path().string(), static_cast<std::uint64_t>(entry.file_size()), {}});
     } else {
-      out.push_back({input, static_cast<std::uint64_t>(fs::file_size(input, ec))});
+      found.push_back({input, static_cast<std::uint64_t>(fs::file_size(input, ec)), {}});
     }
   }
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.path < b.path; });
+  return {found, missing};
+}
+
+// Every rank lists the inputs; the union is every stream of the job, each
+// readable by the ranks that saw it. Identical on every rank.
+std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI_Comm comm,
+                                     std::vector<std::string>& errors) {
+  auto [found, missing] = list_visible(inputs);
+  std::vector<char> mine;
+  Encoder e(mine);
+  e.put(static_cast<std::uint32_t>(found.size()));
+  for (const auto& f : found) e.put_string(f.path), e.put(f.size);
+  e.put(static_cast<std::uint32_t>(missing.size()));
+  for (const auto& m : missing) e.put_string(m);
+
+  std::map<std::string, StreamFile> streams;
+  std::map<std::string, int> missing_count;
+  int size = 0, rank = 0;
+  for (const auto& blob : all_gather(mine, comm)) {
+    Decoder d(blob.data(), blob.size());
+    for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+      auto path = d.get_string();
+      auto& f = streams[path];
+      f.path = path;
+      f.size = d.get<std::uint64_t>();
+      f.readers.push_back(rank);
+    }
+    for (auto n = d.get<std::uint32_t>(); n > 0; --n) ++missing_count[d.get_string()];
+    ++rank;
+  }
+  MPI_Comm_size(comm, &size);
+  for (const auto& [input, n] : missing_count)
+    if (n == size) errors.push_back(input + ": no such file or directory");
+  auto normal = [](const fs::path& p) { return (p / "").parent_path().lexically_normal(); };
+  for (const auto& input : inputs) {
+    bool any = std::any_of(streams.begin(), streams.end(), [&](auto& kv) {
+      return kv.first == input || normal(fs::path(kv.first).parent_path()) == normal(input);
+    });
+    if (!any && missing_count[input] < size)
+      errors.push_back(input + ": no jobperf streams (*" + stream::kStreamSuffix + ") in this directory");
+  }
+  std::vector<StreamFile> out;
+  for (auto& [path, f] : streams) out.push_back(std::move(f));
   return out;
 }
 
-// Largest first onto the least-loaded rank: every rank computes the same plan.
+// Largest first onto the least-loaded rank that can read it.
 std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks) {
   std::vector<std::size_t> order(files.size());
   std::iota(order.begin(), order.end(), 0);
@@ -111,9 +146,11 @@ std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks)
   std::vector<std::uint64_t> load(static_cast<std::size_t>(ranks), 0);
   std::vector<int> owner(files.size());
   for (auto i : order) {
-    auto r = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    owner[i] = static_cast<int>(r);
-    load[r] += files[i].size + 1;
+    int best = files[i].readers.front();
+    for (int r : files[i].readers)
+      if (load[static_cast<std::size_t>(r)] < load[static_cast<std::size_t>(best)]) best = r;
+    owner[i] = best;
+    load[static_cast<std::size_t>(best)] += files[i].size + 1;
   }
   return owner;
 }
@@ -533,29 +570,13 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
 
-  // 1. Rank 0 lists the streams; everyone plans the same distribution.
-  std::vector<char> listing;
+  // 1. Every rank lists what it can see; all plan the same distribution.
   std::vector<std::string> errors;
-  if (rank == 0) {
-    try {
-      if (!options.force && fs::exists(options.output))
-        throw ReduceError(options.output + ": already exists (use --force to replace it)");
-      Encoder e(listing);
-      auto files = list_streams(options.inputs);
-      e.put(static_cast<std::uint32_t>(files.size()));
-      for (const auto& f : files) e.put_string(f.path), e.put(f.size);
-    } catch (const std::exception& ex) {
-      errors.push_back(ex.what());
-    }
-  }
+  if (rank == 0 && !options.force && fs::exists(options.output))
+    errors.push_back(options.output + ": already exists (use --force to replace it)");
+  auto files = list_streams(options.inputs, comm, errors);
+  if (rank != 0) errors.clear();  // every rank found the same: rank 0 reports
   if (any_failed(errors, comm)) return kFailed;
-  listing = broadcast(listing, comm);
-  std::vector<StreamFile> files;
-  Decoder d(listing.data(), listing.size());
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-    auto path = d.get_string();
-    files.push_back({path, d.get<std::uint64_t>()});
-  }
   auto owner = assign_streams(files, size);
 
   // 2. Decode this rank's streams into rows.

@@ -1,0 +1,137 @@
+// Collector cost per process-sample, against floors measured in the same run
+// on the same processes and files:
+//   floor    pread of kept-open /proc/PID/{stat,statm,io,status,schedstat}
+//            and a getdents of /proc/PID/fd: the reads the source cannot avoid
+//   reopen   the same reads with open+read+close each time (the naive way)
+//   jobperf  the procfs.process source: read, parse, encode into the stream,
+//            write a block per tick (to a file in $TMPDIR)
+// CPU time of this process (CLOCK_PROCESS_CPUTIME_ID), median of rounds.
+// Not a test: it prints figures, and never fails on them.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "collect/sources/sources.hpp"
+#include "formats/raw_stream.hpp"
+
+using namespace jobperf;
+
+namespace {
+
+const char* kFiles[] = {"stat", "statm", "io", "status", "schedstat"};
+
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Median over rounds of CPU microseconds per process-sample.
+double measure(int rounds, int ticks, std::size_t processes, const std::function<void()>& tick) {
+  std::vector<double> per_sample;
+  for (int r = 0; r < rounds; ++r) {
+    double start = cpu_seconds();
+    for (int t = 0; t < ticks; ++t) tick();
+    per_sample.push_back((cpu_seconds() - start) * 1e6 / (ticks * static_cast<double>(processes)));
+  }
+  std::sort(per_sample.begin(), per_sample.end());
+  return per_sample[per_sample.size() / 2];
+}
+
+void count_fds(int dir_fd) {
+  alignas(8) char buffer[4096];
+  lseek(dir_fd, 0, SEEK_SET);
+  while (syscall(SYS_getdents64, dir_fd, buffer, sizeof buffer) > 0) {
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::size_t processes = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 16;
+  const int ticks = argc > 2 ? std::atoi(argv[2]) : 400, rounds = 7;
+  std::vector<pid_t> children;
+  for (std::size_t i = 0; i < processes; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      pause();
+      _exit(0);
+    }
+    children.push_back(pid);
+  }
+
+  // floor: kept-open files, pread only.
+  std::vector<int> fds, dir_fds;
+  for (auto pid : children) {
+    for (auto* f : kFiles) fds.push_back(open(("/proc/" + std::to_string(pid) + "/" + f).c_str(), O_RDONLY));
+    dir_fds.push_back(open(("/proc/" + std::to_string(pid) + "/fd").c_str(), O_RDONLY | O_DIRECTORY));
+  }
+  char buffer[4096];
+  double floor = measure(rounds, ticks, processes, [&] {
+    for (int fd : fds)
+      if (pread(fd, buffer, sizeof buffer, 0) < 0) std::abort();
+    for (int fd : dir_fds) count_fds(fd);
+  });
+
+  double reopen = measure(rounds, ticks / 4, processes, [&] {
+    for (auto pid : children) {
+      std::string dir = "/proc/" + std::to_string(pid) + "/";
+      for (auto* f : kFiles) {
+        int fd = open((dir + f).c_str(), O_RDONLY);
+        if (read(fd, buffer, sizeof buffer) < 0) std::abort();
+        close(fd);
+      }
+      int d = open((dir + "fd").c_str(), O_RDONLY | O_DIRECTORY);
+      count_fds(d);
+      close(d);
+    }
+  });
+
+  // jobperf: the real source, records encoded into a real stream.
+  auto path = (std::filesystem::temp_directory_path() / ("jobperf-bench-" + std::to_string(getpid()) + ".jps")).string();
+  stream::Header header;
+  header.host = "bench";
+  stream::StreamWriter writer(path, header, true);
+  auto source = collect::make_process_procfs_source({});
+  auto spec = source->describe();
+  spec.id = 1;
+  writer.add_source(spec);
+  if (auto why = source->open(); !why.empty()) std::abort();
+  std::vector<collect::WatchedProcess> watched;
+  for (auto pid : children) watched.push_back({static_cast<std::uint32_t>(pid), 0});
+  collect::SampleContext ctx;
+  ctx.processes = watched;
+  std::int64_t now = 0;
+  double jobperf = measure(rounds, ticks, processes, [&] {
+    ctx.time_ns = ++now;
+    source->sample(ctx, [&](std::uint32_t subject, std::span<const std::uint64_t> values) {
+      writer.record(now, 1, subject, values);
+    });
+    writer.flush();  // one block per tick, as at 1 s flushes with a 1 s interval
+  });
+  writer.close({});
+
+  for (auto pid : children) kill(pid, SIGKILL);
+  for (auto pid : children) waitpid(pid, nullptr, 0);
+  std::remove(path.c_str());
+
+  std::printf("collector cost per process-sample (%zu processes, median of %d rounds, CPU time)\n", processes, rounds);
+  std::printf("  floor: pread of kept-open stat,statm,io,status,schedstat + getdents fd  %7.2f us\n", floor);
+  std::printf("  naive: open+read+close of the same files                                %7.2f us  (%.2fx floor)\n",
+              reopen, reopen / floor);
+  std::printf("  jobperf procfs.process: read, parse, encode, write                      %7.2f us  (%.2fx floor)\n",
+              jobperf, jobperf / floor);
+  std::printf("  goal: <= 1.5x floor -> %s\n", jobperf / floor <= 1.5 ? "met" : "NOT met");
+  return 0;
+}
