@@ -28,7 +28,7 @@ void Collector::open_sources(const std::vector<SourceFactory>& factories, std::v
     }
     spec.id = next_source_id_++;
     writer_.add_source(spec);
-    into.push_back({spec.id, std::move(source)});
+    into.push_back({spec.id, spec.name, std::move(source)});
   }
 }
 
@@ -56,10 +56,8 @@ void Collector::tick() {
   ctx.time_ns = now;
   ctx.processes = tracker_.watched();
   for (auto* sources : {&process_sources_, &node_sources_}) {
-    for (auto& [id, source] : *sources) {
-      ctx.warn = [&, name = source->describe().name](const std::string& text) {
-        note(stream::NoteLevel::Warning, name, text);
-      };
+    for (auto& [id, name, source] : *sources) {
+      ctx.warn = [&, &name = name](const std::string& text) { note(stream::NoteLevel::Warning, name, text); };
       source->sample(ctx, [&, id = id](std::uint32_t subject, std::span<const std::uint64_t> values) {
         writer_.record(now, id, subject, values);
       });
@@ -70,7 +68,8 @@ void Collector::tick() {
     writer_.anchor(stream::read_clock_anchor());
     last_anchor_ns_ = now;
   }
-  if (now - last_flush_ns_ >= config_.flush_interval_ns) {
+  // Half an interval of slack: ticks jitter, and a flush due "now" must not wait a whole tick.
+  if (now - last_flush_ns_ + interval_ns() / 2 >= config_.flush_interval_ns) {
     writer_.flush();
     last_flush_ns_ = now;
   }
@@ -88,7 +87,7 @@ void Collector::reaped(const ReapedProcess& process, int wait_status) {
     p.command = "(ended before its first sample)";
     begin_subject(p, now);
   }
-  for (auto& [id, source] : process_sources_)
+  for (auto& [id, name, source] : process_sources_)
     source->process_reaped(process, [&, id = id](std::uint32_t subject, std::span<const std::uint64_t> values) {
       writer_.record(now, id, subject, values);
     });

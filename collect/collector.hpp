@@ -49,6 +49,7 @@ class Collector {
  private:
   struct ActiveSource {
     std::uint16_t id;
+    std::string name;
     std::unique_ptr<MetricSource> source;
   };
   void open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into);
