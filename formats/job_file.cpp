@@ -29,7 +29,6 @@ constexpr char kMetadata[] = "metadata";
 constexpr char kTimeUnits[] = "nanoseconds since 1970-01-01 00:00:00";
 
 const char* group_name(Rows rows) { return rows == Rows::Ranks ? kRanks : kNodes; }
-const char* row_dimension(Rows rows) { return rows == Rows::Ranks ? "rank" : "node"; }
 
 std::string iso_utc(std::int64_t ns) {
   std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
@@ -391,12 +390,23 @@ bool is_metric(hid_t group, const std::string& name) {
   return H5DSis_scale(d) <= 0 && H5Aexists(d, "units") > 0;
 }
 
+// Readers report HDF5 failures as JobFileError naming the file.
 template <typename Fn>
-JobSummary guarded(const std::string& path, Fn&& fn) {
+auto guarded(const std::string& path, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const h5::H5Error& e) {
     throw JobFileError(path + ": " + e.what());
+  }
+}
+
+// Every metric dataset of a group (dimension scales and unit-less datasets are not metrics).
+void read_metrics(hid_t group, std::vector<MetricInfo>& metrics, std::vector<std::vector<double>>& values) {
+  for (const auto& name : h5::child_names(group)) {
+    if (!is_metric(group, name)) continue;
+    auto d = open_dataset(group, name);
+    metrics.push_back(read_metric_info(d, name));
+    values.push_back(h5::read_doubles(d));
   }
 }
 
@@ -439,7 +449,7 @@ JobSummary read_job_summary(const std::string& path) {
 }
 
 Series read_series(const std::string& path, Rows rows) {
-  try {
+  return guarded(path, [&] {
     auto file = open_job_file(path);
     auto group = open_group(file, group_name(rows));
     Series s;
@@ -449,36 +459,21 @@ Series read_series(const std::string& path, Rows rows) {
     } else {
       s.labels = h5::read_fixed_strings(open_dataset(group, "node"));
     }
-    for (const auto& name : h5::child_names(group)) {
-      if (name == "time" || name == row_dimension(rows) || name == "host" || !is_metric(group, name)) continue;
-      auto d = open_dataset(group, name);
-      s.metrics.push_back(read_metric_info(d, name));
-      s.values.push_back(h5::read_doubles(d));
-    }
+    read_metrics(group, s.metrics, s.values);
     return s;
-  } catch (const h5::H5Error& e) {
-    throw JobFileError(path + ": " + e.what());
-  }
+  });
 }
 
 RankSummary read_rank_summary(const std::string& path) {
-  try {
+  return guarded(path, [&] {
     auto file = open_job_file(path);
     RankSummary s;
     auto ranks = open_group(file, kRanks);
     for (auto r : h5::read_int64s(open_dataset(ranks, "rank"))) s.ranks.push_back(static_cast<std::int32_t>(r));
     s.hosts = h5::read_fixed_strings(open_dataset(ranks, "host"));
-    auto group = open_group(file, kRankSummary);
-    for (const auto& name : h5::child_names(group)) {
-      if (name == "rank" || name == "stat") continue;
-      auto d = open_dataset(group, name);
-      s.metrics.push_back(read_metric_info(d, name));
-      s.values.push_back(h5::read_doubles(d));
-    }
+    read_metrics(open_group(file, kRankSummary), s.metrics, s.values);
     return s;
-  } catch (const h5::H5Error& e) {
-    throw JobFileError(path + ": " + e.what());
-  }
+  });
 }
 
 // ---------------------------------------------------------------- campaign
@@ -570,7 +565,7 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
 }
 
 Campaign read_campaign(const std::string& path) {
-  try {
+  return guarded(path, [&] {
     auto file = open_file(path);
     if (H5Aexists(file, "file_kind") <= 0 || h5::read_string_attribute(file, "file_kind") != kCampaignKind)
       throw JobFileError(path + ": not a jobperf campaign file");
@@ -609,9 +604,7 @@ Campaign read_campaign(const std::string& path) {
       c.jobs.push_back(std::move(j));
     }
     return c;
-  } catch (const h5::H5Error& e) {
-    throw JobFileError(path + ": " + e.what());
-  }
+  });
 }
 
 }  // namespace jobperf::jobfile

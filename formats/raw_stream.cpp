@@ -77,6 +77,10 @@ Header decode_header(Decoder& d) {
   return h;
 }
 
+std::string errno_text() { return std::strerror(errno); }
+
+}  // namespace
+
 void encode_source(Encoder& e, const SourceSpec& s) {
   e.put(s.id);
   e.put_string(s.name);
@@ -107,10 +111,6 @@ SourceSpec decode_source(Decoder& d) {
   }
   return s;
 }
-
-std::string errno_text() { return std::strerror(errno); }
-
-}  // namespace
 
 ClockAnchor read_clock_anchor() {
   ClockAnchor a;

@@ -17,6 +17,11 @@
 #include <utility>
 #include <vector>
 
+namespace jobperf {
+class Encoder;
+class Decoder;
+}  // namespace jobperf
+
 namespace jobperf::stream {
 
 inline constexpr std::uint32_t kFormatVersion = 1;
@@ -107,6 +112,11 @@ struct End {
   ClockAnchor anchor;
   std::string reason;
 };
+
+// The schema block's encoding of a source, also used to ship sources between
+// reducer ranks.
+void encode_source(Encoder& e, const SourceSpec& s);
+SourceSpec decode_source(Decoder& d);
 
 // Values travel as raw 64-bit patterns; FieldSpec::type says how to read them.
 std::uint64_t to_raw(double v);

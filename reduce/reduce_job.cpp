@@ -170,9 +170,6 @@ struct NodeEntry {
   std::int64_t first_ns, last_ns;
   std::string stream;
 };
-struct SourceEntry {
-  stream::SourceSpec spec;
-};
 struct StreamEntry {
   std::string path, job_id, mode, host;
   std::int32_t rank;
@@ -207,18 +204,7 @@ std::vector<char> encode(const Catalog& c) {
     e.put_string(n.stream);
   }
   e.put(static_cast<std::uint32_t>(c.sources.size()));
-  for (const auto& s : c.sources) {
-    e.put_string(s.name);
-    e.put(static_cast<std::uint8_t>(s.scope));
-    e.put(static_cast<std::uint32_t>(s.fields.size()));
-    for (const auto& f : s.fields) {
-      e.put_string(f.name);
-      e.put_string(f.units);
-      e.put_string(f.description);
-      e.put(static_cast<std::uint8_t>(f.type));
-      e.put(static_cast<std::uint8_t>(f.aggregation));
-    }
-  }
+  for (const auto& s : c.sources) stream::encode_source(e, s);
   e.put(static_cast<std::uint32_t>(c.streams.size()));
   for (const auto& s : c.streams) {
     e.put_string(s.path);
@@ -255,18 +241,7 @@ void decode_into(const std::vector<char>& bytes, Catalog& c) {
     c.nodes.push_back(std::move(e));
   }
   for (auto n = d.get<std::uint32_t>(); n > 0; --n) {  // every rank may list a source: keep one
-    stream::SourceSpec s;
-    s.name = d.get_string();
-    s.scope = static_cast<stream::Scope>(d.get<std::uint8_t>());
-    for (auto f = d.get<std::uint32_t>(); f > 0; --f) {
-      stream::FieldSpec field;
-      field.name = d.get_string();
-      field.units = d.get_string();
-      field.description = d.get_string();
-      field.type = static_cast<stream::FieldType>(d.get<std::uint8_t>());
-      field.aggregation = static_cast<Aggregation>(d.get<std::uint8_t>());
-      s.fields.push_back(std::move(field));
-    }
+    auto s = stream::decode_source(d);
     if (std::none_of(c.sources.begin(), c.sources.end(), [&](auto& k) { return k.name == s.name; }))
       c.sources.push_back(std::move(s));
   }
