@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   visible.add_options()
       ("out,o", po::value(&o.output)->default_value("campaign.h5"), "campaign file to write")
       ("force", po::bool_switch(&o.force), "replace an existing campaign file")
+      ("min-deviation", po::value(&o.min_deviation)->default_value(0.1, "0.1"),
+       "a vote counts only beyond this fraction from the group median (0: EPMT exactly)")
       ("quiet,q", po::bool_switch(&o.quiet), "do not print the table")
       ("help,h", "print this help")
       ("version", "print the version");
@@ -34,7 +36,8 @@ int main(int argc, char** argv) {
       if (rank == 0)
         std::cout << "Usage: mpirun jobperf-analyze [options] JOB.h5|DIR ...\n"
                      "Groups jobs by name and flags outliers with EPMT's classifiers (modified z-score > 3.5,\n"
-                     "z-score > 3.0, Tukey's 1.5 IQR fences; two votes of three), in groups of at least 4 jobs.\n\n"
+                     "z-score > 3.0, Tukey's 1.5 IQR fences; two votes of three), in groups of at least 4 jobs,\n"
+                     "counting only jobs more than --min-deviation from the group median.\n\n"
                   << visible;
     } else if (vm.count("version")) {
       if (rank == 0) std::printf("jobperf-analyze %s\n", JOBPERF_VERSION);

@@ -139,13 +139,14 @@ std::vector<double> features_of(const jobfile::JobSummary& job) {
   };
 }
 
-jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs) {
+jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs, double min_deviation) {
   jobfile::Campaign c;
   for (const auto& f : campaign_features()) {
     c.feature_names.push_back(f.name);
     c.feature_units.push_back(f.units);
   }
   c.classifiers = {"modified_z>3.5", "z>3.0", "tukey_1.5iqr"};
+  c.min_deviation = min_deviation;
   c.min_group_size = static_cast<std::int64_t>(kMinComparableJobs);
   std::map<std::string, std::vector<std::size_t>> groups;
   for (const auto& j : jobs) {
@@ -159,6 +160,7 @@ jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs) {
     cj.modified_z.assign(nf, std::nan(""));
     cj.z.assign(nf, std::nan(""));
     cj.outside_iqr.assign(nf, 0);
+    cj.feature_votes.assign(nf, 0);
     groups[cj.group].push_back(c.jobs.size());
     c.jobs.push_back(std::move(cj));
   }
@@ -166,7 +168,7 @@ jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs) {
     if (members.size() < kMinComparableJobs) continue;
     std::vector<std::vector<double>> features;
     for (auto i : members) features.push_back(c.jobs[i].features);
-    auto verdicts = classify(features);
+    auto verdicts = classify(features, min_deviation);
     for (std::size_t k = 0; k < members.size(); ++k) {
       auto& j = c.jobs[members[k]];
       j.compared = true;
@@ -175,6 +177,7 @@ jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs) {
         j.modified_z[f] = v.modified_z;
         j.z[f] = v.z;
         j.outside_iqr[f] = v.outside_iqr;
+        j.feature_votes[f] = static_cast<std::int8_t>(v.votes);
         j.votes += v.votes;
         j.outlier = j.outlier || v.outlier();
       }
@@ -183,14 +186,17 @@ jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs) {
   return c;
 }
 
+bool feature_is_outlier(const jobfile::CampaignJob& job, std::size_t f) {
+  return f < job.feature_votes.size() && job.feature_votes[f] >= kVotesForOutlier;
+}
+
 // EPMT's root-cause ranking: the job's modified z-score on a feature divided
 // by the largest one among the group's non-outlier jobs.
 std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::CampaignJob& job) {
   if (!job.outlier) return {};
   std::vector<std::pair<double, std::string>> ranked;
   for (std::size_t f = 0; f < c.feature_names.size(); ++f) {
-    int votes = (job.modified_z[f] > kModifiedZThreshold) + (job.z[f] > kZThreshold) + job.outside_iqr[f];
-    if (votes < kVotesForOutlier) continue;
+    if (!feature_is_outlier(job, f)) continue;
     double reference = 0;
     for (const auto& other : c.jobs)
       if (other.group == job.group && !other.outlier) reference = std::max(reference, other.modified_z[f]);
@@ -247,7 +253,7 @@ int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
       status = 1;
     } else {
       std::sort(jobs.begin(), jobs.end(), [](auto& a, auto& b) { return a.path < b.path; });
-      auto campaign = build_campaign(jobs);
+      auto campaign = build_campaign(jobs, options.min_deviation);
       try {
         jobfile::write_campaign(options.output, options.force, campaign);
       } catch (const std::exception& ex) {

@@ -15,6 +15,7 @@ struct AnalyzeOptions {
   std::string output = "campaign.h5";
   bool force = false;
   bool quiet = false;
+  double min_deviation = 0.1;  // see outliers.hpp
 };
 
 struct Feature {
@@ -26,7 +27,9 @@ const std::vector<Feature>& campaign_features();
 std::vector<double> features_of(const jobfile::JobSummary& job);
 
 // Groups by job name, classifies each group of at least kMinComparableJobs.
-jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs);
+jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs, double min_deviation = 0.1);
+// Whether feature f of a job is an outlier (its votes, as stored in the campaign).
+bool feature_is_outlier(const jobfile::CampaignJob& job, std::size_t f);
 // The features that make a job an outlier, strongest first: "cpu_time_s (modified z 12.1)".
 std::vector<std::string> explain(const jobfile::Campaign& campaign, const jobfile::CampaignJob& job);
 

@@ -50,7 +50,8 @@ std::vector<bool> outside_tukey_fences(const std::vector<double>& x) {
   return out;
 }
 
-std::vector<std::vector<FeatureVerdict>> classify(const std::vector<std::vector<double>>& features) {
+std::vector<std::vector<FeatureVerdict>> classify(const std::vector<std::vector<double>>& features,
+                                                  double min_deviation) {
   const std::size_t jobs = features.size(), nf = jobs ? features[0].size() : 0;
   std::vector<std::vector<FeatureVerdict>> out(jobs, std::vector<FeatureVerdict>(nf));
   for (std::size_t f = 0; f < nf; ++f) {
@@ -59,12 +60,14 @@ std::vector<std::vector<FeatureVerdict>> classify(const std::vector<std::vector<
     auto mz = modified_z_scores(column);
     auto z = z_scores(column);
     auto fences = outside_tukey_fences(column);
+    const double m = median(column);
     for (std::size_t j = 0; j < jobs; ++j) {
       auto& v = out[j][f];
       v.modified_z = mz[j];
       v.z = z[j];
       v.outside_iqr = fences[j];
-      v.votes = (mz[j] > kModifiedZThreshold) + (z[j] > kZThreshold) + fences[j];
+      const bool material = std::fabs(column[j] - m) > min_deviation * std::fabs(m);
+      v.votes = material ? (mz[j] > kModifiedZThreshold) + (z[j] > kZThreshold) + fences[j] : 0;
     }
   }
   return out;

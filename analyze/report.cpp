@@ -104,7 +104,8 @@ std::string row(const std::vector<std::string>& cells, bool header = false, cons
   std::string out = cls ? std::string("<tr class='") + cls + "'>" : "<tr>";
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const char* tag = header ? "th" : "td";
-    out += std::string("<") + tag + (i == 0 ? " class='l'" : "") + ">" + cells[i] + "</" + tag + ">";
+    const bool numeric = !header && !cells[i].empty() && std::string("0123456789-+.–").find(cells[i][0]) != std::string::npos;
+    out += std::string("<") + tag + (numeric ? "" : " class='l'") + ">" + cells[i] + "</" + tag + ">";
   }
   return out + "</tr>\n";
 }
@@ -185,8 +186,9 @@ std::string campaign_report_html(const std::string& path) {
          for (const auto& k : c.classifiers) s += (s.empty() ? "" : ", ") + k;
          return s;
        }())
-    << "; a feature is an outlier when two of three agree; groups of fewer than " << c.min_group_size
-    << " jobs are not classified.</p>\n<table>";
+    << "; a feature is an outlier when two of three agree and it is more than " << number(100 * c.min_deviation)
+    << " % from the group's median; groups of fewer than " << c.min_group_size
+    << " jobs are not classified. Red bars: the features that make a job an outlier.</p>\n<table>";
   std::vector<std::string> header = {"job", "group", "outlier", "votes"};
   for (std::size_t f = 0; f < c.feature_names.size(); ++f)
     header.push_back(escape(c.feature_names[f]) + " [" + escape(c.feature_units[f]) + "]");
@@ -216,7 +218,7 @@ std::string campaign_report_html(const std::string& path) {
     for (std::size_t k = 0; k < c.jobs.size(); ++k) {
       double h = c.jobs[k].features[f] / hi * (H - top - bottom);
       b << "<rect x='" << left + static_cast<double>(k) * bar << "' y='" << H - bottom - h << "' width='"
-        << std::max(bar - 2, 1.0) << "' height='" << h << "' fill='" << (c.jobs[k].outlier ? "#d62728" : "#1f77b4")
+        << std::max(bar - 2, 1.0) << "' height='" << h << "' fill='" << (feature_is_outlier(c.jobs[k], f) ? "#d62728" : "#1f77b4")
         << "'><title>" << escape(c.jobs[k].job_id) << ": " << number(c.jobs[k].features[f]) << "</title></rect>";
     }
     b << "</svg></figure>\n";

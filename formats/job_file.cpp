@@ -519,6 +519,7 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
       h5::write_attribute(file, "jobperf_version", std::string(JOBPERF_VERSION));
       h5::write_attribute(file, "classifiers", join(c.classifiers, ","));
       h5::write_attribute(file, "min_group_size", c.min_group_size);
+      h5::write_attribute(file, "min_deviation", c.min_deviation);
       auto jobs = create_group(file, "jobs");
       const hsize_t n = c.jobs.size(), f = c.feature_names.size();
       std::vector<std::int64_t> index(n);
@@ -532,7 +533,7 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
 
       std::vector<std::string> paths, ids, names, groups;
       std::vector<double> features, modified_z, z;
-      std::vector<std::int8_t> iqr, outlier, compared;
+      std::vector<std::int8_t> iqr, feature_votes, outlier, compared;
       std::vector<std::int64_t> votes;
       for (const auto& j : c.jobs) {
         paths.push_back(j.path);
@@ -543,6 +544,7 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
         modified_z.insert(modified_z.end(), j.modified_z.begin(), j.modified_z.end());
         z.insert(z.end(), j.z.begin(), j.z.end());
         iqr.insert(iqr.end(), j.outside_iqr.begin(), j.outside_iqr.end());
+        feature_votes.insert(feature_votes.end(), j.feature_votes.begin(), j.feature_votes.end());
         votes.push_back(j.votes);
         outlier.push_back(j.outlier);
         compared.push_back(j.compared);
@@ -553,6 +555,7 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
       serial_matrix(jobs, "modified_z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {n, f}, modified_z, job_scale, feature_scale);
       serial_matrix(jobs, "z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {n, f}, z, job_scale, feature_scale);
       serial_matrix(jobs, "outside_iqr", H5T_STD_I8LE, H5T_NATIVE_INT8, {n, f}, iqr, job_scale, feature_scale);
+      serial_matrix(jobs, "feature_votes", H5T_STD_I8LE, H5T_NATIVE_INT8, {n, f}, feature_votes, job_scale, feature_scale);
       serial_matrix(jobs, "votes", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, votes, job_scale, feature_scale);
       serial_matrix(jobs, "outlier", H5T_STD_I8LE, H5T_NATIVE_INT8, {n}, outlier, job_scale, feature_scale);
       serial_matrix(jobs, "compared", H5T_STD_I8LE, H5T_NATIVE_INT8, {n}, compared, job_scale, feature_scale);
@@ -572,6 +575,7 @@ Campaign read_campaign(const std::string& path) {
     Campaign c;
     c.classifiers = split(h5::read_string_attribute(file, "classifiers"), ',');
     c.min_group_size = h5::read_int_attribute(file, "min_group_size");
+    c.min_deviation = h5::read_double_attribute(file, "min_deviation");
     auto jobs = open_group(file, "jobs");
     c.feature_names = h5::read_fixed_strings(open_dataset(jobs, "feature"));
     c.feature_units = h5::read_fixed_strings(open_dataset(jobs, "feature_units"));
@@ -583,6 +587,7 @@ Campaign read_campaign(const std::string& path) {
     auto modified_z = h5::read_doubles(open_dataset(jobs, "modified_z"));
     auto z = h5::read_doubles(open_dataset(jobs, "z"));
     auto iqr = h5::read_int64s(open_dataset(jobs, "outside_iqr"));
+    auto feature_votes = h5::read_int64s(open_dataset(jobs, "feature_votes"));
     auto votes = h5::read_int64s(open_dataset(jobs, "votes"));
     auto outlier = h5::read_int64s(open_dataset(jobs, "outlier"));
     auto compared = h5::read_int64s(open_dataset(jobs, "compared"));
@@ -598,6 +603,7 @@ Campaign read_campaign(const std::string& path) {
       j.modified_z = row(modified_z);
       j.z = row(z);
       for (auto x : row(iqr)) j.outside_iqr.push_back(static_cast<std::int8_t>(x));
+      for (auto x : row(feature_votes)) j.feature_votes.push_back(static_cast<std::int8_t>(x));
       j.votes = votes[i];
       j.outlier = outlier[i] != 0;
       j.compared = compared[i] != 0;

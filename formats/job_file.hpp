@@ -126,6 +126,7 @@ struct CampaignJob {
   std::vector<double> modified_z;   // per feature
   std::vector<double> z;            // per feature
   std::vector<std::int8_t> outside_iqr;  // per feature
+  std::vector<std::int8_t> feature_votes;  // per feature: classifiers that flagged it
   std::int64_t votes = 0;           // classifier votes over all features
   bool outlier = false;
   bool compared = false;            // false: group had too few jobs
@@ -137,6 +138,7 @@ struct Campaign {
   std::vector<CampaignJob> jobs;
   std::vector<std::string> classifiers;
   std::int64_t min_group_size = 4;
+  double min_deviation = 0;  // relative distance from the median below which no vote counts
 };
 
 void write_campaign(const std::string& path, bool force, const Campaign& campaign);

@@ -72,3 +72,13 @@ TEST_CASE("a campaign flags the slow job of a group and explains it, and skips s
   CHECK(why[1].find("duration_s") != std::string::npos);
   CHECK(explain(c, c.jobs[0]).empty());
 }
+
+TEST_CASE("a vote needs a material deviation from the median, unless the floor is 0") {
+  // Near-identical jobs: the fifth is 5 % above the others, far out in z terms only.
+  std::vector<std::vector<double>> x = {{100}, {100.1}, {99.9}, {100}, {105}};
+  auto strict = classify(x);  // default 10 % floor
+  CHECK(strict[4][0].votes == 0);
+  CHECK(strict[4][0].modified_z > 3.5);  // the scores are still computed and stored
+  auto epmt = classify(x, 0.0);
+  CHECK(epmt[4][0].outlier());
+}
