@@ -94,7 +94,7 @@ std::string page(const std::string& title, const std::string& body) {
   return "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + escape(title) +
          "</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-         "th{background:#f3f3f3}td.l,th.l{text-align:left}tr.outlier{background:#fde8e8}"
+         "th{background:#f3f3f3}td:first-child{white-space:nowrap}td.l,th.l{text-align:left}tr.outlier{background:#fde8e8}"
          ".title{font-weight:600;font-size:13px}.tick{font-size:11px;fill:#555}.axis{stroke:#888}"
          "figure{margin:0.5em 0}.problem{color:#a00}</style></head><body>\n" +
          body + "<p style='color:#888'>jobperf " JOBPERF_VERSION "</p></body></html>\n";
