@@ -21,8 +21,9 @@ Collector::Collector(CollectorConfig config)
 void Collector::open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into) {
   for (const auto& make : factories) {
     auto source = make(config_.sources);
+    auto why = source->open();
     auto spec = source->describe();
-    if (auto why = source->open(); !why.empty()) {
+    if (!why.empty()) {
       note(stream::NoteLevel::Warning, spec.name, "unavailable: " + why);
       continue;
     }

@@ -51,10 +51,11 @@ using RecordSink = std::function<void(std::uint32_t subject, std::span<const std
 class MetricSource {
  public:
   virtual ~MetricSource() = default;
-  // Name, scope and fields; the source id is assigned by the collector.
-  virtual stream::SourceSpec describe() const = 0;
   // Empty if the source can sample on this machine, else a one-line reason.
   virtual std::string open() = 0;
+  // Name, scope and fields, fixed from open() on (a source may shape its
+  // fields by what open() found); the source id is assigned by the collector.
+  virtual stream::SourceSpec describe() const = 0;
   virtual void sample(const SampleContext& context, const RecordSink& sink) = 0;
   // Last word on a process the collector reaped: process-scope sources may
   // record its final counters. Sources that cannot say more do nothing.

@@ -1,9 +1,12 @@
 #include "collect/procfs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 namespace jobperf::collect {
@@ -51,6 +54,23 @@ bool read_file(const std::string& path, std::string& out) {
   if (!f.is_open() || f.error()) return false;
   out.assign(view);
   return true;
+}
+
+std::string read_line(const std::string& path) {
+  std::string text;
+  if (!read_file(path, text)) return {};
+  return text.substr(0, text.find('\n'));
+}
+
+std::vector<std::string> list_directory(const std::string& path) {
+  std::vector<std::string> names;
+  if (DIR* dir = opendir(path.c_str())) {
+    while (auto* entry = readdir(dir))
+      if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) names.emplace_back(entry->d_name);
+    closedir(dir);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::string_view Tokens::next() {

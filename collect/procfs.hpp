@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace jobperf::collect {
 
@@ -32,6 +33,10 @@ class KeptOpenFile {
 
 // Whole-file read for files read once (discovery, hardware facts).
 bool read_file(const std::string& path, std::string& out);
+// The file's first line without its newline, or "" if unreadable.
+std::string read_line(const std::string& path);
+// Names in a directory (not . and ..), sorted; empty if it cannot be read.
+std::vector<std::string> list_directory(const std::string& path);
 
 // Splits on whitespace, one token per call.
 class Tokens {

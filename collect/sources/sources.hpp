@@ -9,6 +9,9 @@ namespace jobperf::collect {
 
 std::unique_ptr<MetricSource> make_process_procfs_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_node_procfs_source(const SourceConfig& config);
+std::unique_ptr<MetricSource> make_rapl_source(const SourceConfig& config);
+std::unique_ptr<MetricSource> make_infiniband_source(const SourceConfig& config);
+std::unique_ptr<MetricSource> make_lustre_source(const SourceConfig& config);
 
 // Every source the collector runs, by scope: adding a source adds one line in registry.cpp.
 std::vector<SourceFactory> process_source_factories();
