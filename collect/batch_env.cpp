@@ -1,6 +1,6 @@
 #include "collect/batch_env.hpp"
 
-#include "formats/scratch.hpp"
+#include "formats/locations.hpp"
 
 #include <pwd.h>
 #include <unistd.h>

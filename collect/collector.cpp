@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "collect/node_facts.hpp"
 #include "collect/sources/sources.hpp"
 
 namespace jobperf::collect {
@@ -13,6 +14,7 @@ Collector::Collector(CollectorConfig config)
       writer_(config_.stream_path, config_.header, config_.force),
       tracker_(config_.sources.proc_root, config_.selection) {
   writer_.metadata(config_.metadata);
+  if (config_.sample_node) writer_.metadata(node_facts(config_.sources));
   open_sources(process_source_factories(), process_sources_);
   if (config_.sample_node) open_sources(node_source_factories(), node_sources_);
   last_flush_ns_ = last_anchor_ns_ = stream::monotonic_ns();

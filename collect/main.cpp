@@ -12,7 +12,7 @@
 #include "collect/modes.hpp"
 #include "collect/options.hpp"
 #include "collect/procfs.hpp"
-#include "formats/scratch.hpp"
+#include "formats/locations.hpp"
 
 extern char** environ;
 

@@ -1,5 +1,7 @@
 #include "reduce/formulas.hpp"
 
+#include "formats/locations.hpp"
+
 #include <unistd.h>
 
 #include <cctype>
@@ -216,24 +218,8 @@ std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, cons
   return out;
 }
 
-std::vector<std::string> share_directories() {
-  std::vector<std::string> dirs;
-  if (const char* env = std::getenv("JOBPERF_SHARE"); env && *env) dirs.emplace_back(env);
-  std::string compiled = JOBPERF_SHARE_DIRS;
-  for (std::size_t start = 0, colon; start <= compiled.size(); start = colon + 1) {
-    colon = compiled.find(':', start);
-    if (colon == std::string::npos) colon = compiled.size();
-    dirs.push_back(compiled.substr(start, colon - start));
-  }
-  return dirs;
-}
-
 std::string find_metrics_file(const std::string& source_name) {
-  for (const auto& dir : share_directories()) {
-    std::string path = dir + "/metrics/" + source_name + ".metrics";
-    if (access(path.c_str(), R_OK) == 0) return path;
-  }
-  return "";
+  return find_share_file("metrics/" + source_name + ".metrics");
 }
 
 }  // namespace jobperf::reduce

@@ -39,9 +39,6 @@ using InputLookup = std::function<const std::vector<double>*(const std::string& 
 // Evaluates elementwise over `bins` values; a missing input gives NaN.
 std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, const InputLookup& input);
 
-// The directories searched for share/ data: $JOBPERF_SHARE, then the
-// installed and source share/ directories compiled in.
-std::vector<std::string> share_directories();
 // share/metrics/<source>.metrics if it exists, else "".
 std::string find_metrics_file(const std::string& source_name);
 

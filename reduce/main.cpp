@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "formats/scratch.hpp"
+#include "formats/locations.hpp"
 #include "reduce/reduce_job.hpp"
 
 namespace po = boost::program_options;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "collect/node_facts.hpp"
 #include "collect/sources/sources.hpp"
 
 using namespace jobperf::collect;
@@ -88,4 +89,21 @@ TEST_CASE("lustre: llite and osc stats from /proc and debugfs, summed") {
   CHECK(v["ost_read_rpcs"] == 7);
   CHECK(v["ost_write_rpcs"] == 5);
   CHECK(make_lustre_source({"/nonexistent", "/nonexistent"})->open().find("no Lustre client") == 0);
+}
+
+TEST_CASE("node facts: CPU, microarchitecture, topology, memory, kernel, GPUs") {
+  auto facts = node_facts({kProc, kSys});
+  std::map<std::string, std::string> f(facts.begin(), facts.end());
+  CHECK(f["hw.cpu_vendor"] == "GenuineIntel");
+  CHECK(f["hw.cpu_model"] == "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz");
+  CHECK(f["hw.microarchitecture"] == "skylake-x");
+  CHECK(f["hw.sockets"] == "2");
+  CHECK(f["hw.cores"] == "4");
+  CHECK(f["hw.threads"] == "4");
+  CHECK(f["hw.numa_nodes"] == "2");
+  CHECK(f["hw.memory_bytes"] == std::to_string(16000000ull * 1024));
+  CHECK(f["hw.kernel"] == "6.1.0-hpc");
+  CHECK(f["hw.gpus"] == "NVIDIA A100-SXM4-40GB");
+  CHECK(microarchitecture("AuthenticAMD", 25, 1) == "zen3");
+  CHECK(microarchitecture("GenuineIntel", 6, 1).empty());
 }

@@ -1,7 +1,9 @@
-#include "formats/scratch.hpp"
+#include "formats/locations.hpp"
 
 #include <cctype>
 #include <cstdlib>
+
+#include <unistd.h>
 
 namespace jobperf {
 
@@ -26,6 +28,26 @@ std::pair<std::string, std::string> batch_job_id() {
   for (auto name : {"SLURM_JOB_ID", "PBS_JOBID", "OAR_JOB_ID", "LSB_JOBID"})
     if (const char* v = std::getenv(name); v && *v) return {v, name};
   return {};
+}
+
+std::vector<std::string> share_directories() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("JOBPERF_SHARE"); env && *env) dirs.emplace_back(env);
+  std::string compiled = JOBPERF_SHARE_DIRS;
+  for (std::size_t start = 0, colon; start <= compiled.size(); start = colon + 1) {
+    colon = compiled.find(':', start);
+    if (colon == std::string::npos) colon = compiled.size();
+    dirs.push_back(compiled.substr(start, colon - start));
+  }
+  return dirs;
+}
+
+std::string find_share_file(const std::string& relative) {
+  for (const auto& dir : share_directories()) {
+    std::string path = dir + "/" + relative;
+    if (access(path.c_str(), R_OK) == 0) return path;
+  }
+  return "";
 }
 
 }  // namespace jobperf
