@@ -29,6 +29,7 @@ void Collector::open_sources(const std::vector<SourceFactory>& factories, std::v
       note(stream::NoteLevel::Warning, spec.name, "unavailable: " + why);
       continue;
     }
+    for (const auto& warning : source->warnings()) note(stream::NoteLevel::Warning, spec.name, warning);
     spec.id = next_source_id_++;
     writer_.add_source(spec);
     into.push_back({spec.id, spec.name, std::move(source)});

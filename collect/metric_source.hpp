@@ -18,12 +18,18 @@ namespace jobperf::collect {
 struct SourceConfig {
   std::string proc_root = "/proc";  // fixture trees stand in for these in tests
   std::string sys_root = "/sys";
+  std::string perf_events;  // --events: a comma-separated list replacing the CPU's event set
 };
 
 // A process the collector watches, as sources see it.
 struct WatchedProcess {
   std::uint32_t pid;
   std::uint64_t start_ticks;  // from /proc/PID/stat: with pid, identifies the process
+  // Wrapper mode: the command the collector started, watched from before its
+  // exec, so counters inherited by all its descendants see the whole tree;
+  // and the descendants such counters already cover.
+  bool subtree_root = false;
+  bool covered_by_root = false;
 };
 
 struct SampleContext {
@@ -56,6 +62,8 @@ class MetricSource {
   // Name, scope and fields, fixed from open() on (a source may shape its
   // fields by what open() found); the source id is assigned by the collector.
   virtual stream::SourceSpec describe() const = 0;
+  // One-line notes from open() about what works only in part (events left out).
+  virtual std::vector<std::string> warnings() const { return {}; }
   virtual void sample(const SampleContext& context, const RecordSink& sink) = 0;
   // Last word on a process the collector reaped: process-scope sources may
   // record its final counters. Sources that cannot say more do nothing.

@@ -155,6 +155,7 @@ ProcessTracker::Changes ProcessTracker::scan() {
     p.start_ns = static_cast<std::int64_t>(static_cast<double>(k.start_ticks) * ns_per_tick) - boot_to_monotonic_ns_;
     auto parent = members_.find(k.ppid);
     p.rank = c.rank.value_or(parent != members_.end() ? parent->second.rank : -1);
+    p.covered_by_root = parent != members_.end() && (parent->second.adopted || parent->second.covered_by_root);
     auto full = read_command(root_, c.pid);
     p.command = full.empty() ? c.command : full;
     members_[p.pid] = p;
@@ -172,6 +173,7 @@ void ProcessTracker::adopt(const TrackedProcess& process) {
   k.member = true;
   known_[process.pid] = k;
   members_[process.pid] = process;
+  members_[process.pid].adopted = true;
   ++ever_watched_;
   rebuild_watched();
 }
@@ -190,7 +192,7 @@ const TrackedProcess* ProcessTracker::find(std::uint32_t pid) const {
 
 void ProcessTracker::rebuild_watched() {
   watched_.clear();
-  for (const auto& [pid, p] : members_) watched_.push_back({pid, p.start_ticks});
+  for (const auto& [pid, p] : members_) watched_.push_back({pid, p.start_ticks, p.adopted, p.covered_by_root});
   std::sort(watched_.begin(), watched_.end(), [](auto& a, auto& b) { return a.pid < b.pid; });
 }
 

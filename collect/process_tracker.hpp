@@ -29,6 +29,8 @@ struct TrackedProcess {
   std::int32_t rank = -1;
   std::int64_t start_ns = 0;  // CLOCK_MONOTONIC
   std::string command;
+  bool adopted = false;          // started by the collector (see WatchedProcess::subtree_root)
+  bool covered_by_root = false;  // a descendant of an adopted process
 };
 
 // The MPI rank a process's environment names (Open MPI, PMIx, PMI, Slurm), if any.

@@ -1,6 +1,7 @@
 // Wrapper mode: `jobperf-collect [options] -- command args...`. The
 // application's exit status and signals pass through untouched; nothing the
 // collector does (or fails to do) may change what the application sees.
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -67,8 +68,15 @@ std::string join(const std::vector<std::string>& words) {
   return out;
 }
 
-[[noreturn]] void exec_child(const std::vector<std::string>& command, const sigset_t& mask) {
+// The child waits until the collector has set up its counters (the pipe
+// closes), so that inherited perf counters see the command from its first
+// instruction.
+[[noreturn]] void exec_child(const std::vector<std::string>& command, const sigset_t& mask, int go) {
   sigprocmask(SIG_SETMASK, &mask, nullptr);
+  char byte;
+  while (read(go, &byte, 1) < 0 && errno == EINTR) {
+  }
+  close(go);
   std::vector<char*> argv;
   for (const auto& word : command) argv.push_back(const_cast<char*>(word.c_str()));
   argv.push_back(nullptr);
@@ -111,12 +119,17 @@ int run_wrapper(std::unique_ptr<Collector> collector, const std::vector<std::str
     // poke the job: those are forwarded to the command.
     SignalEvents events({SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH, SIGALRM});
     const std::int64_t spawned_ns = stream::monotonic_ns();
-    pid_t root = fork();
+    int go[2];
+    pid_t root = pipe2(go, O_CLOEXEC) == 0 ? fork() : -1;
     if (root < 0) {
       std::fprintf(stderr, "jobperf-collect: cannot start %s: %s\n", command[0].c_str(), std::strerror(errno));
       return 126;
     }
-    if (root == 0) exec_child(command, events.original_mask());
+    if (root == 0) {
+      close(go[1]);
+      exec_child(command, events.original_mask(), go[0]);
+    }
+    close(go[0]);
 
     auto guarded = [&](auto&& step) {  // a collector failure never stops the wrapper
       if (!collector) return;
@@ -137,6 +150,7 @@ int run_wrapper(std::unique_ptr<Collector> collector, const std::vector<std::str
       collector->adopt(p);
       collector->tick();
     });
+    close(go[1]);  // counters are in place: let the command run
 
     bool root_running = true;
     std::int64_t next_tick = stream::monotonic_ns() + (collector ? collector->interval_ns() : 1'000'000'000);

@@ -135,7 +135,11 @@ struct JobFileWriter::Impl {
       }
     }
     // HDF5 pairs memory and file elements in file order: rows must be sorted.
-    check(H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, values), "write rows", 0);
+    if (H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, values) < 0) {
+      char name[256] = "?";
+      H5Iget_name(dset, name, sizeof name);
+      throw h5::H5Error(std::string("HDF5: cannot write ") + std::to_string(rows.size()) + " rows of " + name);
+    }
   }
 
   void write_by_root(hid_t dset, hid_t mem_type, const void* data) {
@@ -248,6 +252,8 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   h5::write_attribute(rank_scale, "long_name", std::string("MPI rank"));
   auto host = im.string_dataset(ranks, "host", layout.rank_hosts);
   attach(host, rank_scale, 0);
+  auto stream = im.string_dataset(ranks, "stream", layout.rank_streams);
+  attach(stream, rank_scale, 0);
   auto exit_status = create_dataset(ranks, "exit_status", H5T_STD_I64LE, {layout.ranks.size()});
   im.write_by_root(exit_status, H5T_NATIVE_INT64, layout.rank_exit_status.data());
   h5::write_attribute(exit_status, "long_name",

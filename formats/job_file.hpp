@@ -55,6 +55,7 @@ struct JobLayout {
   double bin_seconds = 0;
   std::vector<std::int32_t> ranks;    // MPI ranks of the job, sorted: the rows of /ranks
   std::vector<std::string> rank_hosts;
+  std::vector<std::string> rank_streams;  // the stream each row came from
   std::vector<std::int64_t> rank_exit_status;
   std::vector<std::string> nodes;     // the rows of /nodes
   std::vector<MetricInfo> rank_metrics;

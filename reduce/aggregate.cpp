@@ -166,6 +166,7 @@ std::vector<RankRow> rank_rows(const stream::DecodedStream& s, const ClockMap& c
     RankRow row;
     row.rank = rank;
     row.host = s.header.host;
+    row.stream = s.path.substr(s.path.find_last_of('/') + 1);
     // The command the collector itself started and reaped is the rank's command.
     for (const auto* p : members)
       if (p->begin->ppid == static_cast<std::uint32_t>(s.header.pid) && p->wait_status >= 0)

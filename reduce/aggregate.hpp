@@ -13,6 +13,7 @@ namespace jobperf::reduce {
 struct RankRow {
   std::int32_t rank = -1;  // -1: processes without an MPI rank
   std::string host;
+  std::string stream;  // file name of the stream it came from
   std::int64_t exit_status = -1;  // exit code or 128+signal of the rank's command, if the collector saw it
   std::vector<StepSeries> sources;
 };

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -177,9 +178,17 @@ std::vector<DerivedMetric> parse_metrics_text(const std::string& name, std::stri
   std::vector<DerivedMetric> out;
   std::istringstream in{std::string(text)};
   std::string line;
+  // Event-set files hold their formulas in a [metrics] section; a .metrics file is all formulas.
+  const bool sectioned = text.find("[metrics]") != std::string_view::npos;
+  bool in_metrics = !sectioned;
   for (int number = 1; std::getline(in, line); ++number) {
     auto content = trim(line.substr(0, line.find('#')));
     if (content.empty()) continue;
+    if (content.front() == '[') {
+      in_metrics = content == "[metrics]";
+      continue;
+    }
+    if (!in_metrics) continue;
     std::vector<std::string> parts;
     std::size_t start = 0;
     for (std::size_t bar; (bar = content.find('|', start)) != std::string::npos; start = bar + 1)
@@ -216,6 +225,32 @@ std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, cons
     out[i] = apply(*metric.expression, i, series, next);
   }
   return out;
+}
+
+std::vector<DerivedMetric> metrics_for_source(const stream::SourceSpec& spec) {
+  std::vector<DerivedMetric> all;
+  if (auto file = find_metrics_file(spec.name); !file.empty()) {
+    all = parse_metrics_file(file);
+  } else if (spec.name == "perf" || spec.name.rfind("perf.", 0) == 0) {
+    for (auto set : {std::string("software"), spec.name.size() > 5 ? spec.name.substr(5) : std::string()}) {
+      if (auto path = find_share_file("events/" + set + ".events"); !set.empty() && !path.empty()) {
+        auto more = parse_metrics_file(path);
+        all.insert(all.end(), more.begin(), more.end());
+      }
+    }
+  } else {
+    for (const auto& f : spec.fields) {
+      bool counter = f.aggregation == stream::Aggregation::Counter || f.aggregation == stream::Aggregation::TreeCounter;
+      all.push_back(counter ? parse_metric(f.name + "_rate", f.units + "/s", "rate(" + f.name + ")", f.description + " per second")
+                            : parse_metric(f.name, f.units, f.name, f.description));
+    }
+  }
+  std::erase_if(all, [&](const DerivedMetric& m) {
+    return std::any_of(m.inputs.begin(), m.inputs.end(), [&](const auto& input) {
+      return std::none_of(spec.fields.begin(), spec.fields.end(), [&](auto& f) { return f.name == input.first; });
+    });
+  });
+  return all;
 }
 
 std::string find_metrics_file(const std::string& source_name) {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "formats/raw_stream.hpp"
+
 namespace jobperf::reduce {
 
 struct FormulaError : std::runtime_error {
@@ -41,5 +43,12 @@ std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, cons
 
 // share/metrics/<source>.metrics if it exists, else "".
 std::string find_metrics_file(const std::string& source_name);
+
+// The derived metrics of a source: its share/metrics file; for perf sources
+// ("perf", "perf.<arch>") the [metrics] of share/events/software.events and
+// <arch>.events; for a source with neither, every field as is (counters as
+// per-second rates). Metrics whose inputs the source lacks (hardware events
+// unavailable on that machine) are left out.
+std::vector<DerivedMetric> metrics_for_source(const stream::SourceSpec& spec);
 
 }  // namespace jobperf::reduce

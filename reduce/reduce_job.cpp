@@ -261,19 +261,6 @@ void decode_into(const std::vector<char>& bytes, Catalog& c) {
 
 // ---------------------------------------------------------------- metrics
 
-// Metrics of one source: its share/metrics file, or, for a source without
-// one, every field as is (counters as per-second rates).
-std::vector<DerivedMetric> metrics_for(const stream::SourceSpec& spec) {
-  if (auto file = find_metrics_file(spec.name); !file.empty()) return parse_metrics_file(file);
-  std::vector<DerivedMetric> out;
-  for (const auto& f : spec.fields) {
-    bool counter = f.aggregation == Aggregation::Counter || f.aggregation == Aggregation::TreeCounter;
-    out.push_back(counter ? parse_metric(f.name + "_rate", f.units + "/s", "rate(" + f.name + ")", f.description + " per second")
-                          : parse_metric(f.name, f.units, f.name, f.description));
-  }
-  return out;
-}
-
 struct MetricPlan {
   std::string source;
   DerivedMetric metric;
@@ -284,7 +271,7 @@ std::vector<MetricPlan> plan_metrics(const std::vector<stream::SourceSpec>& sour
   std::set<std::string> names;
   for (const auto& s : sources) {
     if (s.scope != scope) continue;
-    for (auto& m : metrics_for(s)) {
+    for (auto& m : metrics_for_source(s)) {
       if (!names.insert(m.name).second) m.name = s.name + "." + m.name;  // keep both when sources clash
       out.push_back({s.name, std::move(m)});
     }
@@ -356,7 +343,7 @@ Catalog catalog_of(const Local& local) {
     }
   }
   for (const auto& r : local.rank_rows) {
-    RowEntry e{r.rank, r.host, r.exit_status, 0, 0, ""};
+    RowEntry e{r.rank, r.host, r.exit_status, 0, 0, r.stream};
     span_of(r.sources, e.first_ns, e.last_ns);
     c.rows.push_back(e);
   }
@@ -413,11 +400,15 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   L.bin_seconds = tl.bin_seconds();
   for (std::size_t b = 0; b < tl.bins; ++b) L.time_ns.push_back(tl.bin_start(b));
   auto rows = all.rows;
-  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return std::tie(a.rank, a.host) < std::tie(b.rank, b.host); });
+  // One row per rank and stream: a rank whose work several streams hold (wrapped steps of one
+  // batch script) has a row for each, told apart by /ranks/stream.
+  std::sort(rows.begin(), rows.end(),
+            [](auto& a, auto& b) { return std::tie(a.rank, a.host, a.stream) < std::tie(b.rank, b.host, b.stream); });
   std::int64_t exit_status = 0;
   for (const auto& r : rows) {
     L.ranks.push_back(r.rank);
     L.rank_hosts.push_back(r.host);
+    L.rank_streams.push_back(r.stream);
     L.rank_exit_status.push_back(r.exit_status);
     if (r.rank < 0) continue;
     if (r.exit_status < 0 && exit_status == 0) exit_status = -1;
@@ -504,7 +495,7 @@ void write_job(const Plan& plan, const Local& local, const ReduceOptions& option
   std::vector<std::vector<std::vector<double>>> rank_values;  // [row][metric][bin]
   for (const auto& r : local.rank_rows) {
     for (std::size_t i = 0; i < L.ranks.size(); ++i)
-      if (L.ranks[i] == r.rank && L.rank_hosts[i] == r.host) rank_index.push_back(i);
+      if (L.ranks[i] == r.rank && L.rank_hosts[i] == r.host && L.rank_streams[i] == r.stream) rank_index.push_back(i);
     rank_values.push_back(derive(r.sources, plan.rank_metrics, tl));
   }
   // One stream per host supplies the node's rows: the first by path.

@@ -2,7 +2,9 @@
 
 namespace jobperf::collect {
 
-std::vector<SourceFactory> process_source_factories() { return {make_process_procfs_source}; }
+std::vector<SourceFactory> process_source_factories() {
+  return {make_process_procfs_source, make_perf_events_source};
+}
 std::vector<SourceFactory> node_source_factories() {
   return {make_node_procfs_source, make_rapl_source, make_infiniband_source, make_lustre_source};
 }

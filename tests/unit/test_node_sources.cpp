@@ -16,6 +16,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+SourceConfig fixture_config(const std::string& proc, const std::string& sys) {
+  SourceConfig c;
+  c.proc_root = proc;
+  c.sys_root = sys;
+  return c;
+}
+
 const std::string kProc = std::string(JOBPERF_FIXTURES) + "/proc";
 const std::string kSys = std::string(JOBPERF_FIXTURES) + "/sys";
 
@@ -37,7 +44,7 @@ void write(const fs::path& path, const std::string& text) { std::ofstream(path) 
 TEST_CASE("rapl: energy summed per domain over sockets, unwrapped, absent domains NaN") {
   auto dir = fs::temp_directory_path() / ("jobperf-sys-" + std::to_string(getpid()));
   fs::copy(kSys, dir, fs::copy_options::recursive);
-  auto source = make_rapl_source({kProc, dir.string()});
+  auto source = make_rapl_source(fixture_config(kProc, dir.string()));
   REQUIRE(source->open().empty());
   auto first = sample(*source);
   CHECK(first["package_energy"] == 0);  // energy since collection started
@@ -56,12 +63,12 @@ TEST_CASE("rapl: energy summed per domain over sockets, unwrapped, absent domain
 }
 
 TEST_CASE("rapl: no zones means unavailable, with the place looked at") {
-  auto source = make_rapl_source({kProc, "/nonexistent"});
+  auto source = make_rapl_source(fixture_config(kProc, "/nonexistent"));
   CHECK(source->open() == "no RAPL zones under /nonexistent/class/powercap");
 }
 
 TEST_CASE("infiniband: all ports summed, data counters in 4-byte words") {
-  auto source = make_infiniband_source({kProc, kSys});
+  auto source = make_infiniband_source(fixture_config(kProc, kSys));
   REQUIRE(source->open().empty());
   auto v = sample(*source);
   CHECK(v["ib_rx_bytes"] == (1000 + 500) * 4);
@@ -70,11 +77,11 @@ TEST_CASE("infiniband: all ports summed, data counters in 4-byte words") {
   CHECK(v["ib_tx_packets"] == 40);
   CHECK(v["ib_symbol_errors"] == 4);
   CHECK(v["ib_tx_discards"] == 6);
-  CHECK(make_infiniband_source({kProc, "/nonexistent"})->open().find("no InfiniBand") == 0);
+  CHECK(make_infiniband_source(fixture_config(kProc, "/nonexistent"))->open().find("no InfiniBand") == 0);
 }
 
 TEST_CASE("lustre: llite and osc stats from /proc and debugfs, summed") {
-  auto source = make_lustre_source({kProc, kSys});
+  auto source = make_lustre_source(fixture_config(kProc, kSys));
   REQUIRE(source->open().empty());
   auto v = sample(*source);
   CHECK(v["read_bytes"] == 2101248 + 30);
@@ -88,11 +95,11 @@ TEST_CASE("lustre: llite and osc stats from /proc and debugfs, summed") {
   CHECK(v["fsyncs"] == 1);
   CHECK(v["ost_read_rpcs"] == 7);
   CHECK(v["ost_write_rpcs"] == 5);
-  CHECK(make_lustre_source({"/nonexistent", "/nonexistent"})->open().find("no Lustre client") == 0);
+  CHECK(make_lustre_source(fixture_config("/nonexistent", "/nonexistent"))->open().find("no Lustre client") == 0);
 }
 
 TEST_CASE("node facts: CPU, microarchitecture, topology, memory, kernel, GPUs") {
-  auto facts = node_facts({kProc, kSys});
+  auto facts = node_facts(fixture_config(kProc, kSys));
   std::map<std::string, std::string> f(facts.begin(), facts.end());
   CHECK(f["hw.cpu_vendor"] == "GenuineIntel");
   CHECK(f["hw.cpu_model"] == "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz");

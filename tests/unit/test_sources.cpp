@@ -15,6 +15,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+SourceConfig fixture_config(const std::string& proc, const std::string& sys) {
+  SourceConfig c;
+  c.proc_root = proc;
+  c.sys_root = sys;
+  return c;
+}
+
 const std::string kProc = std::string(JOBPERF_FIXTURES) + "/proc";
 const std::string kSys = std::string(JOBPERF_FIXTURES) + "/sys";
 
@@ -39,7 +46,7 @@ std::map<std::uint32_t, std::map<std::string, double>> sample_once(MetricSource&
 TEST_CASE("the process source reads stat, statm, io, status, schedstat and fd of each process") {
   REQUIRE(sysconf(_SC_CLK_TCK) == 100);  // the expected values below assume USER_HZ = 100
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
-  auto source = make_process_procfs_source({kProc, kSys});
+  auto source = make_process_procfs_source(fixture_config(kProc, kSys));
   auto v = sample_once(*source, {{4242, 12345}})[4242];
   CHECK(v["cpu_user"] == (200 + 30) * 1e7);   // utime + cutime, ticks -> ns
   CHECK(v["cpu_system"] == (50 + 10) * 1e7);  // stime + cstime
@@ -65,14 +72,14 @@ TEST_CASE("the process source reads stat, statm, io, status, schedstat and fd of
 }
 
 TEST_CASE("a process that is gone before sampling is skipped silently") {
-  auto source = make_process_procfs_source({kProc, kSys});
+  auto source = make_process_procfs_source(fixture_config(kProc, kSys));
   auto out = sample_once(*source, {{4242, 12345}, {99999, 1}});
   CHECK(out.size() == 1);
   CHECK(out.count(4242) == 1);
 }
 
 TEST_CASE("the process source records final values of a process the collector reaped") {
-  auto source = make_process_procfs_source({kProc, kSys});
+  auto source = make_process_procfs_source(fixture_config(kProc, kSys));
   sample_once(*source, {{4242, 12345}});
   ReapedProcess r;
   r.pid = 4242;
@@ -91,7 +98,7 @@ TEST_CASE("the process source records final values of a process the collector re
 }
 
 TEST_CASE("the node source reads stat, meminfo, net/dev, diskstats and loadavg") {
-  auto source = make_node_procfs_source({kProc, kSys});
+  auto source = make_node_procfs_source(fixture_config(kProc, kSys));
   auto v = sample_once(*source)[0];
   CHECK(v["cpu_user"] == 1000 * 1e7);
   CHECK(v["cpu_idle"] == 5000 * 1e7);
@@ -116,7 +123,7 @@ TEST_CASE("the node source reads stat, meminfo, net/dev, diskstats and loadavg")
 }
 
 TEST_CASE("a missing proc tree makes the node source unavailable with a reason") {
-  auto source = make_node_procfs_source({"/nonexistent/proc", kSys});
+  auto source = make_node_procfs_source(fixture_config("/nonexistent/proc", kSys));
   auto why = source->open();
   CHECK(why.find("/nonexistent/proc/stat") != std::string::npos);
 }

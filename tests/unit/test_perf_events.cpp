@@ -1,0 +1,161 @@
+// The perf_event source: multiplex scaling, every shipped event set (encoded
+// with libpfm4 for its own PMU, whatever this machine's CPU), and software
+// events counting a real process, threads started later included.
+#include <perfmon/pfmlib_perf_event.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "collect/sources/perf_events.hpp"
+#include "collect/sources/sources.hpp"
+#include "formats/locations.hpp"
+#include "reduce/formulas.hpp"
+
+using namespace jobperf;
+using namespace jobperf::collect;
+
+TEST_CASE("perf: counts are scaled by enabled/running time") {
+  CHECK(scale_multiplexed(100, 1000, 1000) == 100);
+  CHECK(scale_multiplexed(100, 1000, 250) == 400);  // ran a quarter of the time
+  CHECK(std::isnan(scale_multiplexed(0, 1000, 0)));  // never scheduled: unknown
+  CHECK(scale_multiplexed(0, 0, 0) == 0);            // its task has not run yet
+}
+
+TEST_CASE("perf: PAPI presets map to libpfm4 names") {
+  CHECK(papi_to_libpfm("PAPI_TOT_INS") == "perf::INSTRUCTIONS");
+  CHECK(papi_to_libpfm("INST_RETIRED:ANY_P") == "INST_RETIRED:ANY_P");
+}
+
+namespace {
+
+// Encodes every event of `set` for its PMU in a child process: libpfm4 keeps
+// per-model state across re-initialisation, so each PMU gets a fresh one.
+// Returns the events that failed, one per line.
+std::string encode_in_child(const EventSet& set) {
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(out[0]);
+    setenv("LIBPFM_FORCE_PMU", set.pmu.c_str(), 1);  // as if on that CPU
+    std::string failed = pfm_initialize() == PFM_SUCCESS ? "" : "libpfm4 does not start\n";
+    for (const auto& [field, event] : set.events) {
+      perf_event_attr attr{};
+      pfm_perf_encode_arg_t arg{};
+      arg.attr = &attr;
+      arg.size = sizeof arg;
+      int rc = pfm_get_os_event_encoding(event.c_str(), PFM_PLM3, PFM_OS_PERF_EVENT, &arg);
+      if (rc != PFM_SUCCESS) failed += event + ": " + pfm_strerror(rc) + "\n";
+    }
+    if (write(out[1], failed.data(), failed.size()) < 0) _exit(2);
+    _exit(0);
+  }
+  close(out[1]);
+  std::string failed;
+  char buffer[512];
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) failed.append(buffer, static_cast<std::size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed += "the encoding child failed\n";
+  return failed;
+}
+
+}  // namespace
+
+TEST_CASE("every event set encodes for its PMU and its formulas use only its events") {
+  std::size_t sets = 0;
+  for (const auto& dir : share_directories()) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir + "/events", ec)) {
+      if (entry.path().extension() != ".events") continue;
+      auto set = read_event_set(entry.path().string());
+      INFO(set.path << " (pmu " << set.pmu << ")");
+      REQUIRE_FALSE(set.pmu.empty());
+      REQUIRE_FALSE(set.events.empty());
+      CHECK(encode_in_child(set) == "");
+      auto metrics = reduce::parse_metrics_file(set.path);
+      REQUIRE_FALSE(metrics.empty());
+      for (const auto& m : metrics)
+        for (const auto& [field, rate] : m.inputs) {
+          INFO(m.name << " uses " << field);
+          CHECK(rate);  // perf events are counters
+          CHECK(std::any_of(set.events.begin(), set.events.end(), [&](auto& e) { return e.first == field; }));
+        }
+      ++sets;
+    }
+    if (sets) break;  // the first share directory that has them
+  }
+  CHECK(sets >= 8);
+}
+
+TEST_CASE("perf: the Skylake-X DP MFLOP/s formula gives LIKWID's answer exactly") {
+  auto metrics = reduce::parse_metrics_file(find_share_file("events/skylake-x.events"));
+  auto dp = std::find_if(metrics.begin(), metrics.end(), [](auto& m) { return m.name == "dp_mflops"; });
+  REQUIRE(dp != metrics.end());
+  // Per second: 1e6 scalar, 2e6 128-bit (x2), 3e6 256-bit (x4), 4e6 512-bit (x8) -> 1 + 4 + 12 + 32 = 49 MFLOP/s.
+  std::map<std::string, std::vector<double>> rates = {{"fp_scalar_double", {1e6}},
+                                                      {"fp_128b_packed_double", {2e6}},
+                                                      {"fp_256b_packed_double", {3e6}},
+                                                      {"fp_512b_packed_double", {4e6}}};
+  auto out = reduce::evaluate(*dp, 1, [&](const std::string& f, bool) { return &rates.at(f); });
+  CHECK(out[0] == Approx(49.0));
+}
+
+TEST_CASE("perf: software events count a process and the threads it starts later") {
+  auto source = make_perf_events_source(SourceConfig{});
+  const auto why = source->open();
+  INFO("perf_event_open is refused here: " << why);
+  REQUIRE(why.empty());  // software events need no PMU: this must work on any Linux >= 5.13
+  auto spec = source->describe();
+
+  int go[2], done[2];
+  REQUIRE(pipe(go) == 0);
+  REQUIRE(pipe(done) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(1);
+    auto burn = [] {
+      volatile double x = 0;
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      while (std::chrono::steady_clock::now() < until) x = x + 1;
+    };
+    burn();
+    std::thread t(burn);  // started after the counters were opened
+    t.join();
+    std::vector<char> pages(4096 * 1000);
+    for (std::size_t i = 0; i < pages.size(); i += 4096) pages[i] = 1;
+    if (write(done[1], "x", 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  std::map<std::string, double> last;
+  auto sample = [&] {
+    std::vector<WatchedProcess> watched = {{static_cast<std::uint32_t>(child), 0}};
+    SampleContext ctx;
+    ctx.processes = watched;
+    source->sample(ctx, [&](std::uint32_t, std::span<const std::uint64_t> v) {
+      for (std::size_t i = 0; i < v.size(); ++i) last[spec.fields[i].name] = stream::raw_to_double(v[i], spec.fields[i].type);
+    });
+  };
+  sample();  // attaches
+  REQUIRE(write(go[1], "x", 1) == 1);
+  char c;
+  REQUIRE(read(done[0], &c, 1) == 1);
+  sample();
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  CHECK(last["task_clock"] >= 0.35e9);  // 0.2 s in the main thread + 0.2 s in the later thread
+  CHECK(last["page_faults"] >= 1000);
+}
