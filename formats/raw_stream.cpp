@@ -31,6 +31,7 @@ enum BlockType : std::uint16_t {
   kNote = 7,
   kMetadata = 8,
   kEnd = 9,
+  kProcessExit = 10,
 };
 
 std::int64_t clock_ns(clockid_t id) {
@@ -78,6 +79,52 @@ Header decode_header(Decoder& d) {
 }
 
 std::string errno_text() { return std::strerror(errno); }
+
+// sync, type, flags, length, CRC32C, payload: one block, ready for one write().
+void frame_block(std::uint16_t type, const std::vector<char>& payload, std::vector<char>& out) {
+  Encoder e(out);
+  const std::size_t start = out.size();
+  e.put(kSync);
+  e.put(type);
+  e.put(std::uint16_t{0});
+  e.put(static_cast<std::uint32_t>(payload.size()));
+  std::uint32_t crc = crc32c(out.data() + start + 4, 8);
+  crc = crc32c(payload.data(), payload.size(), crc);
+  e.put(crc);
+  out.insert(out.end(), payload.begin(), payload.end());
+}
+
+void encode_exit(Encoder& e, const ProcessExit& x) {
+  e.put(static_cast<std::uint8_t>(x.kind));
+  for (auto v : {x.pid, x.tid, x.ppid, x.pgid, x.sid, x.exec_generation}) e.put(v);
+  for (auto v : {x.rank, x.exit_code, x.signal}) e.put(v);
+  e.put(x.start_ns);
+  e.put(x.end_ns);
+  e.put_string(x.exe);
+  e.put_string(x.args);
+  e.put_string(x.tags);
+  for (auto v : {x.user_ns, x.system_ns, x.maxrss_kb, x.minflt, x.majflt, x.inblock, x.oublock, x.voluntary_ctxt,
+                 x.involuntary_ctxt, x.rchar, x.wchar, x.syscr, x.syscw, x.read_bytes, x.write_bytes,
+                 x.cancelled_write_bytes, x.run_ns, x.wait_ns, x.timeslices})
+    e.put(v);
+}
+
+ProcessExit decode_exit(Decoder& d) {
+  ProcessExit x;
+  x.kind = static_cast<ExitKind>(d.get<std::uint8_t>());
+  for (auto* v : {&x.pid, &x.tid, &x.ppid, &x.pgid, &x.sid, &x.exec_generation}) *v = d.get<std::uint32_t>();
+  for (auto* v : {&x.rank, &x.exit_code, &x.signal}) *v = d.get<std::int32_t>();
+  x.start_ns = d.get<std::int64_t>();
+  x.end_ns = d.get<std::int64_t>();
+  x.exe = d.get_string();
+  x.args = d.get_string();
+  x.tags = d.get_string();
+  for (auto* v : {&x.user_ns, &x.system_ns, &x.maxrss_kb, &x.minflt, &x.majflt, &x.inblock, &x.oublock,
+                  &x.voluntary_ctxt, &x.involuntary_ctxt, &x.rchar, &x.wchar, &x.syscr, &x.syscw, &x.read_bytes,
+                  &x.write_bytes, &x.cancelled_write_bytes, &x.run_ns, &x.wait_ns, &x.timeslices})
+    *v = d.get<std::uint64_t>();
+  return x;
+}
 
 }  // namespace
 
@@ -140,21 +187,13 @@ StreamWriter::StreamWriter(const std::string& path, const Header& header, bool f
     if (errno == EEXIST) throw StreamError(path + ": already exists (use --force to replace it)");
     throw StreamError(path + ": cannot create: " + errno_text());
   }
-  std::vector<char> prologue(kMagic, kMagic + sizeof kMagic);
-  Encoder e(prologue);
-  e.put(kFormatVersion);
-  e.put(std::uint32_t{0});
-  if (::write(fd_, prologue.data(), prologue.size()) != static_cast<ssize_t>(prologue.size())) {
+  auto start = encode_stream_start(header);
+  if (::write(fd_, start.data(), start.size()) != static_cast<ssize_t>(start.size())) {
     std::string why = errno_text();
     ::close(fd_);
     throw StreamError(path + ": cannot write: " + why);
   }
-  bytes_written_ = prologue.size();
-  std::vector<char> payload;
-  Encoder h(payload);
-  encode_header(h, header);
-  write_block(kHeader, payload);
-  if (failed()) throw StreamError(error_);
+  bytes_written_ = start.size();
 }
 
 StreamWriter::~StreamWriter() {
@@ -164,18 +203,30 @@ StreamWriter::~StreamWriter() {
   }
 }
 
+std::vector<char> encode_stream_start(const Header& header) {
+  std::vector<char> out(kMagic, kMagic + sizeof kMagic);
+  Encoder e(out);
+  e.put(kFormatVersion);
+  e.put(std::uint32_t{0});
+  std::vector<char> payload;
+  Encoder h(payload);
+  encode_header(h, header);
+  frame_block(kHeader, payload, out);
+  return out;
+}
+
+std::vector<char> encode_process_exit_block(const ProcessExit& exit) {
+  std::vector<char> payload, out;
+  Encoder e(payload);
+  encode_exit(e, exit);
+  frame_block(kProcessExit, payload, out);
+  return out;
+}
+
 void StreamWriter::write_block(std::uint16_t type, const std::vector<char>& payload) {
   if (failed() || fd_ < 0) return;
   scratch_.clear();
-  Encoder e(scratch_);
-  e.put(kSync);
-  e.put(type);
-  e.put(std::uint16_t{0});
-  e.put(static_cast<std::uint32_t>(payload.size()));
-  std::uint32_t crc = crc32c(scratch_.data() + 4, 8);
-  crc = crc32c(payload.data(), payload.size(), crc);
-  e.put(crc);
-  scratch_.insert(scratch_.end(), payload.begin(), payload.end());
+  frame_block(type, payload, scratch_);
   // One write per block: with O_APPEND a crash can only tear the last block.
   ssize_t n = ::write(fd_, scratch_.data(), scratch_.size());
   if (n != static_cast<ssize_t>(scratch_.size())) {
@@ -373,6 +424,7 @@ void decode_block(const BlockView& b, DecodedStream& s) {
       }
       break;
     }
+    case kProcessExit: s.process_exits.push_back(decode_exit(d)); break;
     case kEnd:
       s.end.anchor = get_anchor(d);
       s.end.reason = d.get_string();

@@ -113,6 +113,32 @@ struct End {
   std::string reason;
 };
 
+// One process (or thread) at its end, as libjobperf-preload.so records it.
+enum class ExitKind : std::uint8_t {
+  Exited = 1,      // the process recorded itself as it exited
+  Killed = 2,      // killed by a signal: its parent recorded it when reaping it
+  ThreadExit = 3,  // one thread of a process (with JOBPERF_PRELOAD_THREADS=1)
+};
+struct ProcessExit {
+  ExitKind kind = ExitKind::Exited;
+  std::uint32_t pid = 0, tid = 0, ppid = 0, pgid = 0, sid = 0;
+  std::uint32_t exec_generation = 0;  // execs this process went through
+  std::int32_t rank = -1;
+  std::int32_t exit_code = -1;        // -1 when killed
+  std::int32_t signal = 0;            // 0 unless killed
+  std::int64_t start_ns = 0, end_ns = 0;  // CLOCK_MONOTONIC
+  std::string exe, args, tags;
+  std::uint64_t user_ns = 0, system_ns = 0, maxrss_kb = 0, minflt = 0, majflt = 0;
+  std::uint64_t inblock = 0, oublock = 0, voluntary_ctxt = 0, involuntary_ctxt = 0;
+  std::uint64_t rchar = 0, wchar = 0, syscr = 0, syscw = 0, read_bytes = 0, write_bytes = 0;
+  std::uint64_t cancelled_write_bytes = 0, run_ns = 0, wait_ns = 0, timeslices = 0;
+};
+
+// The bytes that start a stream (prologue and header block), and a whole
+// process-exit block: what many processes append, each with one write().
+std::vector<char> encode_stream_start(const Header& header);
+std::vector<char> encode_process_exit_block(const ProcessExit& exit);
+
 // The schema block's encoding of a source, also used to ship sources between
 // reducer ranks.
 void encode_source(Encoder& e, const SourceSpec& s);
@@ -188,6 +214,7 @@ struct DecodedStream {
   std::vector<Note> notes;
   Metadata metadata;
   std::vector<ClockAnchor> anchors;  // periodic ones, after header.start
+  std::vector<ProcessExit> process_exits;
   bool closed = false;               // an End block was read
   End end;
   std::vector<Damage> damage;

@@ -1,0 +1,105 @@
+// libjobperf-preload.so on real processes: 200 short processes, some exiting
+// non-zero, some killed by a signal, give 200 records with the right exit
+// codes and signals; threads record themselves when asked to.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "formats/raw_stream.hpp"
+
+using namespace jobperf::stream;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_stream(const std::string& name) {
+  auto path = fs::temp_directory_path() / ("jobperf-preload-" + std::to_string(getpid()) + "-" + name + ".jps");
+  fs::remove(path);
+  return path.string();
+}
+
+int run_preloaded(const std::string& stream, const std::string& extra_env, const std::string& command) {
+  std::string line = "env LD_PRELOAD=" JOBPERF_PRELOAD_LIBRARY " JOBPERF_PRELOAD_STREAM=" + stream +
+                     " JOBPERF_JOB_ID=preload-test JOBPERF_TAGS=op:test " + extra_env + " " + command +
+                     " >/dev/null 2>&1";
+  return std::system(line.c_str());
+}
+
+}  // namespace
+
+TEST_CASE("preload: 200 short processes give 200 records with their exit codes and signals") {
+  auto stream = temp_stream("200");
+  // Every 4th: a clean exit, an exit code 1..7, a death by SIGTERM, a short sleep.
+  const std::string script =
+      "for ((i = 1; i <= 200; i++)); do case $((i % 4)) in"
+      "  0) /bin/true ;;"
+      "  1) /bin/sh -c \"exit $((i % 7 + 1))\" ;;"
+      "  2) /bin/sh -c 'kill -TERM $$' ;;"
+      "  3) /bin/sleep 0 ;;"
+      " esac; done";
+  run_preloaded(stream, "", "/bin/bash -c '" + std::string(script).replace(script.find("'kill"), 16, "\"kill -TERM \\$\\$\"") + "'");
+  auto s = read_stream(stream);
+  REQUIRE(s.damage.empty());
+  CHECK(s.header.mode == "preload");
+  CHECK(s.header.job_id == "preload-test");
+
+  // The bash running the loop recorded itself too; its children are the 200.
+  std::uint32_t bash = 0;
+  for (const auto& x : s.process_exits)
+    if (x.kind == ExitKind::Exited && x.args.rfind("/bin/bash -c", 0) == 0) bash = x.pid;
+  REQUIRE(bash != 0);
+  std::map<int, int> exit_codes, signals;
+  int children = 0;
+  for (const auto& x : s.process_exits) {
+    if (x.ppid != bash) continue;
+    ++children;
+    if (x.kind == ExitKind::Killed) {
+      ++signals[x.signal];
+      continue;
+    }
+    ++exit_codes[x.exit_code];
+    if (x.args.rfind("/bin/sh -c exit ", 0) == 0) CHECK(x.exit_code == std::atoi(x.args.c_str() + 16));
+    CHECK(x.exec_generation == 1);  // bash forked, then exec'd the command
+    CHECK(x.tags == "op:test");
+    CHECK(x.end_ns >= x.start_ns);
+  }
+  CHECK(children == 200);
+  CHECK(signals[15] == 50);
+  CHECK(exit_codes[0] == 100);  // /bin/true and /bin/sleep
+  int nonzero = 0;
+  for (int code = 1; code <= 7; ++code) nonzero += exit_codes[code];
+  CHECK(nonzero == 50);
+  fs::remove(stream);
+}
+
+TEST_CASE("preload: threads record themselves when asked, and rusage is the thread's own") {
+  auto stream = temp_stream("threads");
+  CHECK(run_preloaded(stream, "JOBPERF_PRELOAD_THREADS=1", JOBPERF_SPAWN_THREADS " 3 4") >> 8 == 4);
+  auto s = read_stream(stream);
+  int threads = 0, processes = 0;
+  std::uint64_t thread_cpu = 0, process_cpu = 0;
+  for (const auto& x : s.process_exits) {
+    if (x.kind == ExitKind::ThreadExit) {
+      ++threads;
+      CHECK(x.tid != x.pid);
+      CHECK(x.user_ns + x.system_ns >= 5'000'000);  // each burned CPU for ~50 ms of wall time
+      thread_cpu += x.user_ns + x.system_ns;
+    } else if (x.kind == ExitKind::Exited) {
+      ++processes;
+      CHECK(x.exit_code == 4);
+      process_cpu = x.user_ns + x.system_ns;
+    }
+  }
+  CHECK(threads == 3);
+  CHECK(processes == 1);
+  CHECK(process_cpu >= thread_cpu);  // the process's usage includes its threads' (RUSAGE_THREAD is each one's own)
+  fs::remove(stream);
+}
+
+TEST_CASE("preload: without a stream to write it does nothing") {
+  CHECK(std::system("env LD_PRELOAD=" JOBPERF_PRELOAD_LIBRARY " /bin/sh -c 'exit 3'") >> 8 == 3);
+}
