@@ -11,6 +11,7 @@
 #include "collect/batch_env.hpp"
 #include "collect/modes.hpp"
 #include "collect/options.hpp"
+#include "collect/preload_setup.hpp"
 #include "collect/procfs.hpp"
 #include "formats/locations.hpp"
 
@@ -95,13 +96,23 @@ int run(const jc::CollectOptions& o) {
   const std::string host = o.host.empty() ? jc::host_name() : o.host;
   std::string job_id = !o.job_id.empty() ? o.job_id : batch.job_id;
   if (job_id.empty()) {
-    if (o.stop) throw jc::UsageError("--stop needs --job-id outside a batch job");
+    if (o.stop || o.print_env) throw jc::UsageError("--stop and --env need --job-id outside a batch job");
     job_id = jc::generated_job_id(host);
     if (!o.quiet) std::fprintf(stderr, "jobperf-collect: no batch job id; using job id %s\n", job_id.c_str());
   }
   const std::string dir = jobperf::stream_directory(o.out_base.empty() ? jobperf::default_scratch() : o.out_base, job_id);
   const std::string pid_file = dir + "/" + jobperf::safe_file_name(host) + ".collect.pid";
   if (o.stop) return jc::stop_sidecar(pid_file, 60);
+  if (o.print_env || o.preload) {
+    const auto library = jc::preload_library();
+    if (library.empty()) throw std::runtime_error("libjobperf-preload.so is not installed (neither in the install libdir nor in the build tree)");
+    auto variables = jc::preload_environment(library, dir, job_id, host);
+    if (o.print_env) {
+      std::fputs(jc::shell_exports(variables, o.shell).c_str(), stdout);
+      return 0;
+    }
+    for (const auto& [name, value] : variables) setenv(name.c_str(), value.c_str(), 1);  // the command inherits them
+  }
 
   const bool wrapper = !o.command.empty();
   jc::Selection selection;

@@ -26,6 +26,9 @@ po::options_description describe_options(CollectOptions& o) {
       ("flush", po::value(&o.flush_s)->default_value(1.0, "1"), "seconds between writes to the stream")
       ("force", po::bool_switch(&o.force), "replace an existing stream")
       ("stop", po::bool_switch(&o.stop), "stop the sidecar of this job on this node, and wait for it")
+      ("preload", po::bool_switch(&o.preload), "wrapper: record every process and thread at its end (libjobperf-preload.so)")
+      ("env", po::bool_switch(&o.print_env), "print the settings that record every process at its end, to eval in a job script")
+      ("shell", po::value(&o.shell)->default_value("bash"), "with --env: bash (also sh, zsh) or csh (also tcsh)")
       ("quiet,q", po::bool_switch(&o.quiet), "print only errors")
       ("proc-root", po::value(&o.proc_root)->default_value("/proc"), "procfs root (tests use fixture trees)")
       ("sys-root", po::value(&o.sys_root)->default_value("/sys"), "sysfs root (tests use fixture trees)")
@@ -42,7 +45,8 @@ std::string collect_usage() {
   out << "Usage:\n"
          "  jobperf-collect [options] -- command [args...]   wrap a command (e.g. each MPI rank)\n"
          "  jobperf-collect [options]                        sidecar: watch the job's processes on this node\n"
-         "  jobperf-collect --stop [--job-id ID]             stop this node's sidecar\n\n"
+         "  jobperf-collect --stop [--job-id ID]             stop this node's sidecar\n"
+         "  eval $(jobperf-collect --env [--shell csh])      record every process of a job script at its end\n\n"
       << describe_options(unused);
   return out.str();
 }
@@ -71,6 +75,9 @@ CollectOptions parse_collect_options(int argc, const char* const* argv) {
   if (o.flush_s < 0.01) throw UsageError("--flush must be at least 0.01 seconds");
   if (!o.command.empty() && (!o.pids.empty() || !o.job_namespace.empty() || !o.env_match.empty() || o.stop))
     throw UsageError("--pid, --job, --match-env and --stop are for sidecar mode, not with a command");
+  if (o.preload && o.command.empty()) throw UsageError("--preload goes with a command (wrapper mode); in job scripts use --env");
+  if (o.shell != "bash" && o.shell != "sh" && o.shell != "zsh" && o.shell != "csh" && o.shell != "tcsh")
+    throw UsageError("--shell takes bash, sh, zsh, csh or tcsh, not '" + o.shell + "'");
   if (!o.env_match.empty() && o.env_match.find('=') == std::string::npos)
     throw UsageError("--match-env wants NAME=VALUE, not '" + o.env_match + "'");
   return o;

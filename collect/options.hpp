@@ -25,6 +25,9 @@ struct CollectOptions {
   std::string events;         // perf events replacing the CPU's default set
   bool force = false;
   bool stop = false;
+  bool print_env = false;     // --env: print what to eval for per-process exit records
+  std::string shell = "bash";
+  bool preload = false;       // wrapper: load libjobperf-preload.so into the command
   bool quiet = false;
   bool help = false;
   bool version = false;

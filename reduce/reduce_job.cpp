@@ -335,7 +335,9 @@ Catalog catalog_of(const Local& local) {
     StreamEntry e{s.path, s.header.job_id, s.header.mode, s.header.host, s.header.rank, s.header.interval_ns,
                   world_size_of(s.metadata), {}};
     for (const auto& d : s.damage) e.problems.push_back(s.path + ": " + stream::describe(d));
-    if (!s.closed) e.problems.push_back(s.path + ": no end block (the collector did not finish: killed, or still running)");
+    // Process-exit streams are appended to by every process and never closed.
+    if (!s.closed && s.header.mode != "preload")
+      e.problems.push_back(s.path + ": no end block (the collector did not finish: killed, or still running)");
     c.streams.push_back(std::move(e));
     for (const auto& spec : s.sources) {
       bool known = std::any_of(c.sources.begin(), c.sources.end(), [&](auto& k) { return k.name == spec.name; });

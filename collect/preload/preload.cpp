@@ -1,7 +1,8 @@
 // libjobperf-preload.so: one exit record per process, short-lived ones
 // included (what papiex does for EPMT). Loaded with LD_PRELOAD, it appends
-// to the stream named by JOBPERF_PRELOAD_STREAM one block per process, with
-// a single O_APPEND write:
+// one block per process, with a single O_APPEND write, to the stream
+// JOBPERF_PRELOAD_STREAM, or else JOBPERF_PRELOAD_DIR/<host>.exits.jps (the
+// node's stream: `jobperf-collect --env` and `--preload` set this up):
 //  - a process that exits records itself (on_exit sees the exit status, also
 //    for a return from main; _exit and _Exit are interposed);
 //  - a process killed by a signal cannot: its parent records it when it
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,6 +84,15 @@ std::int64_t process_start_ns() {
   const double ticks = static_cast<double>(std::strtoull(p, nullptr, 10));
   return static_cast<std::int64_t>(ticks * 1e9 / static_cast<double>(sysconf(_SC_CLK_TCK))) -
          (clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC));
+}
+
+std::string host_name() {
+  const char* forced = std::getenv("JOBPERF_HOSTNAME");
+  if (forced && *forced) return forced;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::string name(host);
+  return name.substr(0, name.find('.'));
 }
 
 std::int32_t rank_from_environment() {
@@ -152,10 +163,7 @@ void append(const ProcessExit& x) {
     fd = open(g_stream, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
       jobperf::stream::Header h;
-      char host[256] = {};
-      gethostname(host, sizeof host - 1);
-      const char* forced = std::getenv("JOBPERF_HOSTNAME");
-      h.host = forced && *forced ? forced : std::string(host).substr(0, std::string(host).find('.'));
+      h.host = host_name();
       if (const char* job = std::getenv("JOBPERF_JOB_ID")) h.job_id = job;
       h.pid = static_cast<std::int32_t>(g.pid);
       h.mode = "preload";
@@ -242,10 +250,26 @@ void* thread_trampoline(void* p) {
   return start.routine(start.arg);
 }
 
+// JOBPERF_PRELOAD_STREAM, or the node's stream in JOBPERF_PRELOAD_DIR.
+std::string stream_path() {
+  if (const char* stream = std::getenv("JOBPERF_PRELOAD_STREAM"); stream && *stream) return stream;
+  const char* dir = std::getenv("JOBPERF_PRELOAD_DIR");
+  if (!dir || !*dir) return {};
+  std::string path = dir;
+  for (std::size_t slash = 1; (slash = path.find('/', slash)) != std::string::npos; ++slash)
+    mkdir(path.substr(0, slash).c_str(), 0755);
+  mkdir(path.c_str(), 0755);
+  for (char& c : path += "/" + host_name() + ".exits.jps")
+    if (c == ' ') c = '_';
+  return path;
+}
+
 __attribute__((constructor)) void on_load() {
-  const char* stream = std::getenv("JOBPERF_PRELOAD_STREAM");
-  if (!stream || !*stream || std::strlen(stream) >= sizeof g_stream) return;
-  std::strcpy(g_stream, stream);
+  const int saved = errno;
+  const auto stream = stream_path();
+  errno = saved;
+  if (stream.empty() || stream.size() >= sizeof g_stream) return;
+  std::strcpy(g_stream, stream.c_str());
   g.active = true;
   g.pid = getpid();
   g.start_ns = process_start_ns();
