@@ -191,7 +191,8 @@ std::vector<NodeRow> node_rows(const stream::DecodedStream& s, const ClockMap& c
     series.spec = spec;
     series.fields.assign(spec.fields.size(), {});
     for (const auto& r : s.records) {
-      if (r.source != spec.id || r.value_count != spec.fields.size()) continue;
+      // Subject 0 is the node; other subjects are devices (GPUs), kept in the stream for now.
+      if (r.source != spec.id || r.subject != 0 || r.value_count != spec.fields.size()) continue;
       series.time_ns.push_back(clock.to_utc(r.time_ns));
       auto v = s.values_of(r);
       for (std::size_t f = 0; f < spec.fields.size(); ++f)

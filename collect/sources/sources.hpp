@@ -10,6 +10,8 @@ namespace jobperf::collect {
 std::unique_ptr<MetricSource> make_process_procfs_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_node_procfs_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_perf_events_source(const SourceConfig& config);
+std::unique_ptr<MetricSource> make_nvidia_gpu_source(const SourceConfig& config);
+std::unique_ptr<MetricSource> make_nvidia_process_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_rapl_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_infiniband_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_lustre_source(const SourceConfig& config);
