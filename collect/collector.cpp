@@ -105,6 +105,9 @@ void Collector::finish(const std::string& reason, const stream::Metadata& final_
   if (!final_metadata.empty()) writer_.metadata(final_metadata);
   writer_.close({stream::read_clock_anchor(), reason});
   check_writer();
+  if (writer_.failed())
+    std::fprintf(stderr, "jobperf-collect: %s: %llu records lost after the write failure; the stream ends there\n",
+                 writer_.path().c_str(), static_cast<unsigned long long>(writer_.records_lost()));
 }
 
 // A full or failing scratch must never disturb the job: say so once, then

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -141,6 +142,8 @@ int run(const jc::CollectOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (a full quota, RLIMIT_FSIZE) must fail our writes, not kill us.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     auto options = jc::parse_collect_options(argc, argv);
     if (options.help) {

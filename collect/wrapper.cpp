@@ -73,6 +73,7 @@ std::string join(const std::vector<std::string>& words) {
 // instruction.
 [[noreturn]] void exec_child(const std::vector<std::string>& command, const sigset_t& mask, int go) {
   sigprocmask(SIG_SETMASK, &mask, nullptr);
+  std::signal(SIGXFSZ, SIG_DFL);  // the collector ignores it; the command gets the default back
   char byte;
   while (read(go, &byte, 1) < 0 && errno == EINTR) {
   }

@@ -238,7 +238,10 @@ void StreamWriter::write_block(std::uint16_t type, const std::vector<char>& payl
 
 void StreamWriter::record(std::int64_t time_ns, std::uint16_t source, std::uint32_t subject,
                           std::span<const std::uint64_t> values) {
-  if (failed()) return;
+  if (failed()) {
+    ++records_lost_;
+    return;
+  }
   Encoder e(records_);
   if (pending_records_ == 0) e.put(std::uint32_t{0});  // count, patched in flush()
   e.put(time_ns);
@@ -255,6 +258,7 @@ bool StreamWriter::flush() {
   if (pending_records_ > 0) {
     std::memcpy(records_.data(), &pending_records_, sizeof pending_records_);
     write_block(kRecords, records_);
+    if (failed()) records_lost_ += pending_records_;
     records_.clear();
     pending_records_ = 0;
   }

@@ -173,6 +173,7 @@ class StreamWriter {
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
   std::uint64_t bytes_written() const { return bytes_written_; }
+  std::uint64_t records_lost() const { return records_lost_; }  // dropped after a write failed
   std::size_t buffered_records() const { return pending_records_; }
 
  private:
@@ -186,6 +187,7 @@ class StreamWriter {
   std::vector<char> scratch_;
   std::string error_;
   std::uint64_t bytes_written_ = 0;
+  std::uint64_t records_lost_ = 0;
 };
 
 struct Record {

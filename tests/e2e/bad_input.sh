@@ -24,6 +24,17 @@ expect_status 5 "wrapper with unwritable scratch runs the command anyway" \
   "$bin/jobperf-collect" --out /proc/jobperf --job-id x6 -- sh -c 'exit 5'
 expect_message "without collection" "the wrapper says it is not collecting"
 
+# Scratch fills up mid-run (a 12 kB file-size limit): collection stops, the
+# command runs to its end with its own exit status, and the stream that was
+# written reduces to a partial job file.
+expect_status 3 "a full scratch does not disturb the command" \
+  prlimit --fsize=12000 "$bin/jobperf-collect" --job-id full --interval 0.01 --flush 0.01 -- sh -c 'sleep 1; exit 3'
+expect_message "collection stops, the application is not affected" "the write failure is reported"
+expect_message "records lost" "the loss is counted"
+expect_status 3 "the truncated stream reduces to a partial job file" \
+  "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --job-id full -o "$work/full.h5"
+expect_message "no end block" "the missing end is named"
+
 # Reduce: empty, foreign, mixed, damaged input; existing output.
 mkdir -p "$work/empty"
 expect_status 1 "reduce an empty directory" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/o.h5" "$work/empty"
