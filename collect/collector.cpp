@@ -23,6 +23,7 @@ Collector::Collector(CollectorConfig config)
 void Collector::open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into) {
   for (const auto& make : factories) {
     auto source = make(config_.sources);
+    if (!source) continue;
     auto why = source->open();
     auto spec = source->describe();
     if (!why.empty()) {

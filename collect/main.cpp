@@ -80,6 +80,7 @@ jc::CollectorConfig collector_config(const jc::CollectOptions& o, const jc::Batc
   c.sources.proc_root = o.proc_root;
   c.sources.sys_root = o.sys_root;
   c.sources.perf_events = o.events;
+  c.sources.threads = o.threads;
   c.quiet = o.quiet;
   std::string job_name = !o.job_name.empty() ? o.job_name : batch.job_name;
   if (job_name.empty() && wrapper) job_name = fs::path(o.command[0]).filename();

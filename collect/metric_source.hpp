@@ -19,6 +19,7 @@ struct SourceConfig {
   std::string proc_root = "/proc";  // fixture trees stand in for these in tests
   std::string sys_root = "/sys";
   std::string perf_events;  // --events: a comma-separated list replacing the CPU's event set
+  bool threads = false;     // --threads: sample every thread too
 };
 
 // A process the collector watches, as sources see it.
@@ -70,6 +71,7 @@ class MetricSource {
   virtual void process_reaped(const ReapedProcess&, const RecordSink&) {}
 };
 
+// A factory may return nullptr: the source is switched off by the configuration.
 using SourceFactory = std::function<std::unique_ptr<MetricSource>(const SourceConfig&)>;
 
 }  // namespace jobperf::collect

@@ -23,6 +23,7 @@ po::options_description describe_options(CollectOptions& o) {
       ("match-env", po::value(&o.env_match), "sidecar: watch processes whose environment has NAME=VALUE")
       ("events", po::value(&o.events), "perf events to count instead of the CPU's default set: libpfm4 names "
                                          "or PAPI presets, comma-separated (e.g. INST_RETIRED:ANY_P,PAPI_L1_DCM)")
+      ("threads", po::bool_switch(&o.threads), "also sample every thread of the watched processes (/proc/PID/task)")
       ("flush", po::value(&o.flush_s)->default_value(1.0, "1"), "seconds between writes to the stream")
       ("force", po::bool_switch(&o.force), "replace an existing stream")
       ("stop", po::bool_switch(&o.stop), "stop the sidecar of this job on this node, and wait for it")

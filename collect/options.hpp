@@ -23,6 +23,7 @@ struct CollectOptions {
   std::string job_namespace;  // sidecar: watch processes in this PMIx namespace
   std::string env_match;      // sidecar: NAME=VALUE in the process environment
   std::string events;         // perf events replacing the CPU's default set
+  bool threads = false;       // sample every thread of the watched processes
   bool force = false;
   bool stop = false;
   bool print_env = false;     // --env: print what to eval for per-process exit records

@@ -9,6 +9,7 @@ namespace jobperf::collect {
 
 std::unique_ptr<MetricSource> make_process_procfs_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_node_procfs_source(const SourceConfig& config);
+std::unique_ptr<MetricSource> make_thread_procfs_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_perf_events_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_nvidia_gpu_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_nvidia_process_source(const SourceConfig& config);

@@ -183,3 +183,20 @@ TEST_CASE("ranks come from the launcher's environment in a fixed order of prefer
   CHECK(meta.size() == 5);  // the token and the secret key are dropped
   for (const auto& [k, v] : meta) CHECK((k.find("TOKEN") == std::string::npos && k.find("SECRET") == std::string::npos));
 }
+
+TEST_CASE("the thread source is off by default and samples every thread when asked") {
+  CHECK(make_thread_procfs_source(fixture_config(kProc, kSys)) == nullptr);
+  auto config = fixture_config(kProc, kSys);
+  config.threads = true;
+  auto source = make_thread_procfs_source(config);
+  auto out = sample_once(*source, {{4242, 12345}});
+  REQUIRE(out.size() == 2);  // the main thread and one more
+  CHECK(out[4250]["pid"] == 4242);
+  CHECK(out[4250]["cpu_user"] == 80 * 1e7);
+  CHECK(out[4250]["cpu_system"] == 20 * 1e7);
+  CHECK(out[4242]["cpu_user"] == 150 * 1e7);  // its own share, not the process total
+  CHECK(out[4250]["processor"] == 0);
+  CHECK(out[4250]["voluntary_ctxt_switches"] == 50);
+  CHECK(out[4250]["run_time"] == 80 * 1e7);
+  CHECK(out[4250]["timeslices"] == 7);
+}
