@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "formats/raw_stream.hpp"
 
@@ -30,5 +32,23 @@ std::string host_name();
 // namespace), else one unique to this run.
 std::string generated_job_id(const std::string& host);
 std::string user_name();
+
+// Cgroups the batch system made for this job, if the node has them: Slurm's
+// job_<id> (cgroup v1 and v2 layouts), OAR's <user>_<id> cpuset, PBS's <id>.
+// A sidecar watches every process in them (and their descendants).
+std::vector<std::string> job_cgroups(const std::string& sys_root, const BatchContext& batch);
+
+// What the batch system knows about the job, as batch.* metadata: system,
+// groups, queue, submit directory, node list (Slurm's list, PBS_NODEFILE,
+// OAR_NODEFILE), and from the scheduler itself (scontrol, qstat -f, oarstat
+// -f, when installed and answering within 5 s) submit/start times, script,
+// node list.
+stream::Metadata batch_metadata(const char* const* environ_entries, const BatchContext& batch);
+
+// Parsers of the schedulers' own output, for batch_metadata and the tests:
+// `scontrol show job -o ID` (Key=Value words), `qstat -f ID` and `oarstat -f
+// -j ID` (key = value lines).
+std::vector<std::pair<std::string, std::string>> parse_key_equals_value_words(const std::string& text);
+std::vector<std::pair<std::string, std::string>> parse_key_equals_value_lines(const std::string& text);
 
 }  // namespace jobperf::collect

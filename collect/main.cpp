@@ -47,11 +47,15 @@ jc::Selection sidecar_selection(const jc::CollectOptions& o, const jc::BatchCont
     s.env_name = o.env_match.substr(0, o.env_match.find('='));
     s.env_value = o.env_match.substr(o.env_match.find('=') + 1);
   } else if (o.pids.empty() && !batch.job_id_variable.empty()) {
+    // In a batch job: its processes by environment, and by the job's cgroups where it has them
+    // (they also hold processes whose environment was cleared).
     s.env_name = batch.job_id_variable;
     s.env_value = batch.job_id;
+    s.cgroups = jc::job_cgroups(o.sys_root, batch);
   }
-  if (s.roots.empty() && s.env_name.empty())
-    throw jc::UsageError("sidecar mode needs --pid, --job, --match-env, or a batch job (SLURM_JOB_ID, PBS_JOBID, "
+  if (!o.cgroup.empty()) s.cgroups.push_back(o.cgroup);
+  if (s.roots.empty() && s.env_name.empty() && s.cgroups.empty())
+    throw jc::UsageError("sidecar mode needs --pid, --job, --match-env, --cgroup, or a batch job (SLURM_JOB_ID, PBS_JOBID, "
                          "OAR_JOB_ID) to find the job's processes; or give a command after '--'");
   s.excluded = self_and_ancestors();
   return s;
@@ -90,6 +94,8 @@ jc::CollectorConfig collector_config(const jc::CollectOptions& o, const jc::Batc
                 {"cwd", fs::current_path().string()}};
   auto env = jc::environment_metadata(environ);
   c.metadata.insert(c.metadata.end(), env.begin(), env.end());
+  auto scheduler = jc::batch_metadata(environ, batch);
+  c.metadata.insert(c.metadata.end(), scheduler.begin(), scheduler.end());
   return c;
 }
 

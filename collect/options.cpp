@@ -21,6 +21,8 @@ po::options_description describe_options(CollectOptions& o) {
       ("pid", po::value(&o.pids)->composing(), "sidecar: watch this process and its descendants (repeatable)")
       ("job", po::value(&o.job_namespace), "sidecar: watch processes of this PMIx/Open MPI namespace")
       ("match-env", po::value(&o.env_match), "sidecar: watch processes whose environment has NAME=VALUE")
+      ("cgroup", po::value(&o.cgroup), "sidecar: watch the processes of this cgroup directory and its sub-cgroups "
+                                       "(found by itself for Slurm, PBS and OAR jobs)")
       ("events", po::value(&o.events), "perf events to count instead of the CPU's default set: libpfm4 names "
                                          "or PAPI presets, comma-separated (e.g. INST_RETIRED:ANY_P,PAPI_L1_DCM)")
       ("threads", po::bool_switch(&o.threads), "also sample every thread of the watched processes (/proc/PID/task)")
@@ -74,8 +76,8 @@ CollectOptions parse_collect_options(int argc, const char* const* argv) {
   if (o.interval_s < 0.01 || o.interval_s > 3600)
     throw UsageError("--interval must be between 0.01 and 3600 seconds, not " + std::to_string(o.interval_s));
   if (o.flush_s < 0.01) throw UsageError("--flush must be at least 0.01 seconds");
-  if (!o.command.empty() && (!o.pids.empty() || !o.job_namespace.empty() || !o.env_match.empty() || o.stop))
-    throw UsageError("--pid, --job, --match-env and --stop are for sidecar mode, not with a command");
+  if (!o.command.empty() && (!o.pids.empty() || !o.job_namespace.empty() || !o.env_match.empty() || !o.cgroup.empty() || o.stop))
+    throw UsageError("--pid, --job, --match-env, --cgroup and --stop are for sidecar mode, not with a command");
   if (o.preload && o.command.empty()) throw UsageError("--preload goes with a command (wrapper mode); in job scripts use --env");
   if (o.shell != "bash" && o.shell != "sh" && o.shell != "zsh" && o.shell != "csh" && o.shell != "tcsh")
     throw UsageError("--shell takes bash, sh, zsh, csh or tcsh, not '" + o.shell + "'");

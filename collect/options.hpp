@@ -22,6 +22,7 @@ struct CollectOptions {
   std::vector<pid_t> pids;  // sidecar: watch these and their descendants
   std::string job_namespace;  // sidecar: watch processes in this PMIx namespace
   std::string env_match;      // sidecar: NAME=VALUE in the process environment
+  std::string cgroup;         // sidecar: processes in this cgroup directory
   std::string events;         // perf events replacing the CPU's default set
   bool threads = false;       // sample every thread of the watched processes
   bool force = false;

@@ -94,9 +94,29 @@ bool ProcessTracker::environment_matches(std::uint32_t pid, std::optional<std::i
   return value && *value == selection_.env_value;
 }
 
+// Every pid listed in cgroup.procs (v2, v1) or tasks (v1 cpusets) of the
+// cgroups and their children.
+std::unordered_set<std::uint32_t> ProcessTracker::cgroup_members() const {
+  std::unordered_set<std::uint32_t> pids;
+  std::vector<std::string> dirs = selection_.cgroups;
+  while (!dirs.empty()) {
+    auto dir = dirs.back();
+    dirs.pop_back();
+    std::string text;
+    if (read_file(dir + "/cgroup.procs", text) || read_file(dir + "/tasks", text)) {
+      Tokens t(text);
+      for (auto pid = t.next(); !pid.empty(); pid = t.next()) pids.insert(static_cast<std::uint32_t>(to_u64(pid)));
+    }
+    for (const auto& name : list_directory(dir))
+      if (name.find('.') == std::string::npos) dirs.push_back(dir + "/" + name);  // sub-cgroups, not files
+  }
+  return pids;
+}
+
 ProcessTracker::Changes ProcessTracker::scan() {
   Changes changes;
   auto pids = list_pids(root_);
+  const auto in_cgroups = selection_.cgroups.empty() ? std::unordered_set<std::uint32_t>{} : cgroup_members();
   std::unordered_set<std::uint32_t> present(pids.begin(), pids.end());
 
   for (auto it = members_.begin(); it != members_.end();) {
@@ -124,7 +144,7 @@ ProcessTracker::Changes ProcessTracker::scan() {
     bool is_root = std::find(selection_.roots.begin(), selection_.roots.end(), static_cast<pid_t>(pid)) !=
                    selection_.roots.end();
     bool env_match = environment_matches(pid, c.rank);
-    k.member = !excluded && (is_root || env_match);
+    k.member = !excluded && (is_root || env_match || in_cgroups.count(pid));
     known_[pid] = k;
     fresh.push_back(std::move(c));
   }

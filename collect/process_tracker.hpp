@@ -19,6 +19,7 @@ namespace jobperf::collect {
 struct Selection {
   std::vector<pid_t> roots;                 // these processes and their descendants
   std::string env_name, env_value;          // or: processes whose environment has this
+  std::vector<std::string> cgroups;         // or: processes in these cgroups (and their sub-cgroups)
   std::unordered_set<pid_t> excluded;       // never watched (the collector, its launcher)
 };
 
@@ -63,6 +64,7 @@ class ProcessTracker {
   };
   bool read_stat(std::uint32_t pid, Known& out, std::string& command) const;
   bool environment_matches(std::uint32_t pid, std::optional<std::int32_t>& rank) const;
+  std::unordered_set<std::uint32_t> cgroup_members() const;
   void rebuild_watched();
 
   std::string root_;

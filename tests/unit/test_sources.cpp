@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
+#include <unordered_set>
 
 #include "collect/batch_env.hpp"
 #include "collect/process_tracker.hpp"
@@ -20,6 +21,19 @@ SourceConfig fixture_config(const std::string& proc, const std::string& sys) {
   c.proc_root = proc;
   c.sys_root = sys;
   return c;
+}
+
+Selection by_roots(std::vector<pid_t> roots) {
+  Selection s;
+  s.roots = std::move(roots);
+  return s;
+}
+Selection by_environment(const std::string& name, const std::string& value, std::unordered_set<pid_t> excluded = {}) {
+  Selection s;
+  s.env_name = name;
+  s.env_value = value;
+  s.excluded = std::move(excluded);
+  return s;
 }
 
 const std::string kProc = std::string(JOBPERF_FIXTURES) + "/proc";
@@ -129,7 +143,7 @@ TEST_CASE("a missing proc tree makes the node source unavailable with a reason")
 }
 
 TEST_CASE("the tracker follows descendants of a root and inherits ranks") {
-  ProcessTracker tracker(kProc, {{4242}, "", "", {}});
+  ProcessTracker tracker(kProc, by_roots({4242}));
   auto changes = tracker.scan();
   REQUIRE(changes.started.size() == 2);
   REQUIRE(tracker.find(4242));
@@ -142,13 +156,13 @@ TEST_CASE("the tracker follows descendants of a root and inherits ranks") {
 }
 
 TEST_CASE("the tracker finds a batch job's processes by environment, minus excluded ones") {
-  ProcessTracker tracker(kProc, {{}, "SLURM_JOB_ID", "77", {6000}});
+  ProcessTracker tracker(kProc, by_environment("SLURM_JOB_ID", "77", {6000}));
   tracker.scan();
   CHECK(tracker.find(4242));
   CHECK(tracker.find(4243));
   CHECK_FALSE(tracker.find(5000));  // job 78
   CHECK_FALSE(tracker.find(6000));  // excluded
-  ProcessTracker all(kProc, {{}, "SLURM_JOB_ID", "77", {}});
+  ProcessTracker all(kProc, by_environment("SLURM_JOB_ID", "77"));
   all.scan();
   REQUIRE(all.find(6000));
   CHECK(all.find(6000)->rank == 0);  // from PMIX_RANK
@@ -157,7 +171,7 @@ TEST_CASE("the tracker finds a batch job's processes by environment, minus exclu
 TEST_CASE("the tracker reports processes that end") {
   auto dir = fs::temp_directory_path() / ("jobperf-proc-" + std::to_string(getpid()));
   fs::copy(kProc, dir, fs::copy_options::recursive);
-  ProcessTracker tracker(dir.string(), {{4242}, "", "", {}});
+  ProcessTracker tracker(dir.string(), by_roots({4242}));
   tracker.scan();
   fs::remove_all(dir / "4243");
   auto changes = tracker.scan();
@@ -199,4 +213,41 @@ TEST_CASE("the thread source is off by default and samples every thread when ask
   CHECK(out[4250]["voluntary_ctxt_switches"] == 50);
   CHECK(out[4250]["run_time"] == 80 * 1e7);
   CHECK(out[4250]["timeslices"] == 7);
+}
+
+TEST_CASE("the tracker finds a job's processes by its cgroup, sub-cgroups included") {
+  Selection s;
+  s.cgroups = {kSys + "/fs/cgroup/system.slice/slurmstepd.scope/job_77"};
+  ProcessTracker tracker(kProc, s);
+  tracker.scan();
+  CHECK(tracker.find(4242));  // in step_0
+  CHECK(tracker.find(4243));  // its child
+  CHECK(tracker.find(6000));  // in the batch step
+  CHECK_FALSE(tracker.find(5000));
+}
+
+TEST_CASE("batch systems: job cgroups are found, schedulers' output is parsed") {
+  BatchContext slurm;
+  slurm.job_id = "77";
+  slurm.job_id_variable = "SLURM_JOB_ID";
+  auto dirs = job_cgroups(kSys, slurm);
+  REQUIRE(dirs.size() == 1);
+  CHECK(dirs[0].ends_with("/system.slice/slurmstepd.scope/job_77"));
+  BatchContext oar;
+  oar.job_id = "4711";
+  oar.job_id_variable = "OAR_JOB_ID";
+  REQUIRE(job_cgroups(kSys, oar).size() == 1);
+  CHECK(job_cgroups(kSys, oar)[0].ends_with("/cpuset/oar/alice_4711"));
+
+  auto words = parse_key_equals_value_words(
+      "JobId=77 JobName=cfd UserId=alice(1000) SubmitTime=2026-11-21T10:00:00 StartTime=2026-11-21T10:05:00 "
+      "NodeList=node[01-04] Command=/home/alice/run.sh");
+  std::map<std::string, std::string> w(words.begin(), words.end());
+  CHECK(w["NodeList"] == "node[01-04]");
+  CHECK(w["Command"] == "/home/alice/run.sh");
+  auto lines = parse_key_equals_value_lines("Job Id: 123.pbs\n    Job_Name = cfd\n    qtime = Sat Nov 21 10:00:00 2026\n"
+                                            "    exec_host = node01/0*4+node02/0*4\n");
+  std::map<std::string, std::string> l(lines.begin(), lines.end());
+  CHECK(l["qtime"] == "Sat Nov 21 10:00:00 2026");
+  CHECK(l["exec_host"] == "node01/0*4+node02/0*4");
 }
