@@ -13,7 +13,7 @@ packages=(
   libeigen3-dev libboost-program-options-dev catch2
   # run and test
   time stress-ng linux-perf procps
-  python3 python3-h5py python3-xarray python3-h5netcdf python3-numpy
+  python3 python3-h5py python3-xarray python3-h5netcdf python3-numpy python3-psutil
 )
 
 missing=()
