@@ -105,7 +105,8 @@ void encode_exit(Encoder& e, const ProcessExit& x) {
   e.put_string(x.tags);
   for (auto v : {x.user_ns, x.system_ns, x.maxrss_kb, x.minflt, x.majflt, x.inblock, x.oublock, x.voluntary_ctxt,
                  x.involuntary_ctxt, x.rchar, x.wchar, x.syscr, x.syscw, x.read_bytes, x.write_bytes,
-                 x.cancelled_write_bytes, x.run_ns, x.wait_ns, x.timeslices})
+                 x.cancelled_write_bytes, x.run_ns, x.wait_ns, x.timeslices, x.perf_task_clock_ns, x.perf_instructions,
+                 x.perf_cycles})
     e.put(v);
 }
 
@@ -121,7 +122,8 @@ ProcessExit decode_exit(Decoder& d) {
   x.tags = d.get_string();
   for (auto* v : {&x.user_ns, &x.system_ns, &x.maxrss_kb, &x.minflt, &x.majflt, &x.inblock, &x.oublock,
                   &x.voluntary_ctxt, &x.involuntary_ctxt, &x.rchar, &x.wchar, &x.syscr, &x.syscw, &x.read_bytes,
-                  &x.write_bytes, &x.cancelled_write_bytes, &x.run_ns, &x.wait_ns, &x.timeslices})
+                  &x.write_bytes, &x.cancelled_write_bytes, &x.run_ns, &x.wait_ns, &x.timeslices,
+                  &x.perf_task_clock_ns, &x.perf_instructions, &x.perf_cycles})
     *v = d.get<std::uint64_t>();
   return x;
 }

@@ -132,6 +132,8 @@ struct ProcessExit {
   std::uint64_t inblock = 0, oublock = 0, voluntary_ctxt = 0, involuntary_ctxt = 0;
   std::uint64_t rchar = 0, wchar = 0, syscr = 0, syscw = 0, read_bytes = 0, write_bytes = 0;
   std::uint64_t cancelled_write_bytes = 0, run_ns = 0, wait_ns = 0, timeslices = 0;
+  // With JOBPERF_PRELOAD_PERF=1, since the last exec, threads included; 0 where unavailable.
+  std::uint64_t perf_task_clock_ns = 0, perf_instructions = 0, perf_cycles = 0;
 };
 
 // The bytes that start a stream (prologue and header block), and a whole

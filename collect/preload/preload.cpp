@@ -10,10 +10,14 @@
 //    behind them also gives the child's rusage);
 //  - fork resets the child's identity; exec keeps the process (and its
 //    rusage) and counts a generation (JOBPERF_EXEC_GENERATION);
-//  - with JOBPERF_PRELOAD_THREADS=1, every thread records itself at its end.
+//  - with JOBPERF_PRELOAD_THREADS=1, every thread records itself at its end;
+//  - with JOBPERF_PRELOAD_PERF=1, each process counts its task clock,
+//    instructions and cycles (threads included, children not: they count
+//    themselves) from its last exec, and records them.
 // It never changes what the host program sees: errno is kept, failures are
 // silent, and nothing runs in a signal handler.
 #include <dlfcn.h>
+#include <linux/perf_event.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/resource.h>
@@ -27,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "formats/raw_stream.hpp"
@@ -52,6 +57,38 @@ State g;
 // Copied at load (the program may change its environment). A plain array: a
 // std::string would be destroyed by exit() before the on_exit handler ran.
 char g_stream[4096];
+
+// perf counters of this process (JOBPERF_PRELOAD_PERF=1); -1 where unavailable.
+int g_perf[3] = {-1, -1, -1};
+
+void close_perf() {
+  for (int& fd : g_perf)
+    if (fd >= 0) close(fd), fd = -1;
+}
+
+void open_perf() {
+  const std::pair<std::uint32_t, std::uint64_t> events[3] = {{PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK},
+                                                             {PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS},
+                                                             {PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES}};
+  for (int i = 0; i < 3; ++i) {
+    perf_event_attr attr{};
+    attr.size = sizeof attr;
+    attr.type = events[i].first;
+    attr.config = events[i].second;
+    attr.exclude_kernel = 1;  // allowed at perf_event_paranoid 2
+    attr.exclude_hv = 1;
+    attr.inherit = 1;
+    attr.inherit_thread = 1;
+    attr.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+    g_perf[i] = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  }
+}
+
+std::uint64_t read_perf(int fd) {
+  std::uint64_t v[3] = {};  // value, enabled, running
+  if (fd < 0 || read(fd, v, sizeof v) != static_cast<ssize_t>(sizeof v) || v[2] == 0) return 0;
+  return v[2] >= v[1] ? v[0] : static_cast<std::uint64_t>(static_cast<double>(v[0]) * static_cast<double>(v[1]) / static_cast<double>(v[2]));
+}
 
 std::int64_t clock_ns(clockid_t id) {
   timespec ts{};
@@ -192,6 +229,9 @@ void record_self(int status) {
   x.kind = ExitKind::Exited;
   x.exit_code = status & 0xff;
   fill_self(x, "/proc/self", RUSAGE_SELF);
+  x.perf_task_clock_ns = read_perf(g_perf[0]);
+  x.perf_instructions = read_perf(g_perf[1]);
+  x.perf_cycles = read_perf(g_perf[2]);
   append(x);
 }
 
@@ -202,6 +242,10 @@ void after_fork_in_child() {
   g.start_ns = clock_ns(CLOCK_MONOTONIC);
   g.generation = 0;
   g.recorded = false;
+  if (g_perf[0] >= 0 || g_perf[1] >= 0 || g_perf[2] >= 0) {  // the copies count the parent: count ourselves
+    close_perf();
+    open_perf();
+  }
 }
 
 // A child the host program reaped: if a signal killed it, it could not record itself.
@@ -277,6 +321,7 @@ __attribute__((constructor)) void on_load() {
   const char* threads = std::getenv("JOBPERF_PRELOAD_THREADS");
   g.threads = threads && std::strcmp(threads, "1") == 0;
   if (g.threads) pthread_key_create(&g_thread_key, record_thread);
+  if (const char* perf = std::getenv("JOBPERF_PRELOAD_PERF"); perf && std::strcmp(perf, "1") == 0) open_perf();
   on_exit(on_exit_handler, nullptr);
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
 }
