@@ -28,11 +28,10 @@ std::unordered_set<pid_t> self_and_ancestors() {
   std::unordered_set<pid_t> out;
   for (pid_t pid = getpid(); pid > 1 && !out.count(pid);) {
     out.insert(pid);
-    std::string stat;
-    if (!jc::read_file("/proc/" + std::to_string(pid) + "/stat", stat)) break;
-    jc::Tokens t(std::string_view(stat).substr(stat.rfind(')') + 1));
-    t.next();
-    pid = static_cast<pid_t>(jc::to_i64(t.next()));
+    std::string text;
+    jc::ProcStat stat;
+    if (!jc::read_file("/proc/" + std::to_string(pid) + "/stat", text) || !jc::parse_proc_stat(text, stat)) break;
+    pid = static_cast<pid_t>(stat.field[4]);
   }
   return out;
 }

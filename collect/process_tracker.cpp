@@ -73,15 +73,11 @@ ProcessTracker::ProcessTracker(std::string proc_root, Selection selection)
 
 bool ProcessTracker::read_stat(std::uint32_t pid, Known& out, std::string& command) const {
   std::string text;
-  if (!read_file(root_ + "/" + std::to_string(pid) + "/stat", text)) return false;
-  auto open = text.find('('), close = text.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close < open) return false;
-  command = text.substr(open + 1, close - open - 1);
-  Tokens t(std::string_view(text).substr(close + 1));
-  std::string_view field[23];
-  for (int i = 3; i <= 22; ++i) field[i] = t.next();  // numbered as in proc(5)
-  out.ppid = static_cast<std::uint32_t>(to_u64(field[4]));
-  out.start_ticks = to_u64(field[22]);
+  ProcStat stat;
+  if (!read_file(root_ + "/" + std::to_string(pid) + "/stat", text) || !parse_proc_stat(text, stat)) return false;
+  command = stat.comm;
+  out.ppid = static_cast<std::uint32_t>(stat.field[4]);
+  out.start_ticks = stat.field[22];
   return true;
 }
 

@@ -107,6 +107,16 @@ bool keyed_value(std::string_view text, std::string_view key, std::uint64_t& val
   return false;
 }
 
+bool parse_proc_stat(std::string_view text, ProcStat& out) {
+  auto open = text.find('('), close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return false;
+  out.comm = text.substr(open + 1, close - open - 1);
+  Tokens t(text.substr(close + 1));
+  t.next();  // field 3, the state letter
+  for (int i = 4; i < 53; ++i) out.field[i] = to_u64(t.next());
+  return true;
+}
+
 long clock_ticks_per_second() {
   static const long ticks = sysconf(_SC_CLK_TCK);
   return ticks;

@@ -64,6 +64,15 @@ inline std::int64_t to_i64(std::string_view s) {
 // search starts at `hint` so fields read in file order cost one pass.
 bool keyed_value(std::string_view text, std::string_view key, std::uint64_t& value, std::size_t& hint);
 
+// The fields of a /proc/PID/stat (or task/TID/stat) line, numbered as in
+// proc(5): field[4] is ppid, field[14] utime, field[22] starttime... The
+// command name may hold spaces and parentheses: it ends at the last ')'.
+struct ProcStat {
+  std::string_view comm;
+  std::uint64_t field[53] = {};
+};
+bool parse_proc_stat(std::string_view text, ProcStat& out);
+
 long clock_ticks_per_second();
 long page_size();
 

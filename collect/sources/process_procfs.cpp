@@ -144,10 +144,9 @@ class ProcessProcfsSource final : public MetricSource {
   }
 
   bool sample_one(ProcessFiles& f, std::array<std::uint64_t, kFieldCount>& v, const SampleContext& ctx) {
-    auto stat = f.stat.read(buffer_);
-    auto close_paren = stat.rfind(')');
-    if (close_paren == std::string_view::npos) return false;
-    parse_stat(stat.substr(close_paren + 1), v);
+    ProcStat stat;
+    if (!parse_proc_stat(f.stat.read(buffer_), stat)) return false;
+    from_stat(stat, v);
 
     if (auto statm = f.statm.read(buffer_); !statm.empty()) {
       Tokens t(statm);
@@ -186,11 +185,9 @@ class ProcessProcfsSource final : public MetricSource {
     return true;
   }
 
-  static void parse_stat(std::string_view after_comm, std::array<std::uint64_t, kFieldCount>& v) {
+  static void from_stat(const ProcStat& stat, std::array<std::uint64_t, kFieldCount>& v) {
     const std::uint64_t ns_per_tick = 1'000'000'000ull / static_cast<std::uint64_t>(clock_ticks_per_second());
-    Tokens t(after_comm);
-    std::uint64_t field[53] = {};
-    for (int i = 3; i <= 39; ++i) field[i] = to_u64(t.next());  // field numbers as in proc(5)
+    const auto& field = stat.field;
     v[kMinflt] = field[10] + field[11];
     v[kMajflt] = field[12] + field[13];
     v[kCpuUser] = (field[14] + field[16]) * ns_per_tick;

@@ -68,12 +68,9 @@ class ThreadProcfsSource final : public MetricSource {
         auto& t = it->second;
         t.seen = generation_;
         std::array<std::uint64_t, kCount> v{};
-        auto stat = t.stat.read(buffer_);
-        auto close_paren = stat.rfind(')');
-        if (close_paren == std::string_view::npos) continue;  // gone: not an error
-        Tokens fields(stat.substr(close_paren + 1));
-        std::uint64_t f[40] = {};
-        for (int i = 3; i <= 39; ++i) f[i] = to_u64(fields.next());  // numbered as in proc(5)
+        ProcStat stat;
+        if (!parse_proc_stat(t.stat.read(buffer_), stat)) continue;  // gone: not an error
+        const auto& f = stat.field;
         v[kPid] = p.pid;
         v[kMinflt] = f[10];
         v[kMajflt] = f[12];

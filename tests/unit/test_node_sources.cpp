@@ -8,23 +8,16 @@
 #include <fstream>
 #include <map>
 
+#include "tests/unit/fixtures.hpp"
 #include "collect/node_facts.hpp"
 #include "collect/sources/sources.hpp"
 
 using namespace jobperf::collect;
+using namespace jobperf::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-SourceConfig fixture_config(const std::string& proc, const std::string& sys) {
-  SourceConfig c;
-  c.proc_root = proc;
-  c.sys_root = sys;
-  return c;
-}
-
-const std::string kProc = std::string(JOBPERF_FIXTURES) + "/proc";
-const std::string kSys = std::string(JOBPERF_FIXTURES) + "/sys";
 
 std::map<std::string, double> sample(MetricSource& source) {
   auto spec = source.describe();

@@ -6,22 +6,17 @@
 #include <map>
 #include <unordered_set>
 
+#include "tests/unit/fixtures.hpp"
 #include "collect/batch_env.hpp"
 #include "collect/process_tracker.hpp"
 #include "collect/sources/sources.hpp"
 
 using namespace jobperf::collect;
+using namespace jobperf::test;
 using namespace std::string_view_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-SourceConfig fixture_config(const std::string& proc, const std::string& sys) {
-  SourceConfig c;
-  c.proc_root = proc;
-  c.sys_root = sys;
-  return c;
-}
 
 Selection by_roots(std::vector<pid_t> roots) {
   Selection s;
@@ -36,8 +31,6 @@ Selection by_environment(const std::string& name, const std::string& value, std:
   return s;
 }
 
-const std::string kProc = std::string(JOBPERF_FIXTURES) + "/proc";
-const std::string kSys = std::string(JOBPERF_FIXTURES) + "/sys";
 
 // Samples `source` once and returns field name -> value of each subject.
 std::map<std::uint32_t, std::map<std::string, double>> sample_once(MetricSource& source,
