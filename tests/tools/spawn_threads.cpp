@@ -1,6 +1,6 @@
-// Test helper: starts N threads (argv[1], default 3) that each burn ~50 ms of
-// CPU, joins them, and exits with status argv[2] (default 0).
-#include <chrono>
+// Test helper: starts N threads (argv[1], default 3) that each burn 50 ms of
+// their own CPU time, joins them, and exits with status argv[2] (default 0).
+#include <ctime>
 #include <cstdlib>
 #include <thread>
 #include <vector>
@@ -11,8 +11,11 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i)
     threads.emplace_back([] {
       volatile double x = 0;
-      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
-      while (std::chrono::steady_clock::now() < until) x = x + 1;
+      timespec ts{};
+      do {
+        for (int k = 0; k < 10000; ++k) x = x + 1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      } while (ts.tv_sec * 1'000'000'000L + ts.tv_nsec < 50'000'000L);
     });
   for (auto& t : threads) t.join();
   return argc > 2 ? std::atoi(argv[2]) : 0;

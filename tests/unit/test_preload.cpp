@@ -87,7 +87,7 @@ TEST_CASE("preload: threads record themselves when asked, and rusage is the thre
     if (x.kind == ExitKind::ThreadExit) {
       ++threads;
       CHECK(x.tid != x.pid);
-      CHECK(x.user_ns + x.system_ns >= 5'000'000);  // each burned CPU for ~50 ms of wall time
+      CHECK(x.user_ns + x.system_ns >= 40'000'000);  // each burned 50 ms of CPU (rusage has tick granularity)
       thread_cpu += x.user_ns + x.system_ns;
     } else if (x.kind == ExitKind::Exited) {
       ++processes;
@@ -107,9 +107,9 @@ TEST_CASE("preload: perf counters of the process, its threads included, on reque
   auto s = read_stream(stream);
   REQUIRE(s.process_exits.size() == 1);
   const auto& x = s.process_exits[0];
-  // The task clock counts the threads' CPU time too (two ~50 ms burners on a busy box: well over 10 ms),
+  // The task clock counts the threads' CPU time too (two burners of 50 ms of CPU each),
   // and agrees with the process's own rusage within a scheduler tick or so.
-  CHECK(x.perf_task_clock_ns > 10'000'000);
+  CHECK(x.perf_task_clock_ns >= 100'000'000);
   CHECK(std::abs(static_cast<double>(x.perf_task_clock_ns) - static_cast<double>(x.user_ns + x.system_ns)) < 30e6);
   fs::remove(stream);
 }
