@@ -190,30 +190,38 @@ void fill_self(ProcessExit& x, const char* proc_dir, int who) {
   x.timeslices = std::strtoull(end, nullptr, 10);
 }
 
-// Appends one block with one write. The first writer creates the stream with
-// its header; a writer that finds it still empty waits briefly for it.
+// Creates the stream with its header, atomically: the header goes to a
+// private file that link() then publishes under the stream's name, so no
+// process can ever append to a stream that has no header yet. Losing the race
+// to another process is fine: its header is as good.
+void create_stream() {
+  const std::string tmp = std::string(g_stream) + ".new." + std::to_string(getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  jobperf::stream::Header h;
+  h.host = host_name();
+  if (const char* job = std::getenv("JOBPERF_JOB_ID")) h.job_id = job;
+  h.pid = static_cast<std::int32_t>(g.pid);
+  h.mode = "preload";
+  h.collector_version = JOBPERF_VERSION;
+  h.start = jobperf::stream::read_clock_anchor();
+  auto start = jobperf::stream::encode_stream_start(h);
+  bool written = write(fd, start.data(), start.size()) == static_cast<ssize_t>(start.size());
+  close(fd);
+  if (written) link(tmp.c_str(), g_stream);  // EEXIST: another process published first
+  unlink(tmp.c_str());
+}
+
+// Appends one block with one write.
 void append(const ProcessExit& x) {
   const int saved = errno;
   auto block = jobperf::stream::encode_process_exit_block(x);
   int fd = open(g_stream, O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) {
-    fd = open(g_stream, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      jobperf::stream::Header h;
-      h.host = host_name();
-      if (const char* job = std::getenv("JOBPERF_JOB_ID")) h.job_id = job;
-      h.pid = static_cast<std::int32_t>(g.pid);
-      h.mode = "preload";
-      h.collector_version = JOBPERF_VERSION;
-      h.start = jobperf::stream::read_clock_anchor();
-      auto start = jobperf::stream::encode_stream_start(h);
-      block.insert(block.begin(), start.begin(), start.end());
-    } else {
-      fd = open(g_stream, O_WRONLY | O_APPEND | O_CLOEXEC);
-    }
+    create_stream();
+    fd = open(g_stream, O_WRONLY | O_APPEND | O_CLOEXEC);
   }
   if (fd >= 0) {
-    for (int tries = 0; tries < 1000 && lseek(fd, 0, SEEK_END) == 0 && block.size() < 16 + 16 + 1; ++tries) usleep(1000);
     if (write(fd, block.data(), block.size()) < 0) {
       // A full or missing scratch must not disturb the program: the record is lost.
     }
