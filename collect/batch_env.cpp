@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 
 namespace jobperf::collect {
@@ -30,7 +31,9 @@ std::optional<std::string_view> lookup(const char* const* env, std::string_view 
   return std::nullopt;
 }
 
-std::int32_t first_integer(const char* const* env, std::initializer_list<std::string_view> names) {
+constexpr const char* kLocalRankVariables[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+
+std::int32_t first_integer(const char* const* env, std::span<const char* const> names) {
   for (auto name : names) {
     auto value = lookup(env, name);
     std::int32_t v = -1;
@@ -44,7 +47,7 @@ std::int32_t first_integer(const char* const* env, std::initializer_list<std::st
 
 BatchContext batch_context(const char* const* env) {
   BatchContext c;
-  for (auto name : {"SLURM_JOB_ID", "PBS_JOBID", "OAR_JOB_ID", "LSB_JOBID"}) {  // as batch_job_id()
+  for (auto name : kBatchJobIdVariables) {
     if (auto v = lookup(env, name)) {
       c.job_id = *v;
       c.job_id_variable = name;
@@ -57,8 +60,8 @@ BatchContext batch_context(const char* const* env) {
       break;
     }
   }
-  c.rank = first_integer(env, {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"});
-  c.local_rank = first_integer(env, {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"});
+  c.rank = first_integer(env, kRankVariables);
+  c.local_rank = first_integer(env, kLocalRankVariables);
   return c;
 }
 
@@ -189,14 +192,7 @@ std::vector<std::string> job_cgroups(const std::string& sys_root, const BatchCon
 
 stream::Metadata batch_metadata(const char* const* env, const BatchContext& batch) {
   stream::Metadata m;
-  auto value = [&](std::string_view name) -> std::string {
-    for (const char* const* e = env; e && *e; ++e) {
-      std::string_view entry(*e);
-      if (entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=')
-        return std::string(entry.substr(name.size() + 1));
-    }
-    return "";
-  };
+  auto value = [&](std::string_view name) { return std::string(lookup(env, name).value_or("")); };
   const std::string& var = batch.job_id_variable;
   const std::string system = var == "SLURM_JOB_ID" ? "slurm" : var == "PBS_JOBID" ? "pbs"
                            : var == "OAR_JOB_ID"   ? "oar"   : var == "LSB_JOBID" ? "lsf" : "none";

@@ -11,6 +11,9 @@
 
 namespace jobperf::collect {
 
+// Where launchers put a process's MPI rank, in order of preference.
+inline constexpr const char* kRankVariables[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+
 struct BatchContext {
   std::string job_id;          // empty when no batch system or launcher names one
   std::string job_id_variable; // where job_id came from, e.g. SLURM_JOB_ID

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "collect/batch_env.hpp"
 #include "collect/procfs.hpp"
 
 namespace jobperf::collect {
@@ -56,7 +57,7 @@ std::string read_command(const std::string& root, std::uint32_t pid) {
 }  // namespace
 
 std::optional<std::int32_t> rank_from_environment(std::string_view block) {
-  for (auto name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+  for (auto name : kRankVariables) {
     auto value = environment_value(block, name);
     if (!value) continue;
     std::int32_t rank = -1;

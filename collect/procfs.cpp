@@ -107,6 +107,19 @@ bool keyed_value(std::string_view text, std::string_view key, std::uint64_t& val
   return false;
 }
 
+IoCounters parse_proc_io(std::string_view text) {
+  IoCounters io;
+  std::size_t hint = 0;
+  keyed_value(text, "rchar", io.rchar, hint);
+  keyed_value(text, "wchar", io.wchar, hint);
+  keyed_value(text, "syscr", io.syscr, hint);
+  keyed_value(text, "syscw", io.syscw, hint);
+  keyed_value(text, "read_bytes", io.read_bytes, hint);
+  keyed_value(text, "write_bytes", io.write_bytes, hint);
+  keyed_value(text, "cancelled_write_bytes", io.cancelled_write_bytes, hint);
+  return io;
+}
+
 bool parse_proc_stat(std::string_view text, ProcStat& out) {
   auto open = text.find('('), close = text.rfind(')');
   if (open == std::string_view::npos || close == std::string_view::npos || close < open) return false;

@@ -64,6 +64,12 @@ inline std::int64_t to_i64(std::string_view s) {
 // search starts at `hint` so fields read in file order cost one pass.
 bool keyed_value(std::string_view text, std::string_view key, std::uint64_t& value, std::size_t& hint);
 
+// The counters of /proc/PID/io.
+struct IoCounters {
+  std::uint64_t rchar = 0, wchar = 0, syscr = 0, syscw = 0, read_bytes = 0, write_bytes = 0, cancelled_write_bytes = 0;
+};
+IoCounters parse_proc_io(std::string_view text);
+
 // The fields of a /proc/PID/stat (or task/TID/stat) line, numbered as in
 // proc(5): field[4] is ppid, field[14] utime, field[22] starttime... The
 // command name may hold spaces and parentheses: it ends at the last ')'.

@@ -20,30 +20,16 @@
 namespace jobperf::collect {
 namespace {
 
-struct SelfIo {
-  std::uint64_t rchar = 0, wchar = 0, syscr = 0, syscw = 0, read_bytes = 0, write_bytes = 0, cancelled = 0;
-};
-
-SelfIo read_self_io() {
-  SelfIo io;
+IoCounters read_self_io() {
   std::string text;
-  if (!read_file("/proc/self/io", text)) return io;
-  std::size_t hint = 0;
-  keyed_value(text, "rchar", io.rchar, hint);
-  keyed_value(text, "wchar", io.wchar, hint);
-  keyed_value(text, "syscr", io.syscr, hint);
-  keyed_value(text, "syscw", io.syscw, hint);
-  keyed_value(text, "read_bytes", io.read_bytes, hint);
-  keyed_value(text, "write_bytes", io.write_bytes, hint);
-  keyed_value(text, "cancelled_write_bytes", io.cancelled, hint);
-  return io;
+  return read_file("/proc/self/io", text) ? parse_proc_io(text) : IoCounters{};
 }
 
 std::uint64_t to_ns(const timeval& tv) {
   return static_cast<std::uint64_t>(tv.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(tv.tv_usec) * 1000ull;
 }
 
-ReapedProcess describe_reaped(pid_t pid, const rusage& ru, const SelfIo& before, const SelfIo& after) {
+ReapedProcess describe_reaped(pid_t pid, const rusage& ru, const IoCounters& before, const IoCounters& after) {
   ReapedProcess r;
   r.pid = static_cast<std::uint32_t>(pid);
   r.user_ns = to_ns(ru.ru_utime);
@@ -58,7 +44,7 @@ ReapedProcess describe_reaped(pid_t pid, const rusage& ru, const SelfIo& before,
   r.syscw = after.syscw - before.syscw;
   r.read_bytes = after.read_bytes - before.read_bytes;
   r.write_bytes = after.write_bytes - before.write_bytes;
-  r.cancelled_write_bytes = after.cancelled - before.cancelled;
+  r.cancelled_write_bytes = after.cancelled_write_bytes - before.cancelled_write_bytes;
   return r;
 }
 
@@ -171,10 +157,10 @@ int run_wrapper(std::unique_ptr<Collector> collector, const std::vector<std::str
       for (;;) {
         int status = 0;
         rusage ru{};
-        SelfIo before = read_self_io();
+        IoCounters before = read_self_io();
         pid_t pid = wait4(-1, &status, WNOHANG, &ru);
         if (pid <= 0) break;
-        SelfIo after = read_self_io();
+        IoCounters after = read_self_io();
         guarded([&] { collector->reaped(describe_reaped(pid, ru, before, after), status); });
         if (pid == root) {
           root_status = status;

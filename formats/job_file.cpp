@@ -124,15 +124,11 @@ struct JobFileWriter::Impl {
     auto file_space = h5::space_handle(H5Dget_space(dset), "get dataspace");
     hsize_t mem_dims[2] = {std::max<hsize_t>(rows.size(), 1), std::max<hsize_t>(width, 1)};
     auto mem_space = h5::space_handle(H5Screate_simple(2, mem_dims, nullptr), "create memory space");
-    if (rows.empty() || width == 0) {
-      H5Sselect_none(file_space);
-      H5Sselect_none(mem_space);
-    } else {
-      H5Sselect_none(file_space);
-      for (auto row : rows) {
-        hsize_t start[2] = {row, 0}, count[2] = {1, width};
-        check(H5Sselect_hyperslab(file_space, H5S_SELECT_OR, start, nullptr, count, nullptr), "select rows", 0);
-      }
+    H5Sselect_none(file_space);
+    if (rows.empty() || width == 0) H5Sselect_none(mem_space);
+    for (auto row : width == 0 ? std::span<const std::size_t>{} : rows) {
+      hsize_t start[2] = {row, 0}, count[2] = {1, width};
+      check(H5Sselect_hyperslab(file_space, H5S_SELECT_OR, start, nullptr, count, nullptr), "select rows", 0);
     }
     // HDF5 pairs memory and file elements in file order: rows must be sorted.
     if (H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, values) < 0) {

@@ -25,7 +25,7 @@ std::string stream_directory(const std::string& scratch, const std::string& job_
 }
 
 std::pair<std::string, std::string> batch_job_id() {
-  for (auto name : {"SLURM_JOB_ID", "PBS_JOBID", "OAR_JOB_ID", "LSB_JOBID"})
+  for (auto name : kBatchJobIdVariables)
     if (const char* v = std::getenv(name); v && *v) return {v, name};
   return {};
 }

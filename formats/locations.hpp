@@ -15,6 +15,9 @@ std::string default_scratch();
 // Keeps [A-Za-z0-9._-] and replaces the rest, so ids become safe file names.
 std::string safe_file_name(std::string_view text);
 std::string stream_directory(const std::string& scratch, const std::string& job_id);
+// Where batch systems put the job id (Slurm, PBS, OAR, LSF).
+inline constexpr const char* kBatchJobIdVariables[] = {"SLURM_JOB_ID", "PBS_JOBID", "OAR_JOB_ID", "LSB_JOBID"};
+
 // The batch system's job id (Slurm, PBS, OAR, LSF), and the variable it came
 // from; both empty outside a batch job.
 std::pair<std::string, std::string> batch_job_id();

@@ -154,15 +154,15 @@ class ProcessProcfsSource final : public MetricSource {
       t.next();
       v[kShared] = to_u64(t.next()) * static_cast<std::uint64_t>(page_size());
     }
-    if (auto io = f.io.read(buffer_); !io.empty()) {
-      std::size_t hint = 0;
-      keyed_value(io, "rchar", v[kRchar], hint);
-      keyed_value(io, "wchar", v[kWchar], hint);
-      keyed_value(io, "syscr", v[kSyscr], hint);
-      keyed_value(io, "syscw", v[kSyscw], hint);
-      keyed_value(io, "read_bytes", v[kReadBytes], hint);
-      keyed_value(io, "write_bytes", v[kWriteBytes], hint);
-      keyed_value(io, "cancelled_write_bytes", v[kCancelledWriteBytes], hint);
+    if (auto text = f.io.read(buffer_); !text.empty()) {
+      const auto io = parse_proc_io(text);
+      v[kRchar] = io.rchar;
+      v[kWchar] = io.wchar;
+      v[kSyscr] = io.syscr;
+      v[kSyscw] = io.syscw;
+      v[kReadBytes] = io.read_bytes;
+      v[kWriteBytes] = io.write_bytes;
+      v[kCancelledWriteBytes] = io.cancelled_write_bytes;
     } else {
       warn_once(ctx, io_warned_, "/proc/PID/io is not readable (" + errno_name(f.io.error()) +
                                      "): I/O counters of such processes are reported as 0");
