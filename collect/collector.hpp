@@ -37,6 +37,9 @@ class Collector {
   void adopt(const TrackedProcess& process);
   // The collector reaped `pid` itself (wrapper mode).
   void reaped(const ReapedProcess& process, int wait_status);
+  // This node's clock measured against the reference node (sidecar mode).
+  void clock_offset(const stream::ClockOffset& offset) { writer_.clock_offset(offset); }
+  void note(stream::NoteLevel level, const std::string& source, const std::string& text);
   // Final sample, final metadata, End block, close.
   void finish(const std::string& reason, const stream::Metadata& final_metadata);
 
@@ -53,7 +56,6 @@ class Collector {
     std::unique_ptr<MetricSource> source;
   };
   void open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into);
-  void note(stream::NoteLevel level, const std::string& source, const std::string& text);
   void begin_subject(const TrackedProcess& p, std::int64_t now);
   void check_writer();
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "collect/batch_env.hpp"
+#include "collect/clock_sync.hpp"
 #include "collect/modes.hpp"
 #include "collect/options.hpp"
 #include "collect/preload_setup.hpp"
@@ -22,6 +23,9 @@ namespace jc = jobperf::collect;
 namespace fs = std::filesystem;
 
 namespace {
+
+// How long a sidecar waits for the others at start and stop before giving up on the clock measurement.
+constexpr double kClockSyncWait_s = 120;
 
 // The collector itself and the processes that launched it are never "the job".
 std::unordered_set<pid_t> self_and_ancestors() {
@@ -122,6 +126,10 @@ int run(const jc::CollectOptions& o) {
   }
 
   const bool wrapper = !o.command.empty();
+  // Sidecars started by mpirun/srun measure their node clocks against each other.
+  auto sync = wrapper ? nullptr : jobperf::clocksync::CollectorSync::join_if_launched();
+  std::string sync_problem;
+  auto start_offset = sync ? sync->measure(host, "start", kClockSyncWait_s, sync_problem) : std::nullopt;
   jc::Selection selection;
   if (!wrapper) selection = sidecar_selection(o, batch);
   std::error_code ec;
@@ -142,7 +150,15 @@ int run(const jc::CollectOptions& o) {
   }
   if (wrapper) return jc::run_wrapper(std::move(collector), o.command);
   if (!o.quiet) std::fprintf(stderr, "jobperf-collect: sidecar writing %s\n", collector->stream_path().c_str());
-  return jc::run_sidecar(*collector, pid_file);
+  auto record = [&](const std::optional<jobperf::stream::ClockOffset>& offset) {
+    if (offset) collector->clock_offset(*offset);
+    if (!sync_problem.empty()) collector->note(jobperf::stream::NoteLevel::Warning, "clock", sync_problem);
+    sync_problem.clear();
+  };
+  record(start_offset);
+  return jc::run_sidecar(*collector, pid_file, [&] {
+    if (sync) record(sync->measure(host, "stop", kClockSyncWait_s, sync_problem));
+  });
 }
 
 }  // namespace

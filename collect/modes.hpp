@@ -1,5 +1,6 @@
 // The two ways jobperf-collect runs: wrapping a command, or beside the job.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,8 +16,10 @@ namespace jobperf::collect {
 int run_wrapper(std::unique_ptr<Collector> collector, const std::vector<std::string>& command);
 
 // Samples until SIGTERM/SIGINT/SIGHUP, `jobperf-collect --stop`, or until the
-// job's processes, once seen, are all gone. Returns the exit status.
-int run_sidecar(Collector& collector, const std::string& pid_file);
+// job's processes, once seen, are all gone; calls `at_stop` (the clock
+// measurement, when the sidecars are an MPI job) before closing the stream.
+// Returns the exit status.
+int run_sidecar(Collector& collector, const std::string& pid_file, const std::function<void()>& at_stop);
 
 // Signals the sidecar whose pid file is `pid_file` and waits for it to finish.
 int stop_sidecar(const std::string& pid_file, double timeout_s);

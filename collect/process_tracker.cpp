@@ -8,6 +8,7 @@
 
 #include "collect/batch_env.hpp"
 #include "collect/procfs.hpp"
+#include "formats/clock.hpp"
 
 namespace jobperf::collect {
 namespace {
@@ -169,7 +170,8 @@ ProcessTracker::Changes ProcessTracker::scan() {
     p.pid = c.pid;
     p.ppid = k.ppid;
     p.start_ticks = k.start_ticks;
-    p.start_ns = static_cast<std::int64_t>(static_cast<double>(k.start_ticks) * ns_per_tick) - boot_to_monotonic_ns_;
+    p.start_ns = stream::skewed_monotonic(
+        static_cast<std::int64_t>(static_cast<double>(k.start_ticks) * ns_per_tick) - boot_to_monotonic_ns_);
     auto parent = members_.find(k.ppid);
     p.rank = c.rank.value_or(parent != members_.end() ? parent->second.rank : -1);
     p.covered_by_root = parent != members_.end() && (parent->second.adopted || parent->second.covered_by_root);

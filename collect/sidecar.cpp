@@ -14,7 +14,7 @@
 
 namespace jobperf::collect {
 
-int run_sidecar(Collector& collector, const std::string& pid_file) {
+int run_sidecar(Collector& collector, const std::string& pid_file, const std::function<void()>& at_stop) {
   {
     std::ofstream out(pid_file);
     out << getpid() << "\n";
@@ -37,8 +37,9 @@ int run_sidecar(Collector& collector, const std::string& pid_file) {
     const std::int64_t now = stream::monotonic_ns();
     while (next_tick <= now) next_tick += collector.interval_ns();
   }
+  unlink(pid_file.c_str());  // stopped: a second --stop must not wait on the clock measurement
+  if (at_stop) at_stop();
   collector.finish(reason, {});
-  unlink(pid_file.c_str());
   return 0;
 }
 

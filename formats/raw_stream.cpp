@@ -32,13 +32,8 @@ enum BlockType : std::uint16_t {
   kMetadata = 8,
   kEnd = 9,
   kProcessExit = 10,
+  kClockOffset = 11,
 };
-
-std::int64_t clock_ns(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 void put_anchor(Encoder& e, const ClockAnchor& a) {
   e.put(a.mono_before);
@@ -160,15 +155,6 @@ SourceSpec decode_source(Decoder& d) {
   }
   return s;
 }
-
-ClockAnchor read_clock_anchor() {
-  ClockAnchor a;
-  a.mono_before = clock_ns(CLOCK_MONOTONIC);
-  a.realtime = clock_ns(CLOCK_REALTIME);
-  a.mono_after = clock_ns(CLOCK_MONOTONIC);
-  return a;
-}
-std::int64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 
 std::uint64_t to_raw(double v) { return std::bit_cast<std::uint64_t>(v); }
 double raw_to_double(std::uint64_t raw, FieldType type) {
@@ -320,6 +306,17 @@ void StreamWriter::metadata(const Metadata& m) {
 
 void StreamWriter::anchor(const ClockAnchor& a) { write_encoded(kAnchor, [&](Encoder& e) { put_anchor(e, a); }); }
 
+void StreamWriter::clock_offset(const ClockOffset& c) {
+  write_encoded(kClockOffset, [&](Encoder& e) {
+    e.put_string(c.host);
+    e.put_string(c.reference_host);
+    e.put_string(c.phase);
+    for (auto v : {c.mono_ns, c.offset_ns, c.rtt_ns, c.bound_ns}) e.put(v);
+    e.put(c.exchanges);
+    e.put(c.hops);
+  });
+}
+
 void StreamWriter::close(const End& end) {
   if (fd_ < 0) return;
   write_encoded(kEnd, [&](Encoder& e) {
@@ -431,6 +428,17 @@ void decode_block(const BlockView& b, DecodedStream& s) {
       break;
     }
     case kProcessExit: s.process_exits.push_back(decode_exit(d)); break;
+    case kClockOffset: {
+      ClockOffset c;
+      c.host = d.get_string();
+      c.reference_host = d.get_string();
+      c.phase = d.get_string();
+      for (auto* v : {&c.mono_ns, &c.offset_ns, &c.rtt_ns, &c.bound_ns}) *v = d.get<std::int64_t>();
+      c.exchanges = d.get<std::int32_t>();
+      c.hops = d.get<std::int32_t>();
+      s.clock_offsets.push_back(std::move(c));
+      break;
+    }
     case kEnd:
       s.end.anchor = get_anchor(d);
       s.end.reason = d.get_string();

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "formats/clock.hpp"
+
 namespace jobperf {
 class Encoder;
 class Decoder;
@@ -30,18 +32,6 @@ inline constexpr char kStreamSuffix[] = ".jps";
 struct StreamError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-// CLOCK_MONOTONIC read before and after CLOCK_REALTIME, all in ns: maps the
-// monotonic sample clock to UTC, and a series of them shows NTP steps.
-struct ClockAnchor {
-  std::int64_t mono_before = 0;
-  std::int64_t realtime = 0;
-  std::int64_t mono_after = 0;
-  std::int64_t mono_mid() const { return mono_before + (mono_after - mono_before) / 2; }
-  std::int64_t realtime_minus_mono() const { return realtime - mono_mid(); }
-};
-ClockAnchor read_clock_anchor();
-std::int64_t monotonic_ns();
 
 struct Header {
   std::string host;
@@ -113,6 +103,21 @@ struct End {
   std::string reason;
 };
 
+// One node's clock measured against a reference node's by ping-pong
+// (collect/clock_sync.hpp): by sidecar collectors at start and stop, or by
+// jobperf-reduce after the job.
+struct ClockOffset {
+  std::string host;
+  std::string reference_host;
+  std::string phase;             // "start", "stop" (collectors) or "reduce"
+  std::int64_t mono_ns = 0;      // this host's CLOCK_MONOTONIC at the measurement
+  std::int64_t offset_ns = 0;    // this host's REALTIME minus the reference's, at one instant
+  std::int64_t rtt_ns = 0;       // round trip of the exchange kept (the shortest)
+  std::int64_t bound_ns = 0;     // |error of offset_ns| <= bound_ns
+  std::int32_t exchanges = 0;    // ping-pongs per pair
+  std::int32_t hops = 0;         // pairs between this host and the reference
+};
+
 // One process (or thread) at its end, as libjobperf-preload.so records it.
 enum class ExitKind : std::uint8_t {
   Exited = 1,      // the process recorded itself as it exited
@@ -166,6 +171,7 @@ class StreamWriter {
   void note(const Note& n);
   void metadata(const Metadata& m);
   void anchor(const ClockAnchor& a);
+  void clock_offset(const ClockOffset& c);
   // Writes buffered records as one block. False once a write has failed;
   // the writer then drops everything and error() says why.
   bool flush();
@@ -219,6 +225,7 @@ struct DecodedStream {
   Metadata metadata;
   std::vector<ClockAnchor> anchors;  // periodic ones, after header.start
   std::vector<ProcessExit> process_exits;
+  std::vector<ClockOffset> clock_offsets;
   bool closed = false;               // an End block was read
   End end;
   std::vector<Damage> damage;

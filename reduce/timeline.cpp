@@ -8,7 +8,23 @@ namespace jobperf::reduce {
 
 using stream::Aggregation;
 
-ClockMap::ClockMap(const stream::DecodedStream& s) {
+HostOffset::HostOffset(std::vector<stream::ClockOffset> measurements) : points_(std::move(measurements)) {
+  std::sort(points_.begin(), points_.end(), [](auto& a, auto& b) { return a.mono_ns < b.mono_ns; });
+}
+
+std::int64_t HostOffset::at(std::int64_t t) const {
+  if (points_.empty()) return 0;
+  if (points_.size() == 1 || t <= points_.front().mono_ns) return points_.front().offset_ns;
+  if (t >= points_.back().mono_ns) return points_.back().offset_ns;
+  auto hi = static_cast<std::size_t>(
+      std::upper_bound(points_.begin(), points_.end(), t, [](std::int64_t v, auto& p) { return v < p.mono_ns; }) -
+      points_.begin());
+  const auto &a = points_[hi - 1], &b = points_[hi];
+  double f = static_cast<double>(t - a.mono_ns) / static_cast<double>(b.mono_ns - a.mono_ns);
+  return a.offset_ns + std::llround(f * static_cast<double>(b.offset_ns - a.offset_ns));
+}
+
+ClockMap::ClockMap(const stream::DecodedStream& s, HostOffset host_offset) : host_offset_(std::move(host_offset)) {
   auto add = [&](const stream::ClockAnchor& a) {
     if (a.realtime == 0) return;
     mono_.push_back(a.mono_mid());
@@ -20,13 +36,14 @@ ClockMap::ClockMap(const stream::DecodedStream& s) {
 }
 
 std::int64_t ClockMap::to_utc(std::int64_t t) const {
-  if (mono_.empty()) return t;
-  if (mono_.size() == 1 || t <= mono_.front()) return t + offset_.front();
-  if (t >= mono_.back()) return t + offset_.back();
+  const std::int64_t to_reference = host_offset_.at(t);
+  if (mono_.empty()) return t - to_reference;
+  if (mono_.size() == 1 || t <= mono_.front()) return t + offset_.front() - to_reference;
+  if (t >= mono_.back()) return t + offset_.back() - to_reference;
   auto hi = static_cast<std::size_t>(std::upper_bound(mono_.begin(), mono_.end(), t) - mono_.begin());
   auto lo = hi - 1;
   double f = static_cast<double>(t - mono_[lo]) / static_cast<double>(mono_[hi] - mono_[lo]);
-  return t + offset_[lo] + std::llround(f * static_cast<double>(offset_[hi] - offset_[lo]));
+  return t + offset_[lo] + std::llround(f * static_cast<double>(offset_[hi] - offset_[lo])) - to_reference;
 }
 
 const std::vector<double>* BinnedSource::find(const std::string& field, bool rate) const {

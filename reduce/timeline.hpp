@@ -9,17 +9,33 @@
 
 namespace jobperf::reduce {
 
-// CLOCK_MONOTONIC -> UTC, interpolating the REALTIME-MONOTONIC offset
-// linearly between the stream's anchors (start, periodic, end): an NTP slew
-// during the job is followed, not frozen at its start value.
+// A host's REALTIME minus the reference host's, as a function of the host's
+// CLOCK_MONOTONIC: linear between measurements (start and stop: a drifting
+// clock is followed), held flat outside them; zero without measurements.
+class HostOffset {
+ public:
+  HostOffset() = default;
+  explicit HostOffset(std::vector<stream::ClockOffset> measurements);
+  std::int64_t at(std::int64_t mono_ns) const;
+
+ private:
+  std::vector<stream::ClockOffset> points_;  // by mono_ns
+};
+
+// CLOCK_MONOTONIC -> the reference timeline (UTC as the reference host's
+// clock tells it): the host's own REALTIME-MONOTONIC offset interpolated
+// linearly between the stream's anchors (start, periodic, end), so an NTP
+// step or slew during the job is followed; minus the host's offset to the
+// reference, so hosts whose clocks disagree line up.
 class ClockMap {
  public:
-  explicit ClockMap(const stream::DecodedStream& s);
+  explicit ClockMap(const stream::DecodedStream& s, HostOffset host_offset = {});
   std::int64_t to_utc(std::int64_t mono_ns) const;
 
  private:
   std::vector<std::int64_t> mono_;
   std::vector<std::int64_t> offset_;
+  HostOffset host_offset_;
 };
 
 // A row's samples before resampling: cumulative values for counters, the

@@ -115,12 +115,12 @@ std::uint64_t value_after(const std::string& text, const char* key) {
 std::int64_t process_start_ns() {
   auto stat = read_small_file("/proc/self/stat");
   auto close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return clock_ns(CLOCK_MONOTONIC);
+  if (close_paren == std::string::npos) return jobperf::stream::monotonic_ns();
   const char* p = stat.c_str() + close_paren + 2;
   for (int field = 3; field < 22 && *p; ++field) p = std::strchr(p, ' ') ? std::strchr(p, ' ') + 1 : p + std::strlen(p);
   const double ticks = static_cast<double>(std::strtoull(p, nullptr, 10));
-  return static_cast<std::int64_t>(ticks * 1e9 / static_cast<double>(sysconf(_SC_CLK_TCK))) -
-         (clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC));
+  return jobperf::stream::skewed_monotonic(static_cast<std::int64_t>(ticks * 1e9 / static_cast<double>(sysconf(_SC_CLK_TCK))) -
+                                           (clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC)));
 }
 
 std::string host_name() {
@@ -163,7 +163,7 @@ void fill_self(ProcessExit& x, const char* proc_dir, int who) {
   x.exec_generation = g.generation;
   x.rank = rank_from_environment();
   x.start_ns = g.start_ns;
-  x.end_ns = clock_ns(CLOCK_MONOTONIC);
+  x.end_ns = jobperf::stream::monotonic_ns();
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   x.exe.assign(exe, n > 0 ? static_cast<std::size_t>(n) : 0);
@@ -247,7 +247,7 @@ void on_exit_handler(int status, void*) { record_self(status); }
 
 void after_fork_in_child() {
   g.pid = getpid();
-  g.start_ns = clock_ns(CLOCK_MONOTONIC);
+  g.start_ns = jobperf::stream::monotonic_ns();
   g.generation = 0;
   g.recorded = false;
   if (g_perf[0] >= 0 || g_perf[1] >= 0 || g_perf[2] >= 0) {  // the copies count the parent: count ourselves
@@ -265,7 +265,7 @@ void record_reaped(pid_t pid, int status, const rusage* ru) {
   x.ppid = static_cast<std::uint32_t>(getpid());
   x.signal = WTERMSIG(status);
   x.rank = rank_from_environment();
-  x.end_ns = clock_ns(CLOCK_MONOTONIC);
+  x.end_ns = jobperf::stream::monotonic_ns();
   if (ru) fill_rusage(x, *ru);
   if (const char* tags = std::getenv("JOBPERF_TAGS")) x.tags = tags;
   append(x);
@@ -298,7 +298,7 @@ void record_thread(void* start) {
 void* thread_trampoline(void* p) {
   auto start = *static_cast<ThreadStart*>(p);
   delete static_cast<ThreadStart*>(p);
-  pthread_setspecific(g_thread_key, new std::int64_t(clock_ns(CLOCK_MONOTONIC)));
+  pthread_setspecific(g_thread_key, new std::int64_t(jobperf::stream::monotonic_ns()));
   return start.routine(start.arg);
 }
 

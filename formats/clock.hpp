@@ -1,0 +1,43 @@
+// The clocks every jobperf timestamp comes from: CLOCK_MONOTONIC for samples
+// (never steps, one per node) and CLOCK_REALTIME in anchors (maps to UTC).
+//
+// $JOBPERF_CLOCK_SKEW="OFFSET_NS[,DRIFT_PPM]" makes this process read both
+// clocks as a node whose clock runs OFFSET_NS ahead and gains DRIFT_PPM
+// microseconds per second of uptime. Together with $JOBPERF_HOSTNAME it lets
+// one machine pose as several unsynchronised nodes (tests, demos); every
+// process of one simulated node must be given the same value.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace jobperf::stream {
+
+struct ClockSkew {
+  std::int64_t offset_ns = 0;
+  double drift_ppm = 0;
+  bool operator==(const ClockSkew&) const = default;
+};
+
+// Parses "OFFSET_NS[,DRIFT_PPM]"; throws std::invalid_argument naming the text.
+ClockSkew parse_clock_skew(const std::string& text);
+// From $JOBPERF_CLOCK_SKEW at first use; tests may replace it.
+ClockSkew clock_skew();
+void set_clock_skew(const ClockSkew& skew);
+
+// CLOCK_MONOTONIC (skewed as above), ns.
+std::int64_t monotonic_ns();
+// A raw CLOCK_MONOTONIC value (from /proc times, say) on the skewed clock.
+std::int64_t skewed_monotonic(std::int64_t raw_ns);
+
+// CLOCK_MONOTONIC read before and after CLOCK_REALTIME, all in ns: maps the
+// monotonic sample clock to UTC, and a series of them shows NTP steps.
+struct ClockAnchor {
+  std::int64_t mono_before = 0;
+  std::int64_t realtime = 0;
+  std::int64_t mono_after = 0;
+  std::int64_t mono_mid() const { return mono_before + (mono_after - mono_before) / 2; }
+  std::int64_t realtime_minus_mono() const { return realtime - mono_mid(); }
+};
+ClockAnchor read_clock_anchor();
+
+}  // namespace jobperf::stream
