@@ -84,14 +84,6 @@ stream::Metadata environment_metadata(const char* const* env) {
   return m;
 }
 
-std::string host_name() {
-  if (const char* forced = std::getenv("JOBPERF_HOSTNAME"); forced && *forced) return forced;
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  std::string name(buf);
-  return name.substr(0, name.find('.'));
-}
-
 std::string generated_job_id(const std::string& host) {
   if (const char* ns = std::getenv("PMIX_NAMESPACE"); ns && *ns) return "mpi-" + safe_file_name(ns);
   std::time_t now = std::time(nullptr);

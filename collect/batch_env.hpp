@@ -29,8 +29,6 @@ BatchContext batch_context(const char* const* environ_entries);
 bool is_secret_variable(std::string_view name);
 stream::Metadata environment_metadata(const char* const* environ_entries);
 
-// $JOBPERF_HOSTNAME (lets one machine pose as several nodes), else the short host name.
-std::string host_name();
 // An id all ranks of an un-batched mpirun agree on (from the PMIx
 // namespace), else one unique to this run.
 std::string generated_job_id(const std::string& host);

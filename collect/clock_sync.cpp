@@ -167,6 +167,7 @@ std::vector<stream::ClockOffset> measure_host_offsets(MPI_Comm comm, const std::
     c.reference_host = hosts.names[0];
     c.phase = phase;
     c.mono_ns = child_mono[h];
+    c.realtime_ns = child_mono[h] + realtime_minus_mono[h];
     c.offset_ns = delta[h] + realtime_minus_mono[h] - realtime_minus_mono[0];
     c.rtt_ns = rtt[h];
     c.bound_ns = bound[h];

@@ -103,8 +103,15 @@ jc::CollectorConfig collector_config(const jc::CollectOptions& o, const jc::Batc
 }
 
 int run(const jc::CollectOptions& o) {
+  if (const char* skew = std::getenv("JOBPERF_CLOCK_SKEW")) {
+    try {
+      jobperf::stream::parse_clock_skew(skew);
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "jobperf-collect: %s; ignored\n", e.what());
+    }
+  }
   const auto batch = jc::batch_context(environ);
-  const std::string host = o.host.empty() ? jc::host_name() : o.host;
+  const std::string host = o.host.empty() ? jobperf::host_name() : o.host;
   std::string job_id = !o.job_id.empty() ? o.job_id : batch.job_id;
   if (job_id.empty()) {
     if (o.stop || o.print_env) throw jc::UsageError("--stop and --env need --job-id outside a batch job");

@@ -26,6 +26,7 @@ constexpr char kSummary[] = "summary";
 constexpr char kRankSummary[] = "summary/ranks";
 constexpr char kJobSummary[] = "summary/job";
 constexpr char kMetadata[] = "metadata";
+constexpr char kClock[] = "clock";
 constexpr char kTimeUnits[] = "nanoseconds since 1970-01-01 00:00:00";
 
 const char* group_name(Rows rows) { return rows == Rows::Ranks ? kRanks : kNodes; }
@@ -171,6 +172,61 @@ struct JobFileWriter::Impl {
     return time;
   }
 
+  // A (node) column of /clock, written by rank 0.
+  template <typename T>
+  void column(hid_t group, const std::string& name, hid_t file_type, hid_t mem_type, const std::vector<T>& values,
+              hid_t scale, const std::string& units, const std::string& long_name) {
+    auto d = create_dataset(group, name, file_type, {values.size()});
+    write_by_root(d, mem_type, values.data());
+    if (!units.empty()) h5::write_attribute(d, "units", units);
+    h5::write_attribute(d, "long_name", long_name);
+    attach(d, scale, 0);
+  }
+
+  void write_clock(hid_t root, const ClockInfo& clock) {
+    auto g = create_group(root, kClock);
+    h5::write_attribute(g, "method", clock.method);
+    h5::write_attribute(g, "reference_host", clock.reference_host);
+    h5::write_attribute(g, "guarantee", clock.guarantee);
+    h5::write_attribute(g, "exchanges", static_cast<std::int64_t>(clock.exchanges));
+    std::vector<std::string> hosts;
+    std::vector<std::int8_t> measured;
+    std::vector<std::int32_t> hops;
+    std::vector<double> drift;
+    std::map<std::string, std::vector<std::int64_t>> ns;
+    for (const auto& n : clock.nodes) {
+      hosts.push_back(n.host);
+      measured.push_back(n.measured);
+      hops.push_back(n.hops);
+      drift.push_back(n.drift_ppm);
+      for (auto [name, v] : {std::pair{"start_offset", n.start_offset_ns}, {"stop_offset", n.stop_offset_ns},
+                             {"start_mono", n.start_mono_ns}, {"stop_mono", n.stop_mono_ns},
+                             {"start_time", n.start_time_ns}, {"stop_time", n.stop_time_ns},
+                             {"start_rtt", n.start_rtt_ns}, {"stop_rtt", n.stop_rtt_ns}, {"bound", n.bound_ns}})
+        ns[name].push_back(v);
+    }
+    auto node = string_dataset(g, "node", hosts);
+    check(H5DSset_scale(node, "node"), "make node a dimension scale", 0);
+    column(g, "measured", H5T_STD_I8LE, H5T_NATIVE_INT8, measured, node, "", "1 if this node's offset was measured");
+    column(g, "hops", H5T_STD_I32LE, H5T_NATIVE_INT32, hops, node, "", "measured pairs between the node and the reference");
+    column(g, "drift_ppm", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, drift, node, "1e-6",
+           "drift of the node's clock against the reference's (NaN: measured once)");
+    const std::pair<const char*, const char*> described[] = {
+        {"start_offset", "node REALTIME minus reference REALTIME, first measurement"},
+        {"stop_offset", "node REALTIME minus reference REALTIME, last measurement"},
+        {"start_mono", "node CLOCK_MONOTONIC at the first measurement"},
+        {"stop_mono", "node CLOCK_MONOTONIC at the last measurement"},
+        {"start_rtt", "round trip of the exchange kept, first measurement"},
+        {"stop_rtt", "round trip of the exchange kept, last measurement"},
+        {"bound", "residual bound: |error of the correction| at most this"}};
+    for (auto [name, text] : described)
+      column(g, std::string(name) + "_ns", H5T_STD_I64LE, H5T_NATIVE_INT64, ns[name], node, "ns", text);
+    for (auto name : {"start_time", "stop_time"})
+      column(g, name, H5T_STD_I64LE, H5T_NATIVE_INT64, ns[name], node, kTimeUnits,
+             std::string(name) == "start_time" ? "first measurement, on the reference timeline"
+                                               : "last measurement, on the reference timeline");
+  }
+
   std::vector<Handle> series_datasets(hid_t group, const std::vector<MetricInfo>& metrics, hsize_t rows,
                                       hid_t row_scale, hid_t time_scale) {
     std::vector<Handle> out;
@@ -238,6 +294,7 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
 
   auto metadata = create_group(root, kMetadata);
   for (const auto& [key, value] : info.metadata) h5::write_attribute(metadata, key, value);
+  im.write_clock(root, layout.clock);
 
   // /ranks: (rank, time)
   auto ranks = create_group(root, kRanks);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <span>
 #include <stdexcept>
@@ -48,6 +49,26 @@ struct JobInfo {
   std::vector<std::pair<std::string, std::string>> metadata;
 };
 
+// /clock: how each node's samples were put on the reference timeline.
+struct ClockNode {
+  std::string host;
+  bool measured = false;
+  std::int64_t start_offset_ns = 0, stop_offset_ns = 0;  // node REALTIME minus the reference's
+  std::int64_t start_mono_ns = 0, stop_mono_ns = 0;      // the node's CLOCK_MONOTONIC at the measurements
+  std::int64_t start_time_ns = 0, stop_time_ns = 0;      // the same instants on the reference timeline
+  std::int64_t start_rtt_ns = 0, stop_rtt_ns = 0;
+  std::int64_t bound_ns = 0;  // residual error bound of the correction
+  double drift_ppm = std::numeric_limits<double>::quiet_NaN();
+  std::int32_t hops = 0;
+};
+struct ClockInfo {
+  std::string method;  // "collectors", "reduce" or "single-host"
+  std::string reference_host;
+  std::string guarantee;
+  std::int32_t exchanges = 0;
+  std::vector<ClockNode> nodes;
+};
+
 // Everything every writer rank must agree on before the collective create.
 struct JobLayout {
   JobInfo info;
@@ -60,6 +81,7 @@ struct JobLayout {
   std::vector<std::string> nodes;     // the rows of /nodes
   std::vector<MetricInfo> rank_metrics;
   std::vector<MetricInfo> node_metrics;
+  ClockInfo clock;
 };
 
 enum class Rows { Ranks, Nodes };

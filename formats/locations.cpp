@@ -7,6 +7,14 @@
 
 namespace jobperf {
 
+std::string host_name() {
+  if (const char* forced = std::getenv("JOBPERF_HOSTNAME"); forced && *forced) return forced;
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  std::string name(buf);
+  return name.substr(0, name.find('.'));
+}
+
 std::string default_scratch() {
   for (auto name : {"JOBPERF_SCRATCH", "TMPDIR"})
     if (const char* v = std::getenv(name); v && *v) return v;

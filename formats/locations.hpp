@@ -10,6 +10,8 @@
 
 namespace jobperf {
 
+// $JOBPERF_HOSTNAME (lets one machine pose as several nodes), else the short host name.
+std::string host_name();
 // $JOBPERF_SCRATCH, else $TMPDIR, else /tmp.
 std::string default_scratch();
 // Keeps [A-Za-z0-9._-] and replaces the rest, so ids become safe file names.

@@ -306,15 +306,28 @@ void StreamWriter::metadata(const Metadata& m) {
 
 void StreamWriter::anchor(const ClockAnchor& a) { write_encoded(kAnchor, [&](Encoder& e) { put_anchor(e, a); }); }
 
+void encode_clock_offset(Encoder& e, const ClockOffset& c) {
+  e.put_string(c.host);
+  e.put_string(c.reference_host);
+  e.put_string(c.phase);
+  for (auto v : {c.mono_ns, c.realtime_ns, c.offset_ns, c.rtt_ns, c.bound_ns}) e.put(v);
+  e.put(c.exchanges);
+  e.put(c.hops);
+}
+
+ClockOffset decode_clock_offset(Decoder& d) {
+  ClockOffset c;
+  c.host = d.get_string();
+  c.reference_host = d.get_string();
+  c.phase = d.get_string();
+  for (auto* v : {&c.mono_ns, &c.realtime_ns, &c.offset_ns, &c.rtt_ns, &c.bound_ns}) *v = d.get<std::int64_t>();
+  c.exchanges = d.get<std::int32_t>();
+  c.hops = d.get<std::int32_t>();
+  return c;
+}
+
 void StreamWriter::clock_offset(const ClockOffset& c) {
-  write_encoded(kClockOffset, [&](Encoder& e) {
-    e.put_string(c.host);
-    e.put_string(c.reference_host);
-    e.put_string(c.phase);
-    for (auto v : {c.mono_ns, c.offset_ns, c.rtt_ns, c.bound_ns}) e.put(v);
-    e.put(c.exchanges);
-    e.put(c.hops);
-  });
+  write_encoded(kClockOffset, [&](Encoder& e) { encode_clock_offset(e, c); });
 }
 
 void StreamWriter::close(const End& end) {
@@ -428,17 +441,7 @@ void decode_block(const BlockView& b, DecodedStream& s) {
       break;
     }
     case kProcessExit: s.process_exits.push_back(decode_exit(d)); break;
-    case kClockOffset: {
-      ClockOffset c;
-      c.host = d.get_string();
-      c.reference_host = d.get_string();
-      c.phase = d.get_string();
-      for (auto* v : {&c.mono_ns, &c.offset_ns, &c.rtt_ns, &c.bound_ns}) *v = d.get<std::int64_t>();
-      c.exchanges = d.get<std::int32_t>();
-      c.hops = d.get<std::int32_t>();
-      s.clock_offsets.push_back(std::move(c));
-      break;
-    }
+    case kClockOffset: s.clock_offsets.push_back(decode_clock_offset(d)); break;
     case kEnd:
       s.end.anchor = get_anchor(d);
       s.end.reason = d.get_string();

@@ -111,6 +111,7 @@ struct ClockOffset {
   std::string reference_host;
   std::string phase;             // "start", "stop" (collectors) or "reduce"
   std::int64_t mono_ns = 0;      // this host's CLOCK_MONOTONIC at the measurement
+  std::int64_t realtime_ns = 0;  // and its CLOCK_REALTIME
   std::int64_t offset_ns = 0;    // this host's REALTIME minus the reference's, at one instant
   std::int64_t rtt_ns = 0;       // round trip of the exchange kept (the shortest)
   std::int64_t bound_ns = 0;     // |error of offset_ns| <= bound_ns
@@ -150,6 +151,9 @@ std::vector<char> encode_process_exit_block(const ProcessExit& exit);
 // reducer ranks.
 void encode_source(Encoder& e, const SourceSpec& s);
 SourceSpec decode_source(Decoder& d);
+
+void encode_clock_offset(Encoder& e, const ClockOffset& c);
+ClockOffset decode_clock_offset(Decoder& d);
 
 // Values travel as raw 64-bit patterns; FieldSpec::type says how to read them.
 std::uint64_t to_raw(double v);

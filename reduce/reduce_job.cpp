@@ -14,6 +14,8 @@
 #include "formats/job_file.hpp"
 #include "formats/raw_stream.hpp"
 #include "reduce/aggregate.hpp"
+#include "reduce/clock_alignment.hpp"
+#include "reduce/exchange.hpp"
 #include "reduce/formulas.hpp"
 #include "reduce/summary.hpp"
 #include "reduce/timeline.hpp"
@@ -27,45 +29,6 @@ using stream::Aggregation;
 struct ReduceError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-// ---------------------------------------------------------------- MPI helpers
-
-std::vector<std::vector<char>> all_gather(const std::vector<char>& mine, MPI_Comm comm) {
-  int size = 0;
-  MPI_Comm_size(comm, &size);
-  int n = static_cast<int>(mine.size());
-  std::vector<int> counts(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
-  MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
-  std::exclusive_scan(counts.begin(), counts.end(), offsets.begin(), 0);
-  std::vector<char> all(static_cast<std::size_t>(offsets.back() + counts.back()));
-  MPI_Allgatherv(mine.data(), n, MPI_CHAR, all.data(), counts.data(), offsets.data(), MPI_CHAR, comm);
-  std::vector<std::vector<char>> out;
-  for (int r = 0; r < size; ++r)
-    out.emplace_back(all.begin() + offsets[static_cast<std::size_t>(r)],
-                     all.begin() + offsets[static_cast<std::size_t>(r)] + counts[static_cast<std::size_t>(r)]);
-  return out;
-}
-
-// Every rank learns whether any rank failed, and rank 0 prints every message.
-bool any_failed(const std::vector<std::string>& my_errors, MPI_Comm comm) {
-  std::vector<char> bytes;
-  Encoder e(bytes);
-  e.put(static_cast<std::uint32_t>(my_errors.size()));
-  for (const auto& m : my_errors) e.put_string(m);
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  bool failed = false;
-  for (const auto& blob : all_gather(bytes, comm)) {
-    Decoder d(blob.data(), blob.size());
-    auto n = d.get<std::uint32_t>();
-    for (std::uint32_t i = 0; i < n; ++i) {
-      auto message = d.get_string();
-      if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", message.c_str());
-      failed = true;
-    }
-  }
-  return failed;
-}
 
 // ---------------------------------------------------------------- inputs
 
@@ -440,7 +403,8 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   for (const auto& m : modes) info.collection_mode += (info.collection_mode.empty() ? "" : ",") + m;
   // Ranks the launcher announced but no stream holds: a node died, or a collector never ran.
   for (const auto& s : all.streams) {
-    if (s.world_size.empty()) continue;
+    // A sidecar's launcher variables count the sidecars, not the job's ranks.
+    if (s.world_size.empty() || s.mode != "wrapper") continue;
     std::vector<std::string> missing;
     for (int r = 0; r < std::atoi(s.world_size.c_str()); ++r)
       if (!seen_rank.count(r)) missing.push_back(std::to_string(r));
@@ -547,25 +511,25 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   if (any_failed(errors, comm)) return kFailed;
   auto owner = assign_streams(files, size);
 
-  // 2. Decode this rank's streams into rows.
+  // 2. Decode this rank's streams; agree on the clock corrections; build rows.
   Local local;
   for (std::size_t i = 0; i < files.size(); ++i) {
     if (owner[i] != rank) continue;
     try {
-      auto s = stream::read_stream(files[i].path);
-      ClockMap clock(s);
-      auto ranks = rank_rows(s, clock);
-      auto nodes = node_rows(s, clock);
-      local.rank_rows.insert(local.rank_rows.end(), std::make_move_iterator(ranks.begin()), std::make_move_iterator(ranks.end()));
-      local.node_rows.insert(local.node_rows.end(), std::make_move_iterator(nodes.begin()), std::make_move_iterator(nodes.end()));
-      local.streams.push_back(std::move(s));
+      local.streams.push_back(stream::read_stream(files[i].path));
     } catch (const stream::StreamError& e) {
       errors.push_back(e.what());
     }
   }
   if (any_failed(errors, comm)) return kFailed;
-  // Values are in the rows now; keep only what the catalog and metadata need.
+  auto clocks = align_clocks(local.streams, comm);
   for (auto& s : local.streams) {
+    ClockMap clock(s, clocks.offset_of(s.header.host));
+    auto ranks = rank_rows(s, clock);
+    auto nodes = node_rows(s, clock);
+    local.rank_rows.insert(local.rank_rows.end(), std::make_move_iterator(ranks.begin()), std::make_move_iterator(ranks.end()));
+    local.node_rows.insert(local.node_rows.end(), std::make_move_iterator(nodes.begin()), std::make_move_iterator(nodes.end()));
+    // Values are in the rows now; keep only what the catalog and metadata need.
     s.records.clear();
     s.values.clear();
   }
@@ -581,6 +545,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   }
   if (rank == 0) errors = plan.errors;
   if (any_failed(errors, comm)) return kFailed;
+  plan.layout.clock = std::move(clocks.info);
   auto metadata = primary_metadata(local, all, owner, files, comm);
   auto& info = plan.layout.info;
   info.job_name = metadata_value(metadata, "job_name");

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "formats/locations.hpp"
 #include "formats/raw_stream.hpp"
 
 extern char** environ;
@@ -123,15 +124,6 @@ std::int64_t process_start_ns() {
                                            (clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC)));
 }
 
-std::string host_name() {
-  const char* forced = std::getenv("JOBPERF_HOSTNAME");
-  if (forced && *forced) return forced;
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  std::string name(host);
-  return name.substr(0, name.find('.'));
-}
-
 std::int32_t rank_from_environment() {
   for (auto name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
     if (const char* v = std::getenv(name); v && *v) return std::atoi(v);
@@ -199,7 +191,7 @@ void create_stream() {
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return;
   jobperf::stream::Header h;
-  h.host = host_name();
+  h.host = jobperf::host_name();
   if (const char* job = std::getenv("JOBPERF_JOB_ID")) h.job_id = job;
   h.pid = static_cast<std::int32_t>(g.pid);
   h.mode = "preload";
@@ -311,7 +303,7 @@ std::string stream_path() {
   for (std::size_t slash = 1; (slash = path.find('/', slash)) != std::string::npos; ++slash)
     mkdir(path.substr(0, slash).c_str(), 0755);
   mkdir(path.c_str(), 0755);
-  for (char& c : path += "/" + host_name() + ".exits.jps")
+  for (char& c : path += "/" + jobperf::host_name() + ".exits.jps")
     if (c == ' ') c = '_';
   return path;
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Clock alignment on one machine posing as two unsynchronised nodes: each
+# MPI rank gets its own host name (JOBPERF_HOSTNAME) and a clock that is off
+# by a known offset and drift (JOBPERF_CLOCK_SKEW). The job file must recover
+# them within its stated bound, and the ranks' samples, started together,
+# must line up on the job timeline although their clocks are seconds apart.
+source "$(dirname "$0")/lib.sh"
+
+offset=2500000000  # sim1 runs 2.5 s ahead...
+drift=90           # ...and gains 90 us per second
+# as_node COMMAND...: runs the command as simulated node sim<rank>.
+cat >"$work/as_node" <<SH
+#!/usr/bin/env bash
+export JOBPERF_HOSTNAME=sim\$OMPI_COMM_WORLD_RANK
+[ "\$OMPI_COMM_WORLD_RANK" = 1 ] && export JOBPERF_CLOCK_SKEW=$offset,\$1
+shift
+exec "\$@"
+SH
+chmod +x "$work/as_node"
+
+check() {  # check JOB_FILE METHOD DRIFT_PPM
+  "$python" - "$@" "$offset" <<'PY'
+import sys, h5py, numpy as np
+path, method, drift, offset = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+f = h5py.File(path)
+c = f["clock"]
+assert c.attrs["method"] == method, c.attrs["method"]
+assert c.attrs["reference_host"] == "sim0", c.attrs["reference_host"]
+nodes = [n.decode() for n in c["node"][:]]
+i = nodes.index("sim1")
+assert c["measured"][i] == 1
+bound = c["bound_ns"][i]
+for when in ("start", "stop"):
+    mono = c[when + "_mono_ns"][i]
+    raw = (mono - offset) / (1 + drift * 1e-6)          # the machine's real clock then
+    truth = offset + drift * 1e-6 * raw
+    error = abs(c[when + "_offset_ns"][i] - truth)
+    assert error <= bound + 100, (when, error, bound)
+    print(f"ok: {when} offset of sim1 recovered within {error:.0f} ns (bound {bound} ns)")
+if drift:
+    got = c["drift_ppm"][i]
+    assert abs(got - drift) < 2, got
+    print(f"ok: drift {got:.2f} ppm recovered (injected {drift})")
+# Ranks started together: their first samples line up despite the 2.5 s skew.
+cpu = f["ranks/cpu_utilization"][:]
+t = f["ranks/time"][:]
+first = {int(r): t[np.argmax(~np.isnan(row))] for r, row in zip(f["ranks/rank"][:], cpu) if r >= 0}
+gap = abs(first[1] - first[0]) * 1e-9
+assert gap < 0.35, first
+print(f"ok: ranks 0 and 1 start {gap:.3f} s apart on the job timeline (clocks {offset*1e-9:.1f} s apart)")
+PY
+}
+
+# 1. Sidecars under mpirun measure at start and stop: offset and drift recovered.
+"${mpirun[@]}" -np 2 "$work/as_node" $drift bash -c \
+  'exec "$0" --quiet --job-id clk1 --match-env JOBPERF_TEST_NODE=$JOBPERF_HOSTNAME --interval 0.1' \
+  "$bin/jobperf-collect" &
+sidecars=$!
+sleep 1
+for rank in 0 1; do
+  env JOBPERF_TEST_NODE=sim$rank OMPI_COMM_WORLD_RANK=$rank stress-ng --cpu 1 --timeout 2 --quiet &
+done
+wait "$sidecars" || fail "the sidecars exited with $?"
+"${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --quiet --job-id clk1 -o "$work/clk1.h5"
+check "$work/clk1.h5" collectors $drift
+
+# 2. Wrapper mode: jobperf-reduce measures the offset itself, on the same simulated nodes.
+"${mpirun[@]}" -np 2 "$work/as_node" 0 "$bin/jobperf-collect" --quiet --job-id clk2 --interval 0.1 -- \
+  stress-ng --cpu 1 --timeout 1 --quiet
+"${mpirun[@]}" -np 2 "$work/as_node" 0 "$bin/jobperf-reduce" --quiet --job-id clk2 -o "$work/clk2.h5"
+check "$work/clk2.h5" reduce 0
+echo "clock: all checks passed"
