@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "reduce/robust_stats.hpp"
+
 namespace jobperf::analyze {
 
 inline constexpr double kModifiedZThreshold = 3.5;
@@ -21,11 +23,9 @@ inline constexpr int kVotesForOutlier = 2;
 inline constexpr std::size_t kMinComparableJobs = 4;
 inline constexpr double kDefaultMinDeviation = 0.1;
 
-double median(std::vector<double> values);
-// Linear interpolation between closest ranks (numpy's default).
-double quantile(std::vector<double> values, double q);
-
-std::vector<double> modified_z_scores(const std::vector<double>& x);
+using reduce::median;
+using reduce::modified_z_scores;
+using reduce::quantile;
 std::vector<double> z_scores(const std::vector<double>& x);
 std::vector<bool> outside_tukey_fences(const std::vector<double>& x);
 

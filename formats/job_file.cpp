@@ -25,6 +25,10 @@ constexpr char kNodes[] = "nodes";
 constexpr char kSummary[] = "summary";
 constexpr char kRankSummary[] = "summary/ranks";
 constexpr char kJobSummary[] = "summary/job";
+constexpr char kNodeSummary[] = "summary/nodes";
+constexpr char kJobNodeSummary[] = "summary/job_nodes";
+constexpr char kStepSummary[] = "summary/time";
+constexpr char kOutliers[] = "outliers";
 constexpr char kMetadata[] = "metadata";
 constexpr char kClock[] = "clock";
 constexpr char kTimeUnits[] = "nanoseconds since 1970-01-01 00:00:00";
@@ -117,7 +121,12 @@ struct JobFileWriter::Impl {
   std::size_t time_count = 0;
   Handle file;
   Handle dxpl;
-  std::vector<Handle> rank_series, node_series, rank_summary, job_summary;
+  std::vector<Handle> rank_series, node_series, rank_summary, node_summary, job_summary, job_node_summary, step_summary;
+
+  void drop_datasets() {
+    for (auto* v : {&rank_series, &node_series, &rank_summary, &node_summary, &job_summary, &job_node_summary, &step_summary})
+      v->clear();
+  }
 
   // Collective write of whole rows; a rank without rows joins with an empty selection.
   void write_rows(hid_t dset, std::span<const std::size_t> rows, std::size_t width, const void* values,
@@ -141,6 +150,7 @@ struct JobFileWriter::Impl {
 
   void write_by_root(hid_t dset, hid_t mem_type, const void* data) {
     auto file_space = h5::space_handle(H5Dget_space(dset), "get dataspace");
+    if (H5Sget_simple_extent_npoints(file_space) == 0) return;  // same on every rank: nothing to write
     if (rank != 0) {
       H5Sselect_none(file_space);
       auto mem_space = h5::space_handle(H5Scopy(file_space), "copy dataspace");
@@ -225,6 +235,60 @@ struct JobFileWriter::Impl {
       column(g, name, H5T_STD_I64LE, H5T_NATIVE_INT64, ns[name], node, kTimeUnits,
              std::string(name) == "start_time" ? "first measurement, on the reference timeline"
                                                : "last measurement, on the reference timeline");
+  }
+
+  // One (row, stat) dataset per metric, or (stat) when row_scale < 0; `stat` is a string scale.
+  std::vector<Handle> stat_datasets(hid_t group, const std::vector<MetricInfo>& metrics, hid_t row_scale,
+                                    std::size_t rows, const std::vector<std::string>& stat_names) {
+    auto stat = string_dataset(group, "stat", stat_names);
+    check(H5DSset_scale(stat, "stat"), "make stat a dimension scale", 0);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    std::vector<Handle> out;
+    for (const auto& m : metrics) {
+      std::vector<hsize_t> dims = {stat_names.size()};
+      if (row_scale >= 0) dims.insert(dims.begin(), rows);
+      auto d = create_dataset(group, m.name, H5T_IEEE_F64LE, dims, &nan);
+      set_metric_attributes(d, m);
+      if (row_scale >= 0) attach(d, row_scale, 0);
+      attach(d, stat, row_scale >= 0 ? 1 : 0);
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  void write_outliers(hid_t root, const std::vector<Outlier>& outliers) {
+    auto g = create_group(root, kOutliers);
+    std::vector<std::int64_t> index(outliers.size());
+    for (std::size_t i = 0; i < index.size(); ++i) index[i] = static_cast<std::int64_t>(i);
+    auto scale = create_dataset(g, "outlier", H5T_STD_I64LE, {outliers.size()});
+    write_by_root(scale, H5T_NATIVE_INT64, index.data());
+    check(H5DSset_scale(scale, "outlier"), "make outlier a dimension scale", 0);
+    std::map<std::string, std::vector<std::string>> text;
+    std::vector<std::int32_t> ranks;
+    std::map<std::string, std::vector<double>> numbers;
+    std::map<std::string, std::vector<std::int64_t>> times;
+    for (const auto& o : outliers) {
+      for (auto [name, v] : {std::pair{"kind", &o.kind}, {"host", &o.host}, {"metric", &o.metric}, {"reason", &o.reason}})
+        text[name].push_back(*v);
+      ranks.push_back(o.rank);
+      for (auto [name, v] : {std::pair{"value", o.value}, {"median", o.median}, {"score", o.score}}) numbers[name].push_back(v);
+      for (auto [name, v] : {std::pair{"start_time", o.start_ns}, {"end_time", o.end_ns}}) times[name].push_back(v);
+    }
+    const std::pair<const char*, const char*> texts[] = {
+        {"kind", "rank or node far from the others on a metric; stall: a node idle while the others ran"},
+        {"host", "host of the rank or node"}, {"metric", "metric compared"}, {"reason", "why, in words"}};
+    for (auto [name, long_name] : texts) {
+      auto d = string_dataset(g, name, text[name]);
+      h5::write_attribute(d, "long_name", std::string(long_name));
+      attach(d, scale, 0);
+    }
+    column(g, "rank", H5T_STD_I32LE, H5T_NATIVE_INT32, ranks, scale, "", "MPI rank (-1 for node outliers)");
+    column(g, "value", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, numbers["value"], scale, "", "the rank's or node's value");
+    column(g, "median", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, numbers["median"], scale, "", "median of the others");
+    column(g, "score", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, numbers["score"], scale, "",
+           "modified z-score (rank, node); value / median (stall)");
+    column(g, "start_time", H5T_STD_I64LE, H5T_NATIVE_INT64, times["start_time"], scale, kTimeUnits, "window start");
+    column(g, "end_time", H5T_STD_I64LE, H5T_NATIVE_INT64, times["end_time"], scale, kTimeUnits, "window end");
   }
 
   std::vector<Handle> series_datasets(hid_t group, const std::vector<MetricInfo>& metrics, hsize_t rows,
@@ -322,38 +386,36 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   h5::write_attribute(node_scale, "long_name", std::string("host name"));
   im.node_series = im.series_datasets(nodes, layout.node_metrics, layout.nodes.size(), node_scale, node_time);
 
-  // /summary/ranks: (rank, stat) and /summary/job: (stat)
+  // /summary: per rank, per node, job-wide (over ranks, over nodes), per time step
   auto summary = create_group(root, kSummary);
-  std::vector<std::string> stat_names(kStatNames.begin(), kStatNames.end());
+  const std::vector<std::string> stat_names(kStatNames.begin(), kStatNames.end());
+  auto job_stat_names = [&](const std::string& row) {
+    auto names = stat_names;
+    names.push_back("lowest_" + row);
+    names.push_back("highest_" + row);
+    return names;
+  };
   auto rank_summary = create_group(root, kRankSummary);
   auto summary_rank_scale = create_dataset(rank_summary, "rank", H5T_STD_I32LE, {layout.ranks.size()});
   im.write_by_root(summary_rank_scale, H5T_NATIVE_INT32, layout.ranks.data());
   check(H5DSset_scale(summary_rank_scale, "rank"), "make rank a dimension scale", 0);
-  auto rank_stat = im.string_dataset(rank_summary, "stat", stat_names);
-  check(H5DSset_scale(rank_stat, "stat"), "make stat a dimension scale", 0);
-  auto job_summary = create_group(root, kJobSummary);
-  auto job_stat = im.string_dataset(job_summary, "stat", stat_names);
-  check(H5DSset_scale(job_stat, "stat"), "make stat a dimension scale", 0);
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  for (const auto& m : layout.rank_metrics) {
-    auto d = create_dataset(rank_summary, m.name, H5T_IEEE_F64LE, {layout.ranks.size(), kStatCount}, &nan);
-    set_metric_attributes(d, m);
-    attach(d, summary_rank_scale, 0);
-    attach(d, rank_stat, 1);
-    im.rank_summary.push_back(std::move(d));
-    auto j = create_dataset(job_summary, m.name, H5T_IEEE_F64LE, {kStatCount}, &nan);
-    set_metric_attributes(j, m);
-    attach(j, job_stat, 0);
-    im.job_summary.push_back(std::move(j));
-  }
+  im.rank_summary = im.stat_datasets(rank_summary, layout.rank_metrics, summary_rank_scale, layout.ranks.size(), stat_names);
+  auto node_summary = create_group(root, kNodeSummary);
+  auto summary_node_scale = im.string_dataset(node_summary, "node", layout.nodes);
+  check(H5DSset_scale(summary_node_scale, "node"), "make node a dimension scale", 0);
+  im.node_summary = im.stat_datasets(node_summary, layout.node_metrics, summary_node_scale, layout.nodes.size(), stat_names);
+  im.job_summary = im.stat_datasets(create_group(root, kJobSummary), layout.rank_metrics, -1, 0, job_stat_names("rank"));
+  im.job_node_summary = im.stat_datasets(create_group(root, kJobNodeSummary), layout.node_metrics, -1, 0, job_stat_names("node"));
+  auto step_summary = create_group(root, kStepSummary);
+  auto step_time = im.time_scale(step_summary, layout.time_ns, layout.bin_seconds);
+  im.step_summary = im.stat_datasets(step_summary, layout.rank_metrics, step_time, layout.time_ns.size(),
+                                     std::vector<std::string>(kStepStatNames.begin(), kStepStatNames.end()));
+  im.write_outliers(root, layout.outliers);
 }
 
 JobFileWriter::~JobFileWriter() {
   if (impl_->file.get() >= 0) {  // not closed: an exception unwound us; drop the partial file
-    impl_->rank_series.clear();
-    impl_->node_series.clear();
-    impl_->rank_summary.clear();
-    impl_->job_summary.clear();
+    impl_->drop_datasets();
     impl_->file.reset();
     if (impl_->rank == 0) std::remove(impl_->tmp_path.c_str());
   }
@@ -385,22 +447,25 @@ void JobFileWriter::write_series(Rows rows, std::size_t metric, std::span<const 
   impl_->write_rows(datasets.at(metric), sorted, impl_->time_count, data.data(), H5T_NATIVE_DOUBLE);
 }
 
-void JobFileWriter::write_rank_summary(std::size_t metric, std::span<const std::size_t> row_indices,
-                                       std::span<const double> values) {
+void JobFileWriter::write_row_summary(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
+                                      std::span<const double> values) {
+  auto& datasets = rows == Rows::Ranks ? impl_->rank_summary : impl_->node_summary;
   auto [sorted, data] = sorted_rows(row_indices, values, kStatCount);
-  impl_->write_rows(impl_->rank_summary.at(metric), sorted, kStatCount, data.data(), H5T_NATIVE_DOUBLE);
+  impl_->write_rows(datasets.at(metric), sorted, kStatCount, data.data(), H5T_NATIVE_DOUBLE);
 }
 
-void JobFileWriter::write_job_summary(std::size_t metric, const Stats& stats) {
-  impl_->write_by_root(impl_->job_summary.at(metric), H5T_NATIVE_DOUBLE, stats.data());
+void JobFileWriter::write_job_summary(Rows rows, std::size_t metric, const JobStats& stats) {
+  auto& datasets = rows == Rows::Ranks ? impl_->job_summary : impl_->job_node_summary;
+  impl_->write_by_root(datasets.at(metric), H5T_NATIVE_DOUBLE, stats.data());
+}
+
+void JobFileWriter::write_step_summary(std::size_t metric, std::span<const double> values) {
+  impl_->write_by_root(impl_->step_summary.at(metric), H5T_NATIVE_DOUBLE, values.data());
 }
 
 void JobFileWriter::close() {
   auto& im = *impl_;
-  im.rank_series.clear();
-  im.node_series.clear();
-  im.rank_summary.clear();
-  im.job_summary.clear();
+  im.drop_datasets();
   im.dxpl.reset();
   herr_t status = H5Fclose(im.file.get());
   im.file = Handle();
@@ -499,8 +564,8 @@ JobSummary read_job_summary(const std::string& path) {
       if (name == "stat") continue;
       auto d = open_dataset(job, name);
       auto values = h5::read_doubles(d);
-      if (values.size() != kStatCount) throw JobFileError(path + ": " + kJobSummary + "/" + name + " has the wrong shape");
-      std::copy(values.begin(), values.end(), s.job_stats[name].begin());
+      if (values.size() < kStatCount) throw JobFileError(path + ": " + kJobSummary + "/" + name + " has the wrong shape");
+      std::copy(values.begin(), values.begin() + kStatCount, s.job_stats[name].begin());
       s.metrics[name] = read_metric_info(d, name);
     }
     return s;

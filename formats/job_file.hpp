@@ -16,11 +16,19 @@
 
 namespace jobperf::jobfile {
 
-inline constexpr std::int64_t kSchemaVersion = 1;
+inline constexpr std::int64_t kSchemaVersion = 2;
 
-enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStatCount };
-inline constexpr std::array<const char*, kStatCount> kStatNames = {"min", "mean", "max", "sum", "last"};
+// Per row (rank, node) over its time steps; `sum` is the time integral.
+enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStd, kStatCount };
+inline constexpr std::array<const char*, kStatCount> kStatNames = {"min", "mean", "max", "sum", "last", "std"};
 using Stats = std::array<double, kStatCount>;
+// Job-wide: the same over all rows, and the rows with the smallest and largest sum.
+enum JobStat : std::size_t { kLowestRow = kStatCount, kHighestRow, kJobStatCount };
+using JobStats = std::array<double, kJobStatCount>;
+// One time step across rows; `total` adds the rows' values.
+enum StepStat : std::size_t { kStepMin, kStepMean, kStepMax, kStepStd, kStepTotal, kStepStatCount };
+inline constexpr std::array<const char*, kStepStatCount> kStepStatNames = {"min", "mean", "max", "std", "total"};
+using StepStats = std::array<double, kStepStatCount>;
 
 struct JobFileError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -69,6 +77,21 @@ struct ClockInfo {
   std::vector<ClockNode> nodes;
 };
 
+// Something in the job that stands out: a rank or node far from the others
+// on a metric (kind "rank"/"node"), or a node that stalled while the others
+// ran (kind "stall", with its time window).
+struct Outlier {
+  std::string kind;
+  std::int32_t rank = -1;
+  std::string host;
+  std::string metric;
+  double value = std::numeric_limits<double>::quiet_NaN();
+  double median = std::numeric_limits<double>::quiet_NaN();  // of the others
+  double score = std::numeric_limits<double>::quiet_NaN();   // modified z-score, or the stall's value/median
+  std::int64_t start_ns = 0, end_ns = 0;
+  std::string reason;
+};
+
 // Everything every writer rank must agree on before the collective create.
 struct JobLayout {
   JobInfo info;
@@ -82,6 +105,7 @@ struct JobLayout {
   std::vector<MetricInfo> rank_metrics;
   std::vector<MetricInfo> node_metrics;
   ClockInfo clock;
+  std::vector<Outlier> outliers;
 };
 
 enum class Rows { Ranks, Nodes };
@@ -100,10 +124,12 @@ class JobFileWriter {
   void write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
                     std::span<const double> values);
   // rows×kStatCount values.
-  void write_rank_summary(std::size_t metric, std::span<const std::size_t> row_indices,
-                          std::span<const double> values);
-  // Same value on every rank; rank 0 writes it.
-  void write_job_summary(std::size_t metric, const Stats& stats);
+  void write_row_summary(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
+                         std::span<const double> values);
+  // Same values on every rank; rank 0 writes them.
+  void write_job_summary(Rows rows, std::size_t metric, const JobStats& stats);
+  // time×kStepStatCount values of a rank metric: each step across the ranks.
+  void write_step_summary(std::size_t metric, std::span<const double> values);
   void close();
 
  private:

@@ -17,6 +17,7 @@
 #include "reduce/clock_alignment.hpp"
 #include "reduce/exchange.hpp"
 #include "reduce/formulas.hpp"
+#include "reduce/in_job_outliers.hpp"
 #include "reduce/summary.hpp"
 #include "reduce/timeline.hpp"
 
@@ -451,49 +452,223 @@ stream::Metadata primary_metadata(const Local& local, const Catalog& all, const 
   return m;
 }
 
-void write_job(const Plan& plan, const Local& local, const ReduceOptions& options, MPI_Comm comm) {
-  const auto& L = plan.layout;
-  const auto& tl = plan.timeline;
-  jobfile::JobFileWriter writer(options.output, comm, options.force, L);
+// ---------------------------------------------------------------- derive, summarise, compare
 
-  // Rows this rank owns, and their derived metrics.
-  std::vector<std::size_t> rank_index;
-  std::vector<std::vector<std::vector<double>>> rank_values;  // [row][metric][bin]
+// This rank's rows and their derived metrics, [row][metric][bin].
+struct Derived {
+  std::vector<std::size_t> rank_index, node_index;  // rows of /ranks and /nodes
+  std::vector<std::vector<std::vector<double>>> rank_values, node_values;
+};
+
+Derived derive_rows(const Plan& plan, const Local& local) {
+  const auto& L = plan.layout;
+  Derived d;
   for (const auto& r : local.rank_rows) {
     for (std::size_t i = 0; i < L.ranks.size(); ++i)
-      if (L.ranks[i] == r.rank && L.rank_hosts[i] == r.host && L.rank_streams[i] == r.stream) rank_index.push_back(i);
-    rank_values.push_back(derive(r.sources, plan.rank_metrics, tl));
+      if (L.ranks[i] == r.rank && L.rank_hosts[i] == r.host && L.rank_streams[i] == r.stream) d.rank_index.push_back(i);
+    d.rank_values.push_back(derive(r.sources, plan.rank_metrics, plan.timeline));
   }
   // One stream per host supplies the node's rows: the first by path.
-  std::vector<std::size_t> node_index;
-  std::vector<std::vector<std::vector<double>>> node_values;
   std::set<std::string> done;
   for (const auto& n : local.node_rows) {
     if (!done.insert(n.host).second) continue;
-    node_index.push_back(static_cast<std::size_t>(std::find(L.nodes.begin(), L.nodes.end(), n.host) - L.nodes.begin()));
-    node_values.push_back(derive(n.sources, plan.node_metrics, tl));
+    d.node_index.push_back(static_cast<std::size_t>(std::find(L.nodes.begin(), L.nodes.end(), n.host) - L.nodes.begin()));
+    d.node_values.push_back(derive(n.sources, plan.node_metrics, plan.timeline));
   }
+  return d;
+}
 
+struct Summaries {
+  std::vector<std::vector<double>> rank_rows, node_rows;  // per metric: this rank's rows × kStatCount
+  std::vector<PartialStats> job, job_nodes;              // per metric, over all rows of all ranks
+  std::vector<PartialStats> steps;                       // per metric and bin, across ranks
+};
+
+Summaries summarise(const Plan& plan, const Derived& d, MPI_Comm comm) {
+  const auto& L = plan.layout;
+  const double dt = plan.timeline.bin_seconds();
+  const std::size_t bins = plan.timeline.bins, metrics = plan.rank_metrics.size();
+  Summaries s;
+  s.rank_rows.resize(metrics);
+  s.job.resize(metrics);
+  s.steps.resize(metrics * bins);
+  for (std::size_t r = 0; r < d.rank_values.size(); ++r) {
+    const auto rank = L.ranks[d.rank_index[r]];
+    for (std::size_t m = 0; m < metrics; ++m) {
+      const auto& values = d.rank_values[r][m];
+      auto row = summarize(values, dt);
+      s.rank_rows[m].insert(s.rank_rows[m].end(), row.begin(), row.end());
+      s.job[m].add_row(values, dt, rank >= 0 ? rank : std::nan(""));
+      for (std::size_t b = 0; b < bins; ++b)
+        if (!std::isnan(values[b])) s.steps[m * bins + b].add(values[b], dt);
+    }
+  }
+  s.node_rows.resize(plan.node_metrics.size());
+  s.job_nodes.resize(plan.node_metrics.size());
+  for (std::size_t r = 0; r < d.node_values.size(); ++r) {
+    for (std::size_t m = 0; m < plan.node_metrics.size(); ++m) {
+      auto row = summarize(d.node_values[r][m], dt);
+      s.node_rows[m].insert(s.node_rows[m].end(), row.begin(), row.end());
+      s.job_nodes[m].add_row(d.node_values[r][m], dt, static_cast<double>(d.node_index[r]));
+    }
+  }
+  merge_across(s.job, comm);
+  merge_across(s.job_nodes, comm);
+  merge_across(s.steps, comm);
+  return s;
+}
+
+std::size_t metric_index(const std::vector<MetricPlan>& plan, const std::string& name) {
+  for (std::size_t i = 0; i < plan.size(); ++i)
+    if (plan[i].metric.name == name) return i;
+  return plan.size();
+}
+
+// The compared summaries of this rank's rows, encoded for rank 0.
+template <typename Comparisons>
+void encode_compared(Encoder& e, const Comparisons& comparisons, const std::vector<MetricPlan>& plan,
+                     const std::vector<std::vector<double>>& row_stats, const std::vector<std::int32_t>& ranks,
+                     const std::vector<std::string>& hosts) {
+  e.put(static_cast<std::uint32_t>(ranks.size()));
+  for (std::size_t r = 0; r < ranks.size(); ++r) {
+    e.put(ranks[r]);
+    e.put_string(hosts[r]);
+    for (const auto& c : comparisons) {
+      auto m = metric_index(plan, c.metric);
+      e.put(m < plan.size() ? row_stats[m][r * jobfile::kStatCount + c.stat] : std::nan(""));
+    }
+  }
+}
+
+template <typename Comparisons>
+std::vector<ComparedRow> decode_compared(Decoder& d, const Comparisons& comparisons) {
+  std::vector<ComparedRow> rows;
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+    ComparedRow row;
+    row.rank = d.get<std::int32_t>();
+    row.host = d.get_string();
+    for (std::size_t c = 0; c < std::size(comparisons); ++c) row.values.push_back(d.get<double>());
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+template <typename Comparisons>
+std::pair<std::vector<std::string>, std::vector<std::string>> names_of(const Comparisons& comparisons) {
+  std::pair<std::vector<std::string>, std::vector<std::string>> out;
+  for (const auto& c : comparisons) out.first.push_back(c.metric), out.second.push_back(c.what);
+  return out;
+}
+
+void encode_outlier(Encoder& e, const jobfile::Outlier& o) {
+  for (const auto* t : {&o.kind, &o.host, &o.metric, &o.reason}) e.put_string(*t);
+  e.put(o.rank);
+  for (double v : {o.value, o.median, o.score}) e.put(v);
+  e.put(o.start_ns);
+  e.put(o.end_ns);
+}
+
+jobfile::Outlier decode_outlier(Decoder& d) {
+  jobfile::Outlier o;
+  for (auto* t : {&o.kind, &o.host, &o.metric, &o.reason}) *t = d.get_string();
+  o.rank = d.get<std::int32_t>();
+  for (double* v : {&o.value, &o.median, &o.score}) *v = d.get<double>();
+  o.start_ns = d.get<std::int64_t>();
+  o.end_ns = d.get<std::int64_t>();
+  return o;
+}
+
+// Rank 0 finds them from every rank's row summaries and the per-node CPU
+// (hosts × bins, summed in a reduction); every rank gets the list, since
+// /outliers is created collectively.
+std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const Derived& d, const Summaries& s, MPI_Comm comm) {
+  const auto& L = plan.layout;
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::vector<std::int32_t> ranks;
+  std::vector<std::string> rank_hosts;
+  for (auto i : d.rank_index) ranks.push_back(L.ranks[i]), rank_hosts.push_back(L.rank_hosts[i]);
+  std::vector<std::string> node_hosts;
+  for (auto i : d.node_index) node_hosts.push_back(L.nodes[i]);
+  std::vector<char> mine;
+  Encoder e(mine);
+  encode_compared(e, kRankComparisons, plan.rank_metrics, s.rank_rows, ranks, rank_hosts);
+  encode_compared(e, kNodeComparisons, plan.node_metrics, s.node_rows, std::vector<std::int32_t>(node_hosts.size(), -1),
+                  node_hosts);
+  auto gathered = all_gather(mine, comm);
+
+  // CPU per host and bin: NaN-free sums plus a count of contributing ranks.
+  const auto& hosts = L.info.hosts;
+  const std::size_t bins = plan.timeline.bins;
+  std::vector<double> cpu(hosts.size() * bins * 2, 0.0);
+  if (auto m = metric_index(plan.rank_metrics, "cpu_utilization"); m < plan.rank_metrics.size()) {
+    for (std::size_t r = 0; r < d.rank_values.size(); ++r) {
+      if (ranks[r] < 0) continue;
+      auto h = static_cast<std::size_t>(std::find(hosts.begin(), hosts.end(), rank_hosts[r]) - hosts.begin());
+      for (std::size_t b = 0; b < bins && h < hosts.size(); ++b)
+        if (double v = d.rank_values[r][m][b]; !std::isnan(v)) cpu[(h * bins + b) * 2] += v, cpu[(h * bins + b) * 2 + 1] += 1;
+    }
+  }
+  MPI_Reduce(rank == 0 ? MPI_IN_PLACE : cpu.data(), cpu.data(), static_cast<int>(cpu.size()), MPI_DOUBLE, MPI_SUM, 0, comm);
+
+  std::vector<char> found;
+  if (rank == 0) {
+    std::vector<ComparedRow> rank_rows, node_rows;
+    for (const auto& blob : gathered) {
+      Decoder dec(blob.data(), blob.size());
+      for (auto& r : decode_compared(dec, kRankComparisons)) rank_rows.push_back(std::move(r));
+      for (auto& r : decode_compared(dec, kNodeComparisons)) node_rows.push_back(std::move(r));
+    }
+    auto [rank_metrics, rank_whats] = names_of(kRankComparisons);
+    auto [node_metrics, node_whats] = names_of(kNodeComparisons);
+    auto outliers = spread_outliers("rank", rank_metrics, rank_whats, rank_rows, L.info.start_ns, L.info.end_ns);
+    auto nodes = spread_outliers("node", node_metrics, node_whats, node_rows, L.info.start_ns, L.info.end_ns);
+    std::vector<std::vector<double>> per_host(hosts.size(), std::vector<double>(bins));
+    for (std::size_t h = 0; h < hosts.size(); ++h)
+      for (std::size_t b = 0; b < bins; ++b)
+        per_host[h][b] = cpu[(h * bins + b) * 2 + 1] > 0 ? cpu[(h * bins + b) * 2] : std::nan("");
+    auto stalls = stall_windows(hosts, per_host, L.time_ns, plan.timeline.bin_ns);
+    outliers.insert(outliers.end(), nodes.begin(), nodes.end());
+    outliers.insert(outliers.end(), stalls.begin(), stalls.end());
+    Encoder out(found);
+    out.put(static_cast<std::uint32_t>(outliers.size()));
+    for (const auto& o : outliers) encode_outlier(out, o);
+  }
+  auto n = static_cast<long long>(found.size());
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
+  found.resize(static_cast<std::size_t>(n));
+  MPI_Bcast(found.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
+  Decoder dec(found.data(), found.size());
+  std::vector<jobfile::Outlier> outliers;
+  for (auto count = dec.get<std::uint32_t>(); count > 0; --count) outliers.push_back(decode_outlier(dec));
+  return outliers;
+}
+
+void write_job(const Plan& plan, const Derived& d, const Summaries& s, const ReduceOptions& options, MPI_Comm comm) {
+  const auto& L = plan.layout;
+  jobfile::JobFileWriter writer(options.output, comm, options.force, L);
   auto flatten = [&](const auto& values, std::size_t metric) {
     std::vector<double> out;
     for (const auto& row : values) out.insert(out.end(), row[metric].begin(), row[metric].end());
     return out;
   };
-  std::vector<PartialStats> partials(plan.rank_metrics.size());
+  const std::size_t bins = plan.timeline.bins;
   for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
-    writer.write_series(jobfile::Rows::Ranks, m, rank_index, flatten(rank_values, m));
-    std::vector<double> summaries;
-    for (const auto& row : rank_values) {
-      auto s = summarize(row[m], tl.bin_seconds());
-      summaries.insert(summaries.end(), s.begin(), s.end());
-      partials[m].add_row(row[m], tl.bin_seconds());
+    writer.write_series(jobfile::Rows::Ranks, m, d.rank_index, flatten(d.rank_values, m));
+    writer.write_row_summary(jobfile::Rows::Ranks, m, d.rank_index, s.rank_rows[m]);
+    writer.write_job_summary(jobfile::Rows::Ranks, m, s.job[m].job_stats());
+    std::vector<double> steps;
+    for (std::size_t b = 0; b < bins; ++b) {
+      auto st = s.steps[m * bins + b].step_stats();
+      steps.insert(steps.end(), st.begin(), st.end());
     }
-    writer.write_rank_summary(m, rank_index, summaries);
+    writer.write_step_summary(m, steps);
   }
-  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m)
-    writer.write_series(jobfile::Rows::Nodes, m, node_index, flatten(node_values, m));
-  merge_across(partials, comm);
-  for (std::size_t m = 0; m < partials.size(); ++m) writer.write_job_summary(m, partials[m].stats());
+  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m) {
+    writer.write_series(jobfile::Rows::Nodes, m, d.node_index, flatten(d.node_values, m));
+    writer.write_row_summary(jobfile::Rows::Nodes, m, d.node_index, s.node_rows[m]);
+    writer.write_job_summary(jobfile::Rows::Nodes, m, s.job_nodes[m].job_stats());
+  }
   writer.close();
 }
 
@@ -553,9 +728,12 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   info.command = metadata_value(metadata, "command");
   info.metadata = std::move(metadata);
 
-  // 4. Write.
+  // 4. Derive, summarise, compare, write.
+  auto derived = derive_rows(plan, local);
+  auto summaries = summarise(plan, derived, comm);
+  plan.layout.outliers = find_outliers(plan, derived, summaries, comm);
   try {
-    write_job(plan, local, options, comm);
+    write_job(plan, derived, summaries, options, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;
@@ -565,6 +743,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
                 options.output.c_str(), info.job_id.c_str(), plan.layout.ranks.size(), info.hosts.size(),
                 plan.timeline.bins, plan.timeline.bin_seconds(), info.status.c_str());
     for (const auto& p : info.problems) std::printf("  problem: %s\n", p.c_str());
+    for (const auto& o : plan.layout.outliers) std::printf("  outlier: %s\n", o.reason.c_str());
   }
   return info.status == "complete" ? kComplete : kPartial;
 }

@@ -2,70 +2,107 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace jobperf::reduce {
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kTag = 7302;
+
+// PartialStats travel as plain doubles.
+static_assert(std::is_standard_layout_v<PartialStats> && sizeof(PartialStats) == 11 * sizeof(double));
+constexpr int kDoubles = sizeof(PartialStats) / sizeof(double);
 }  // namespace
 
-jobfile::Stats summarize(const std::vector<double>& bins, double bin_seconds) {
-  PartialStats p;
-  p.add_row(bins, bin_seconds);
-  auto s = p.stats();
-  return s;
+PartialStats::PartialStats()
+    : min(kInf), max(-kInf), lowest_integral(kInf), lowest_row(kNaN), highest_integral(-kInf), highest_row(kNaN) {}
+
+void PartialStats::add(double v, double bin_seconds) {
+  count += 1;
+  const double d = v - mean;
+  mean += d / count;
+  m2 += d * (v - mean);
+  min = std::min(min, v);
+  max = std::max(max, v);
+  integral += v * bin_seconds;
 }
 
-PartialStats::PartialStats() : min(kInf), max(-kInf) {}
-
-void PartialStats::add_row(const std::vector<double>& bins, double bin_seconds) {
-  double last = kNaN;
+void PartialStats::add_row(const std::vector<double>& bins, double bin_seconds, double row) {
+  double last = kNaN, row_integral = 0;
+  bool any = false;
   for (double v : bins) {
     if (std::isnan(v)) continue;
-    min = std::min(min, v);
-    max = std::max(max, v);
-    value_sum += v;
-    count += 1;
-    integral += v * bin_seconds;
+    add(v, bin_seconds);
+    row_integral += v * bin_seconds;
     last = v;
+    any = true;
   }
-  if (!std::isnan(last)) last_sum += last;
+  if (!any) return;
+  last_sum += last;
+  if (std::isnan(row)) return;
+  if (row_integral < lowest_integral) lowest_integral = row_integral, lowest_row = row;
+  if (row_integral > highest_integral) highest_integral = row_integral, highest_row = row;
+}
+
+void PartialStats::merge(const PartialStats& o) {
+  if (o.count > 0) {
+    const double n = count + o.count, d = o.mean - mean;
+    mean += d * o.count / n;
+    m2 += o.m2 + d * d * count * o.count / n;
+    count = n;
+  }
+  min = std::min(min, o.min);
+  max = std::max(max, o.max);
+  integral += o.integral;
+  last_sum += o.last_sum;
+  // Ties go to the lower row, whatever the merge order.
+  if (o.lowest_integral < lowest_integral || (o.lowest_integral == lowest_integral && o.lowest_row < lowest_row))
+    lowest_integral = o.lowest_integral, lowest_row = o.lowest_row;
+  if (o.highest_integral > highest_integral || (o.highest_integral == highest_integral && o.highest_row < highest_row))
+    highest_integral = o.highest_integral, highest_row = o.highest_row;
 }
 
 jobfile::Stats PartialStats::stats() const {
+  if (count == 0) return {kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
+  return {min, mean, max, integral, last_sum, std::sqrt(m2 / count)};
+}
+
+jobfile::JobStats PartialStats::job_stats() const {
+  auto s = stats();
+  return {s[0], s[1], s[2], s[3], s[4], s[5], lowest_row, highest_row};
+}
+
+jobfile::StepStats PartialStats::step_stats() const {
   if (count == 0) return {kNaN, kNaN, kNaN, kNaN, kNaN};
-  jobfile::Stats s{};
-  s[jobfile::kMin] = min;
-  s[jobfile::kMean] = value_sum / count;
-  s[jobfile::kMax] = max;
-  s[jobfile::kSum] = integral;
-  s[jobfile::kLast] = last_sum;
-  return s;
+  return {min, mean, max, std::sqrt(m2 / count), mean * count};
+}
+
+jobfile::Stats summarize(const std::vector<double>& bins, double bin_seconds) {
+  PartialStats p;
+  p.add_row(bins, bin_seconds, kNaN);
+  return p.stats();
 }
 
 void merge_across(std::vector<PartialStats>& partials, MPI_Comm comm) {
-  const int n = static_cast<int>(partials.size());
-  std::vector<double> mins(partials.size()), maxes(partials.size()), sums(partials.size() * 4);
-  for (std::size_t i = 0; i < partials.size(); ++i) {
-    mins[i] = partials[i].min;
-    maxes[i] = partials[i].max;
-    sums[i * 4 + 0] = partials[i].value_sum;
-    sums[i * 4 + 1] = partials[i].count;
-    sums[i * 4 + 2] = partials[i].integral;
-    sums[i * 4 + 3] = partials[i].last_sum;
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const int n = static_cast<int>(partials.size()) * kDoubles;
+  std::vector<PartialStats> incoming(partials.size());
+  // Round k: ranks with bit k set send to the partner below and drop out.
+  for (int step = 1; step < size; step *= 2) {
+    if (rank & step) {
+      MPI_Send(partials.data(), n, MPI_DOUBLE, rank - step, kTag, comm);
+      break;
+    }
+    if (rank + step < size) {
+      MPI_Recv(incoming.data(), n, MPI_DOUBLE, rank + step, kTag, comm, MPI_STATUS_IGNORE);
+      for (std::size_t i = 0; i < partials.size(); ++i) partials[i].merge(incoming[i]);
+    }
   }
-  MPI_Allreduce(MPI_IN_PLACE, mins.data(), n, MPI_DOUBLE, MPI_MIN, comm);
-  MPI_Allreduce(MPI_IN_PLACE, maxes.data(), n, MPI_DOUBLE, MPI_MAX, comm);
-  MPI_Allreduce(MPI_IN_PLACE, sums.data(), n * 4, MPI_DOUBLE, MPI_SUM, comm);
-  for (std::size_t i = 0; i < partials.size(); ++i) {
-    partials[i].min = mins[i];
-    partials[i].max = maxes[i];
-    partials[i].value_sum = sums[i * 4 + 0];
-    partials[i].count = sums[i * 4 + 1];
-    partials[i].integral = sums[i * 4 + 2];
-    partials[i].last_sum = sums[i * 4 + 3];
-  }
+  MPI_Bcast(partials.data(), n, MPI_DOUBLE, 0, comm);
 }
 
 }  // namespace jobperf::reduce

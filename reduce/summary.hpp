@@ -1,6 +1,5 @@
-// Summaries of binned series: per row (rank), then merged across rows and
-// reducer ranks into job-wide figures with MPI reductions (a tree inside
-// MPI_Allreduce: never n-1 receives at one rank).
+// Summaries of binned series: per row (rank or node), per time step across
+// rows, and job-wide, merged across reducer ranks in a binomial tree.
 #pragma once
 #include <mpi.h>
 
@@ -10,22 +9,36 @@
 
 namespace jobperf::reduce {
 
-// min, mean, max and last over the bins that have a value; sum is the time
-// integral, sum of value x bin length: for a rate, the total amount (CPU
-// seconds from cores, bytes from bytes/s).
-jobfile::Stats summarize(const std::vector<double>& bins, double bin_seconds);
-
-// Mergeable partial statistics of one metric over any number of rows.
+// Mergeable statistics of a set of values (Chan et al.'s parallel variance:
+// count, mean and M2 combine exactly in any grouping), the time integral
+// (value × bin length: for a rate, the total amount), the sum of the rows'
+// last values, and the rows with the smallest and largest integral.
 struct PartialStats {
-  double min = 0, max = 0, value_sum = 0, count = 0, integral = 0, last_sum = 0;
+  double count = 0, mean = 0, m2 = 0;
+  double min, max;
+  double integral = 0, last_sum = 0;
+  double lowest_integral, lowest_row, highest_integral, highest_row;  // row: a rank, or a node index
   PartialStats();
-  void add_row(const std::vector<double>& bins, double bin_seconds);
-  // min/mean/max over all bins of all rows, sum of integrals, and the sum over
-  // rows of their last values (the job-wide value at the end).
+
+  void add(double value, double bin_seconds);
+  // A row's bins (NaN: absent); `row` labels it for lowest/highest (NaN: never chosen).
+  void add_row(const std::vector<double>& bins, double bin_seconds, double row);
+  void merge(const PartialStats& other);
+
+  // min, mean, max, sum (the integral), last (the rows' last values, summed), std.
   jobfile::Stats stats() const;
+  // stats() and the lowest and highest rows.
+  jobfile::JobStats job_stats() const;
+  // min, mean, max, std, total (the values summed): one time step across rows.
+  jobfile::StepStats step_stats() const;
 };
 
-// Merges one PartialStats per metric across the ranks of `comm`, in place.
+// One row's stats().
+jobfile::Stats summarize(const std::vector<double>& bins, double bin_seconds);
+
+// Merges each element with the same element of every rank of `comm`, in a
+// binomial tree (log2 P rounds; no rank receives more than log2 P
+// messages), and leaves the result on every rank.
 void merge_across(std::vector<PartialStats>& partials, MPI_Comm comm);
 
 }  // namespace jobperf::reduce

@@ -15,8 +15,11 @@ assert list(f["ranks/rank"][:]) == list(range(ranks))
 cpu = f["ranks/cpu_utilization"]
 assert cpu.shape == (ranks, bins), cpu.shape
 assert f["nodes/net_rx_bandwidth"].shape == (hosts, bins)
-assert f["summary/ranks/cpu_utilization"].shape == (ranks, 5)
-assert f["summary/job/cpu_utilization"].shape == (5,)
+assert f["summary/ranks/cpu_utilization"].shape == (ranks, 6)
+assert f["summary/job/cpu_utilization"].shape == (8,)
+assert f["summary/nodes/net_rx_bandwidth"].shape == (hosts, 6)
+assert f["summary/job_nodes/net_rx_bandwidth"].shape == (8,)
+assert f["summary/time/cpu_utilization"].shape == (bins, 5)
 for r in range(ranks):
     row = cpu[r, :samples]
     assert np.allclose(row, (r + 1) / 10, rtol=1e-9), (r, row[:5])
@@ -26,4 +29,15 @@ for r in range(ranks):
 assert np.allclose(f["nodes/net_rx_bandwidth"][:, :samples], 1e9)
 total_cpu = sum((r + 1) / 10 for r in range(ranks)) * samples
 assert np.isclose(f["summary/job/cpu_utilization"][3], total_cpu, rtol=1e-9), f["summary/job/cpu_utilization"][:]
+job = dict(zip(f["summary/job/stat"].asstr()[:], f["summary/job/cpu_utilization"][:]))
+assert job["lowest_rank"] == 0 and job["highest_rank"] == ranks - 1, job  # rank r uses (r + 1) / 10 cores
+values = [(r + 1) / 10 for r in range(ranks)]
+assert np.isclose(job["std"], np.std(values), rtol=1e-9), job
+assert np.allclose(f["summary/ranks/cpu_utilization"][:, 5], 0, atol=1e-12)  # constant per rank
+steps = dict(zip(f["summary/time/stat"].asstr()[:], f["summary/time/cpu_utilization"][:samples].T))
+assert np.allclose(steps["total"], sum(values), rtol=1e-9) and np.allclose(steps["max"], values[-1])
+assert f["outliers/kind"].shape == (0,), f["outliers/reason"][:]  # an even spread: nothing stands out
+clock = f["clock"]
+assert clock.attrs["method"] in ("reduce", "single-host"), clock.attrs["method"]
+assert [n.decode() for n in clock["node"][:]] == [f"node{h}" for h in range(hosts)]
 print(f"ok: {ranks} ranks x {bins} bins on {hosts} nodes, job CPU {total_cpu:.3f} s")

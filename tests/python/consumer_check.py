@@ -16,7 +16,7 @@ path, work, ranks, dd_mib = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv
 
 with h5py.File(path, "r") as f:
     assert f.attrs["file_kind"] == "jobperf-job"
-    assert f.attrs["schema_version"] == 1
+    assert f.attrs["schema_version"] == 2
     assert f.attrs["n_ranks"] == ranks and f.attrs["status"] == "complete", (f.attrs["n_ranks"], f.attrs["problems"])
     assert f.attrs["exit_status"] == 0 and f.attrs["job_name"] == "pipeline"
     cpu = f["ranks/cpu_utilization"]
@@ -48,5 +48,5 @@ assert abs(integral - job_cpu) < 1e-6 * max(job_cpu, 1), (integral, job_cpu)
 nodes = xr.open_dataset(path, engine="h5netcdf", group="nodes")
 assert "cpu_busy" in nodes and nodes.cpu_busy.dims == ("node", "time")
 summary = xr.open_dataset(path, engine="h5netcdf", group="summary/ranks")
-assert [s.decode() if isinstance(s, bytes) else s for s in summary.stat.values] == ["min", "mean", "max", "sum", "last"]
+assert [s.decode() if isinstance(s, bytes) else s for s in summary.stat.values] == ["min", "mean", "max", "sum", "last", "std"]
 print("consumer: h5py and xarray views agree with the workload")

@@ -3,7 +3,10 @@
 // Rank r (of N, on host node<r % hosts>) uses (r+1)/10 of a core, writes
 // 1 MiB/s and holds (r+1) MiB resident; each host's local rank 0 also
 // carries node samples (1 GB/s received on the network).
+// For in-job outliers: --imbalance R makes every rank use 1 core but rank R
+// 0.3; --stall H:FROM:TO idles the ranks of host node<H> for samples [FROM, TO).
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -18,6 +21,8 @@ int main(int argc, char** argv) {
   int ranks = 4, hosts = 2;
   long samples = 60;
   double interval = 1.0;
+  int imbalanced_rank = -1, stalled_host = -1;
+  long stall_from = 0, stall_to = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string o = argv[i];
     if (o == "--dir") dir = argv[i + 1];
@@ -26,6 +31,8 @@ int main(int argc, char** argv) {
     else if (o == "--hosts") hosts = std::atoi(argv[i + 1]);
     else if (o == "--samples") samples = std::atol(argv[i + 1]);
     else if (o == "--interval") interval = std::atof(argv[i + 1]);
+    else if (o == "--imbalance") imbalanced_rank = std::atoi(argv[i + 1]);
+    else if (o == "--stall") std::sscanf(argv[i + 1], "%d:%ld:%ld", &stalled_host, &stall_from, &stall_to);
     else {
       std::fprintf(stderr, "jobperf-test-make-streams: unknown option %s\n", o.c_str());
       return 2;
@@ -63,10 +70,16 @@ int main(int argc, char** argv) {
     const std::uint32_t pid = 2000 + static_cast<std::uint32_t>(r);
     w.subject_begin({mono0, pid, static_cast<std::uint32_t>(h.pid), r, mono0, "synthetic-app"});
     std::vector<std::uint64_t> v(process_spec.fields.size()), n(node_spec.fields.size());
+    double cpu_ns = 0;
     for (long k = 0; k <= samples; ++k) {
       const std::int64_t t = mono0 + k * step;
       const double seconds = static_cast<double>(k) * interval;
-      v[field(process_spec, "cpu_user")] = static_cast<std::uint64_t>(seconds * (r + 1) * 1e8);
+      if (k > 0) {  // the cores used during the step that ends now
+        double cores = imbalanced_rank < 0 ? (r + 1) / 10.0 : r == imbalanced_rank ? 0.3 : 1.0;
+        if (r % hosts == stalled_host && k > stall_from && k <= stall_to) cores = 0;
+        cpu_ns += cores * interval * 1e9;
+      }
+      v[field(process_spec, "cpu_user")] = static_cast<std::uint64_t>(std::llround(cpu_ns));
       v[field(process_spec, "wchar")] = static_cast<std::uint64_t>(seconds * (1 << 20));
       v[field(process_spec, "rss")] = static_cast<std::uint64_t>(r + 1) << 20;
       w.record(t, 1, pid, v);

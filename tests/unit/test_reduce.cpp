@@ -146,13 +146,44 @@ TEST_CASE("summaries: min, mean, max, time integral and last over present bins")
   CHECK(s[jobfile::kMax] == 3);
   CHECK(s[jobfile::kSum] == 3);  // (1 + 3 + 2) x 0.5 s
   CHECK(s[jobfile::kLast] == 2);
+  CHECK(s[jobfile::kStd] == Approx(std::sqrt(2.0 / 3)));
   PartialStats p;
-  p.add_row({1, 2}, 1);
-  p.add_row({5}, 1);
-  auto j = p.stats();
+  p.add_row({1, 2}, 1, 0);
+  p.add_row({5}, 1, 1);
+  auto j = p.job_stats();
   CHECK(j[jobfile::kMean] == Approx(8.0 / 3));
   CHECK(j[jobfile::kLast] == 7);  // the rows' last values, summed
+  CHECK(j[jobfile::kLowestRow] == 0);   // integral 3
+  CHECK(j[jobfile::kHighestRow] == 1);  // integral 5
   CHECK(std::isnan(summarize({std::nan("")}, 1)[jobfile::kMin]));
+}
+
+TEST_CASE("summaries merge exactly in any grouping (parallel variance), as the tree merge does") {
+  std::vector<std::vector<double>> rows = {{1, 4, 9}, {2, std::nan(""), 8}, {100}, {3, 3}, {-7, 0.5}};
+  PartialStats all;
+  for (std::size_t r = 0; r < rows.size(); ++r) all.add_row(rows[r], 2, static_cast<double>(r));
+  // ((0 1) (2)) ((3) (4)): the tree's pairing at 5 ranks
+  std::vector<PartialStats> parts(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r) parts[r].add_row(rows[r], 2, static_cast<double>(r));
+  parts[0].merge(parts[1]);
+  parts[2].merge(parts[3]);
+  parts[0].merge(parts[2]);
+  parts[0].merge(parts[4]);
+  auto a = all.job_stats(), b = parts[0].job_stats();
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]));
+  std::vector<double> flat = {1, 4, 9, 2, 8, 100, 3, 3, -7, 0.5};
+  double mean = 0, var = 0;
+  for (double v : flat) mean += v / 10;
+  for (double v : flat) var += (v - mean) * (v - mean) / 10;
+  CHECK(b[jobfile::kStd] == Approx(std::sqrt(var)));
+  CHECK(b[jobfile::kSum] == Approx(2 * 123.5));
+  CHECK(b[jobfile::kLowestRow] == 4);   // integral -13
+  CHECK(b[jobfile::kHighestRow] == 2);  // integral 200
+  PartialStats step;
+  for (double v : {1.0, 2.0, 6.0}) step.add(v, 1);
+  auto st = step.step_stats();
+  CHECK(st[jobfile::kStepTotal] == 9);
+  CHECK(st[jobfile::kStepMean] == 3);
 }
 
 TEST_CASE("formulas parse, evaluate elementwise and report errors with their place") {

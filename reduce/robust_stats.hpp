@@ -1,0 +1,14 @@
+// Robust statistics shared by in-job outliers (reduce) and campaign
+// outliers (analyze).
+#pragma once
+#include <vector>
+
+namespace jobperf::reduce {
+
+double median(std::vector<double> values);
+// Linear interpolation between closest ranks (numpy's default).
+double quantile(std::vector<double> values, double q);
+// 0.6745·|x − median| / MAD; when MAD is 0, |x − median| / (1.253314·mean absolute deviation) (EPMT's rule).
+std::vector<double> modified_z_scores(const std::vector<double>& x);
+
+}  // namespace jobperf::reduce
