@@ -106,6 +106,7 @@ struct JobLayout {
   std::vector<MetricInfo> node_metrics;
   ClockInfo clock;
   std::vector<Outlier> outliers;
+  bool compress = true;  // shuffle+deflate on the (row, time) series
 };
 
 enum class Rows { Ranks, Nodes };

@@ -24,6 +24,7 @@ int run(int argc, char** argv, int rank) {
       ("job-id", po::value(&job_id), "job whose streams to reduce, from the default scratch location")
       ("bin", po::value(&o.bin_seconds), "seconds per bin of the job timeline (default: the sampling interval)")
       ("force", po::bool_switch(&o.force), "replace an existing job file")
+      ("no-compress", "store time series uncompressed (default: shuffle+deflate, about 5x smaller)")
       ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
       ("help,h", "print this help")
       ("version", "print the version");
@@ -51,6 +52,7 @@ int run(int argc, char** argv, int rank) {
     if (rank == 0) std::printf("jobperf-reduce %s\n", JOBPERF_VERSION);
     return 0;
   }
+  o.compress = !vm.count("no-compress");
   if (job_id.empty()) job_id = jobperf::batch_job_id().first;
   if (o.inputs.empty()) {
     if (job_id.empty()) {

@@ -363,6 +363,7 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   tl.bins = static_cast<std::size_t>(std::max<std::int64_t>(1, (last - first + tl.bin_ns - 1) / tl.bin_ns));
 
   auto& L = plan.layout;
+  L.compress = options.compress;
   L.bin_seconds = tl.bin_seconds();
   for (std::size_t b = 0; b < tl.bins; ++b) L.time_ns.push_back(tl.bin_start(b));
   auto rows = all.rows;

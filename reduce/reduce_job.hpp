@@ -13,6 +13,7 @@ struct ReduceOptions {
   bool force = false;
   double bin_seconds = 0;  // 0: the longest sampling interval among the streams
   bool quiet = false;
+  bool compress = true;
 };
 
 // Exit statuses of jobperf-reduce.
