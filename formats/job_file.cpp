@@ -29,6 +29,37 @@ constexpr char kNodeSummary[] = "summary/nodes";
 constexpr char kJobNodeSummary[] = "summary/job_nodes";
 constexpr char kStepSummary[] = "summary/time";
 constexpr char kOutliers[] = "outliers";
+constexpr char kProcesses[] = "processes";
+constexpr char kTagSums[] = "processes/by_tag";
+
+// A table along one dimension whose rows are spread over the writer ranks:
+// every rank lists the same columns, in the same order, with its own rows.
+struct Column {
+  const char* name;
+  const char* units;
+  const char* long_name;
+};
+struct Table {
+  std::vector<std::pair<Column, std::vector<std::string>>> text;
+  std::vector<std::pair<Column, std::vector<std::int64_t>>> integers;
+  std::vector<std::pair<Column, std::vector<double>>> reals;
+  std::size_t rows = 0;
+  template <typename Row, typename Get>
+  void add_text(const std::vector<Row>& rows_in, Column c, Get get) {
+    text.emplace_back(c, std::vector<std::string>{});
+    for (const auto& r : rows_in) text.back().second.push_back(get(r));
+  }
+  template <typename Row, typename Get>
+  void add_integer(const std::vector<Row>& rows_in, Column c, Get get) {
+    integers.emplace_back(c, std::vector<std::int64_t>{});
+    for (const auto& r : rows_in) integers.back().second.push_back(get(r));
+  }
+  template <typename Row, typename Get>
+  void add_real(const std::vector<Row>& rows_in, Column c, Get get) {
+    reals.emplace_back(c, std::vector<double>{});
+    for (const auto& r : rows_in) reals.back().second.push_back(get(r));
+  }
+};
 constexpr char kMetadata[] = "metadata";
 constexpr char kClock[] = "clock";
 constexpr char kTimeUnits[] = "nanoseconds since 1970-01-01 00:00:00";
@@ -139,6 +170,8 @@ struct JobFileWriter::Impl {
   Handle file;
   Handle dxpl;
   std::vector<Handle> rank_series, node_series, rank_summary, node_summary, job_summary, job_node_summary, step_summary;
+
+  void write_table(const char* group_path, const char* dimension, const Table& mine);
 
   void drop_datasets() {
     for (auto* v : {&rank_series, &node_series, &rank_summary, &node_summary, &job_summary, &job_node_summary, &step_summary})
@@ -485,6 +518,137 @@ void JobFileWriter::write_job_summary(Rows rows, std::size_t metric, const JobSt
 
 void JobFileWriter::write_step_summary(std::size_t metric, std::span<const double> values) {
   impl_->write_by_root(impl_->step_summary.at(metric), H5T_NATIVE_DOUBLE, values.data());
+}
+
+namespace {
+// Rows before this rank's, and all rows.
+std::pair<long long, long long> row_offsets(std::size_t rows, int rank, MPI_Comm comm) {
+  long long count = static_cast<long long>(rows), first = 0, total = 0;
+  MPI_Exscan(&count, &first, 1, MPI_LONG_LONG, MPI_SUM, comm);
+  if (rank == 0) first = 0;
+  MPI_Allreduce(&count, &total, 1, MPI_LONG_LONG, MPI_SUM, comm);
+  return {first, total};
+}
+}  // namespace
+
+void JobFileWriter::Impl::write_table(const char* group_path, const char* dimension, const Table& mine) {
+  auto [first, total] = row_offsets(mine.rows, rank, comm);
+  auto group = create_group(file, group_path);
+  const hsize_t n = static_cast<hsize_t>(total), start = static_cast<hsize_t>(first), mine_n = mine.rows;
+  std::vector<std::int64_t> index(mine_n);
+  for (hsize_t i = 0; i < mine_n; ++i) index[i] = static_cast<std::int64_t>(start + i);
+  auto scale = create_dataset(group, dimension, H5T_STD_I64LE, {n});
+  check(H5DSset_scale(scale, dimension), "make a table dimension scale", 0);
+
+  // This rank's slab [start, start + count) of a (rows) dataset.
+  auto write_slab = [&](hid_t dset, hid_t mem_type, const void* data) {
+    if (n == 0) return;
+    auto file_space = h5::space_handle(H5Dget_space(dset), "get dataspace");
+    hsize_t mem_n = std::max<hsize_t>(mine_n, 1);
+    auto mem_space = h5::space_handle(H5Screate_simple(1, &mem_n, nullptr), "create memory space");
+    if (mine_n == 0) {
+      H5Sselect_none(file_space);
+      H5Sselect_none(mem_space);
+    } else {
+      check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, &start, nullptr, &mine_n, nullptr), "select rows", 0);
+    }
+    check(H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, data), "write table column", 0);
+  };
+  auto describe = [&](hid_t d, const Column& c) {
+    if (*c.units) h5::write_attribute(d, "units", std::string(c.units));
+    h5::write_attribute(d, "long_name", std::string(c.long_name));
+    attach(d, scale, 0);
+  };
+  write_slab(scale, H5T_NATIVE_INT64, index.data());
+  for (const auto& [column, values] : mine.text) {
+    unsigned long long width = max_length(values), widest = 0;
+    MPI_Allreduce(&width, &widest, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
+    auto type = h5::fixed_string_type(widest);
+    auto d = create_dataset(group, column.name, type, {n});
+    auto buffer = pack_fixed(values, widest);
+    write_slab(d, type, buffer.data());
+    describe(d, column);
+  }
+  for (const auto& [column, values] : mine.integers) {
+    auto d = create_dataset(group, column.name, H5T_STD_I64LE, {n});
+    write_slab(d, H5T_NATIVE_INT64, values.data());
+    describe(d, column);
+  }
+  for (const auto& [column, values] : mine.reals) {
+    auto d = create_dataset(group, column.name, H5T_IEEE_F64LE, {n});
+    write_slab(d, H5T_NATIVE_DOUBLE, values.data());
+    describe(d, column);
+  }
+}
+
+void JobFileWriter::write_processes(const std::vector<ProcessRow>& mine) {
+  using P = ProcessRow;
+  auto [first, total] = row_offsets(mine.size(), impl_->rank, impl_->comm);
+  Table t;
+  t.rows = mine.size();
+  t.add_text(mine, {"host", "", "host the process ran on"}, [](const P& p) { return p.host; });
+  t.add_text(mine, {"kind", "", "exited (recorded itself) or killed (by a signal; recorded by its parent)"},
+             [](const P& p) { return p.kind; });
+  t.add_text(mine, {"exe", "", "executable"}, [](const P& p) { return p.exe; });
+  t.add_text(mine, {"args", "", "command line"}, [](const P& p) { return p.args; });
+  t.add_text(mine, {"tags", "", "JOBPERF_TAGS of the process"}, [](const P& p) { return p.tags; });
+  const std::pair<Column, std::int64_t P::*> integers[] = {
+      {{"pid", "", "process id"}, &P::pid},
+      {{"ppid", "", "parent process id"}, &P::ppid},
+      {{"depth", "", "generations below the first recorded ancestor"}, &P::depth},
+      {{"rank", "", "MPI rank (-1: none)"}, &P::rank},
+      {{"exec_generation", "", "execs the process went through"}, &P::exec_generation},
+      {{"exit_code", "", "exit code (-1: killed)"}, &P::exit_code},
+      {{"signal", "", "signal that killed it (0: none)"}, &P::signal},
+      {{"start_time", kTimeUnits, "process start"}, &P::start_ns},
+      {{"end_time", kTimeUnits, "process end"}, &P::end_ns},
+      {{"maxrss", "bytes", "peak resident memory"}, &P::maxrss_bytes},
+      {{"minor_faults", "1", "minor page faults"}, &P::minflt},
+      {{"major_faults", "1", "major page faults"}, &P::majflt},
+      {{"inblock", "1", "block input operations"}, &P::inblock},
+      {{"oublock", "1", "block output operations"}, &P::oublock},
+      {{"voluntary_switches", "1", "voluntary context switches"}, &P::voluntary_switches},
+      {{"involuntary_switches", "1", "involuntary context switches"}, &P::involuntary_switches},
+      {{"rchar", "bytes", "bytes read by system calls"}, &P::rchar},
+      {{"wchar", "bytes", "bytes written by system calls"}, &P::wchar},
+      {{"read_calls", "1", "read system calls"}, &P::syscr},
+      {{"write_calls", "1", "write system calls"}, &P::syscw},
+      {{"read_bytes", "bytes", "bytes read from storage"}, &P::read_bytes},
+      {{"write_bytes", "bytes", "bytes written to storage"}, &P::write_bytes},
+      {{"cancelled_write_bytes", "bytes", "written bytes truncated before reaching storage"}, &P::cancelled_write_bytes},
+      {{"timeslices", "1", "scheduler timeslices"}, &P::timeslices},
+      {{"perf_instructions", "1", "instructions (JOBPERF_PRELOAD_PERF=1; 0 if unavailable)"}, &P::perf_instructions},
+      {{"perf_cycles", "1", "cycles (JOBPERF_PRELOAD_PERF=1; 0 if unavailable)"}, &P::perf_cycles},
+      {{"threads", "1", "thread exit records (JOBPERF_PRELOAD_THREADS=1)"}, &P::threads}};
+  for (auto [column, member] : integers) t.add_integer(mine, column, [m = member](const P& p) { return p.*m; });
+  t.add_integer(mine, {"parent", "", "row of the parent process (-1: not recorded)"},
+                [first = first](const P& p) { return p.parent < 0 ? p.parent : p.parent + first; });
+  const std::pair<Column, double P::*> reals[] = {
+      {{"user_time", "s", "user CPU time, threads included"}, &P::user_s},
+      {{"system_time", "s", "system CPU time, threads included"}, &P::system_s},
+      {{"run_time", "s", "time on a CPU (schedstat)"}, &P::run_s},
+      {{"wait_time", "s", "time waiting for a CPU (schedstat)"}, &P::wait_s},
+      {{"perf_task_clock", "s", "task clock (JOBPERF_PRELOAD_PERF=1)"}, &P::perf_task_clock_s},
+      {{"thread_user_time", "s", "user CPU time of the recorded threads, added up"}, &P::thread_user_s},
+      {{"thread_system_time", "s", "system CPU time of the recorded threads, added up"}, &P::thread_system_s}};
+  for (auto [column, member] : reals) t.add_real(mine, column, [m = member](const P& p) { return p.*m; });
+  (void)total;
+  impl_->write_table(kProcesses, "process", t);
+}
+
+void JobFileWriter::write_tag_sums(const std::vector<TagSum>& mine) {
+  using T = TagSum;
+  Table t;
+  t.rows = mine.size();
+  t.add_text(mine, {"tags", "", "JOBPERF_TAGS value (empty: untagged)"}, [](const T& s) { return s.tags; });
+  t.add_integer(mine, {"processes", "1", "processes with these tags"}, [](const T& s) { return s.processes; });
+  t.add_real(mine, {"duration", "s", "wall time of the processes, added up"}, [](const T& s) { return s.duration_s; });
+  t.add_real(mine, {"user_time", "s", "user CPU time, added up"}, [](const T& s) { return s.user_s; });
+  t.add_real(mine, {"system_time", "s", "system CPU time, added up"}, [](const T& s) { return s.system_s; });
+  t.add_integer(mine, {"read_bytes", "bytes", "bytes read by system calls, added up"}, [](const T& s) { return s.read_bytes; });
+  t.add_integer(mine, {"write_bytes", "bytes", "bytes written by system calls, added up"}, [](const T& s) { return s.write_bytes; });
+  t.add_integer(mine, {"max_rss", "bytes", "largest peak resident memory"}, [](const T& s) { return s.max_rss_bytes; });
+  impl_->write_table(kTagSums, "tag", t);
 }
 
 void JobFileWriter::close() {

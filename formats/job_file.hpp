@@ -111,6 +111,32 @@ struct JobLayout {
 
 enum class Rows { Ranks, Nodes };
 
+// A time not known: NaT for numpy, pandas and xarray.
+inline constexpr std::int64_t kMissingTime = std::numeric_limits<std::int64_t>::min();
+
+// One process of /processes, from the exit records of libjobperf-preload.so.
+struct ProcessRow {
+  std::string host, kind, exe, args, tags;  // kind: exited or killed
+  std::int64_t pid = 0, ppid = 0;
+  std::int64_t parent = -1;  // index of the parent's row among the writing rank's rows; -1: not recorded
+  std::int64_t depth = 0;    // 0: its parent was not recorded (the root of a tree)
+  std::int64_t rank = -1, exec_generation = 0, exit_code = -1, signal = 0;
+  std::int64_t start_ns = 0, end_ns = 0;  // on the job timeline
+  double user_s = 0, system_s = 0, run_s = 0, wait_s = 0, perf_task_clock_s = 0;
+  std::int64_t maxrss_bytes = 0, minflt = 0, majflt = 0, inblock = 0, oublock = 0, voluntary_switches = 0,
+               involuntary_switches = 0, rchar = 0, wchar = 0, syscr = 0, syscw = 0, read_bytes = 0, write_bytes = 0,
+               cancelled_write_bytes = 0, timeslices = 0, perf_instructions = 0, perf_cycles = 0;
+  std::int64_t threads = 0;  // thread exit records of this process (JOBPERF_PRELOAD_THREADS=1)
+  double thread_user_s = 0, thread_system_s = 0;
+};
+
+// The processes of one JOBPERF_TAGS value (EPMT's "operations"), added up.
+struct TagSum {
+  std::string tags;
+  std::int64_t processes = 0, read_bytes = 0, write_bytes = 0, max_rss_bytes = 0;
+  double duration_s = 0, user_s = 0, system_s = 0;
+};
+
 // Collective: every rank of `comm` constructs, writes and closes together.
 // The file is written under a temporary name and renamed when complete, so a
 // failed reduce never leaves a half-written job file behind.
@@ -131,6 +157,9 @@ class JobFileWriter {
   void write_job_summary(Rows rows, std::size_t metric, const JobStats& stats);
   // time×kStepStatCount values of a rank metric: each step across the ranks.
   void write_step_summary(std::size_t metric, std::span<const double> values);
+  // Collective: each rank passes its rows (any number), stored in rank order.
+  void write_processes(const std::vector<ProcessRow>& mine);
+  void write_tag_sums(const std::vector<TagSum>& mine);
   void close();
 
  private:

@@ -18,6 +18,7 @@
 #include "reduce/exchange.hpp"
 #include "reduce/formulas.hpp"
 #include "reduce/in_job_outliers.hpp"
+#include "reduce/process_table.hpp"
 #include "reduce/summary.hpp"
 #include "reduce/timeline.hpp"
 
@@ -282,6 +283,7 @@ struct Local {
   std::vector<stream::DecodedStream> streams;
   std::vector<RankRow> rank_rows;
   std::vector<NodeRow> node_rows;
+  std::vector<jobfile::ProcessRow> processes;
 };
 
 Catalog catalog_of(const Local& local) {
@@ -645,7 +647,8 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const Derived& d, 
   return outliers;
 }
 
-void write_job(const Plan& plan, const Derived& d, const Summaries& s, const ReduceOptions& options, MPI_Comm comm) {
+void write_job(const Plan& plan, const Local& local, const Derived& d, const Summaries& s, const ReduceOptions& options,
+               MPI_Comm comm) {
   const auto& L = plan.layout;
   jobfile::JobFileWriter writer(options.output, comm, options.force, L);
   auto flatten = [&](const auto& values, std::size_t metric) {
@@ -670,6 +673,8 @@ void write_job(const Plan& plan, const Derived& d, const Summaries& s, const Red
     writer.write_row_summary(jobfile::Rows::Nodes, m, d.node_index, s.node_rows[m]);
     writer.write_job_summary(jobfile::Rows::Nodes, m, s.job_nodes[m].job_stats());
   }
+  writer.write_processes(local.processes);
+  writer.write_tag_sums(tag_sums(local.processes, comm));
   writer.close();
 }
 
@@ -703,6 +708,11 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
     ClockMap clock(s, clocks.offset_of(s.header.host));
     auto ranks = rank_rows(s, clock);
     auto nodes = node_rows(s, clock);
+    const auto first_process = static_cast<std::int64_t>(local.processes.size());
+    for (auto& p : process_rows(s, clock)) {
+      if (p.parent >= 0) p.parent += first_process;
+      local.processes.push_back(std::move(p));
+    }
     local.rank_rows.insert(local.rank_rows.end(), std::make_move_iterator(ranks.begin()), std::make_move_iterator(ranks.end()));
     local.node_rows.insert(local.node_rows.end(), std::make_move_iterator(nodes.begin()), std::make_move_iterator(nodes.end()));
     // Values are in the rows now; keep only what the catalog and metadata need.
@@ -734,7 +744,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   auto summaries = summarise(plan, derived, comm);
   plan.layout.outliers = find_outliers(plan, derived, summaries, comm);
   try {
-    write_job(plan, derived, summaries, options, comm);
+    write_job(plan, local, derived, summaries, options, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;

@@ -15,6 +15,22 @@ cat "$work/exits1"
 [ "$(awk '$4 == 0' "$work/exits1" | wc -l)" -eq "$(awk '$4 == 1' "$work/exits1" | wc -l)" ] || fail "ranks differ"
 expect_status 0 "reduce accepts a job with an exits stream" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --job-id pre1 -o "$work/pre1.h5"
 expect_message "status complete" "an exits stream is not a damaged stream"
+"$python" - "$work/pre1.h5" <<'PY'
+import sys, h5py, collections
+p = h5py.File(sys.argv[1])["processes"]
+exe, kind, rank = p["exe"].asstr()[:], p["kind"].asstr()[:], p["rank"][:]
+assert len(exe) == 2 * 6, list(exe)  # per rank: the wrapped bash, 3 true, 2 sh
+assert collections.Counter(kind)["killed"] == 2 and sorted(p["signal"][kind == "killed"]) == [9, 9]
+assert sorted(p["exit_code"][:][p["exe"].asstr()[:] == "/usr/bin/dash"].tolist()).count(2) == 2
+# Tree: each /bin/true's parent is the rank's bash, one generation down.
+for i in [i for i, e in enumerate(exe) if e == "/usr/bin/true"]:
+    parent = p["parent"][i]
+    assert parent >= 0 and exe[parent] == "/usr/bin/bash" and rank[parent] == rank[i], (i, parent)
+    assert p["depth"][i] == p["depth"][parent] + 1
+tags = h5py.File(sys.argv[1])["processes/by_tag"]
+assert tags["processes"][:].sum() == len(exe)
+print(f"ok: /processes has {len(exe)} rows with their parents; /processes/by_tag adds them up")
+PY
 
 # 2. A job script: eval the settings; what it starts from then on is recorded
 #    (the script's own shell was running before: it is not).

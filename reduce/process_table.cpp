@@ -1,0 +1,133 @@
+#include "reduce/process_table.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "formats/byte_codec.hpp"
+#include "reduce/exchange.hpp"
+
+namespace jobperf::reduce {
+namespace {
+
+using stream::ExitKind;
+
+jobfile::ProcessRow row_of(const stream::ProcessExit& x, const std::string& host, const ClockMap& clock) {
+  jobfile::ProcessRow p;
+  p.host = host;
+  p.kind = x.kind == ExitKind::Killed ? "killed" : "exited";
+  p.exe = x.exe;
+  p.args = x.args;
+  p.tags = x.tags;
+  p.pid = x.pid;
+  p.ppid = x.ppid;
+  p.rank = x.rank;
+  p.exec_generation = x.exec_generation;
+  p.exit_code = x.exit_code;
+  p.signal = x.signal;
+  // A process killed by a signal is recorded by its parent, which does not know its start: NaT.
+  p.start_ns = x.start_ns != 0 ? clock.to_utc(x.start_ns) : jobfile::kMissingTime;
+  p.end_ns = clock.to_utc(x.end_ns);
+  p.user_s = static_cast<double>(x.user_ns) * 1e-9;
+  p.system_s = static_cast<double>(x.system_ns) * 1e-9;
+  p.run_s = static_cast<double>(x.run_ns) * 1e-9;
+  p.wait_s = static_cast<double>(x.wait_ns) * 1e-9;
+  p.perf_task_clock_s = static_cast<double>(x.perf_task_clock_ns) * 1e-9;
+  p.maxrss_bytes = static_cast<std::int64_t>(x.maxrss_kb) * 1024;
+  auto i = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+  p.minflt = i(x.minflt), p.majflt = i(x.majflt), p.inblock = i(x.inblock), p.oublock = i(x.oublock);
+  p.voluntary_switches = i(x.voluntary_ctxt), p.involuntary_switches = i(x.involuntary_ctxt);
+  p.rchar = i(x.rchar), p.wchar = i(x.wchar), p.syscr = i(x.syscr), p.syscw = i(x.syscw);
+  p.read_bytes = i(x.read_bytes), p.write_bytes = i(x.write_bytes), p.cancelled_write_bytes = i(x.cancelled_write_bytes);
+  p.timeslices = i(x.timeslices), p.perf_instructions = i(x.perf_instructions), p.perf_cycles = i(x.perf_cycles);
+  return p;
+}
+
+// Start times come from /proc in clock ticks: a child may seem to start up
+// to one tick before its parent.
+constexpr std::int64_t kStartResolution_ns = 20'000'000;
+
+// The row of process `pid` alive at `when` (pids are reused: the latest to start before it).
+std::int64_t find_process(const std::vector<jobfile::ProcessRow>& rows, std::int64_t pid, std::int64_t when) {
+  std::int64_t best = -1;
+  for (std::size_t j = 0; j < rows.size(); ++j)
+    if (rows[j].pid == pid && rows[j].start_ns <= when + kStartResolution_ns && when <= rows[j].end_ns &&
+        (best < 0 || rows[j].start_ns > rows[static_cast<std::size_t>(best)].start_ns))
+      best = static_cast<std::int64_t>(j);
+  return best;
+}
+
+void encode(Encoder& e, const jobfile::TagSum& t) {
+  e.put_string(t.tags);
+  for (auto v : {t.processes, t.read_bytes, t.write_bytes, t.max_rss_bytes}) e.put(v);
+  for (auto v : {t.duration_s, t.user_s, t.system_s}) e.put(v);
+}
+
+void merge_into(std::map<std::string, jobfile::TagSum>& sums, const jobfile::TagSum& t) {
+  auto& s = sums[t.tags];
+  s.tags = t.tags;
+  s.processes += t.processes;
+  s.read_bytes += t.read_bytes;
+  s.write_bytes += t.write_bytes;
+  s.max_rss_bytes = std::max(s.max_rss_bytes, t.max_rss_bytes);
+  s.duration_s += t.duration_s;
+  s.user_s += t.user_s;
+  s.system_s += t.system_s;
+}
+
+}  // namespace
+
+std::vector<jobfile::ProcessRow> process_rows(const stream::DecodedStream& s, const ClockMap& clock) {
+  std::vector<jobfile::ProcessRow> rows;
+  for (const auto& x : s.process_exits)
+    if (x.kind != ExitKind::ThreadExit) rows.push_back(row_of(x, s.header.host, clock));
+  for (const auto& x : s.process_exits) {
+    if (x.kind != ExitKind::ThreadExit) continue;
+    auto owner = find_process(rows, x.pid, clock.to_utc(x.end_ns));
+    if (owner < 0) continue;
+    auto& p = rows[static_cast<std::size_t>(owner)];
+    p.threads += 1;
+    p.thread_user_s += static_cast<double>(x.user_ns) * 1e-9;
+    p.thread_system_s += static_cast<double>(x.system_ns) * 1e-9;
+  }
+  for (auto& p : rows) p.parent = find_process(rows, p.ppid, p.start_ns != jobfile::kMissingTime ? p.start_ns : p.end_ns);
+  for (auto& p : rows) {  // depth: parents may come later in the records (they end later)
+    std::int64_t depth = 0;
+    for (auto at = p.parent; at >= 0 && depth <= static_cast<std::int64_t>(rows.size()); at = rows[static_cast<std::size_t>(at)].parent)
+      ++depth;
+    p.depth = depth;
+  }
+  return rows;
+}
+
+std::vector<jobfile::TagSum> tag_sums(const std::vector<jobfile::ProcessRow>& rows, MPI_Comm comm) {
+  std::map<std::string, jobfile::TagSum> mine;
+  for (const auto& p : rows) {
+    const double duration = p.start_ns != jobfile::kMissingTime ? static_cast<double>(p.end_ns - p.start_ns) * 1e-9 : 0;
+    jobfile::TagSum t{p.tags, 1, p.rchar, p.wchar, p.maxrss_bytes, duration, p.user_s, p.system_s};
+    merge_into(mine, t);
+  }
+  std::vector<char> bytes;
+  Encoder e(bytes);
+  e.put(static_cast<std::uint32_t>(mine.size()));
+  for (const auto& [tags, t] : mine) encode(e, t);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  auto gathered = all_gather(bytes, comm);
+  if (rank != 0) return {};
+  std::map<std::string, jobfile::TagSum> all;
+  for (const auto& blob : gathered) {
+    Decoder d(blob.data(), blob.size());
+    for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+      jobfile::TagSum t;
+      t.tags = d.get_string();
+      for (auto* v : {&t.processes, &t.read_bytes, &t.write_bytes, &t.max_rss_bytes}) *v = d.get<std::int64_t>();
+      for (auto* v : {&t.duration_s, &t.user_s, &t.system_s}) *v = d.get<double>();
+      merge_into(all, t);
+    }
+  }
+  std::vector<jobfile::TagSum> out;
+  for (auto& [tags, t] : all) out.push_back(std::move(t));
+  return out;
+}
+
+}  // namespace jobperf::reduce
