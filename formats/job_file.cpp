@@ -788,6 +788,40 @@ RankSummary read_rank_summary(const std::string& path) {
   });
 }
 
+bool TableColumn::is_time() const { return kind == Integer && units == kTimeUnits; }
+
+std::vector<TableColumn> read_table(const std::string& path, JobTable table) {
+  const char* group_path = table == JobTable::Processes ? kProcesses
+                           : table == JobTable::TagSums ? kTagSums
+                           : table == JobTable::Outliers ? kOutliers
+                                                         : kClock;
+  return guarded(path, [&] {
+    auto file = open_job_file(path);
+    std::vector<TableColumn> out;
+    if (!h5::link_exists(file, group_path)) return out;  // older files, or a job without it
+    auto group = open_group(file, group_path);
+    for (const auto& name : h5::child_names(group)) {
+      if (H5Oexists_by_name(group, name.c_str(), H5P_DEFAULT) <= 0) continue;
+      H5O_info_t info;
+      if (H5Oget_info_by_name(group, name.c_str(), &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET) continue;
+      auto d = open_dataset(group, name);
+      if (H5DSis_scale(d) > 0 && name != "node") continue;  // the row index itself
+      if (h5::dataset_shape(d).size() != 1) continue;
+      TableColumn c;
+      c.name = name;
+      if (H5Aexists(d, "units") > 0) c.units = h5::read_string_attribute(d, "units");
+      Handle type{check(H5Dget_type(d), "get dataset type"), H5Tclose};
+      switch (H5Tget_class(type)) {
+        case H5T_STRING: c.kind = TableColumn::Text, c.text = h5::read_fixed_strings(d); break;
+        case H5T_INTEGER: c.kind = TableColumn::Integer, c.integers = h5::read_int64s(d); break;
+        default: c.kind = TableColumn::Real, c.reals = h5::read_doubles(d); break;
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
 // ---------------------------------------------------------------- campaign
 
 bool is_campaign_file(const std::string& path) {

@@ -194,6 +194,19 @@ struct RankSummary {
 };
 RankSummary read_rank_summary(const std::string& path);
 
+// A one-dimensional table of the job file (/processes, /outliers, /clock):
+// every dataset of the group along its dimension, in file order.
+struct TableColumn {
+  enum Kind { Text, Integer, Real } kind = Real;
+  std::string name, units;
+  std::vector<std::string> text;
+  std::vector<std::int64_t> integers;
+  std::vector<double> reals;
+  bool is_time() const;  // integer ns since the epoch
+};
+enum class JobTable { Processes, TagSums, Outliers, Clock };
+std::vector<TableColumn> read_table(const std::string& path, JobTable table);
+
 // ---- campaign file (jobperf-analyze output)
 
 struct CampaignJob {
