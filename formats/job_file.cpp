@@ -31,13 +31,12 @@ constexpr char kStepSummary[] = "summary/time";
 constexpr char kOutliers[] = "outliers";
 constexpr char kProcesses[] = "processes";
 constexpr char kTagSums[] = "processes/by_tag";
+constexpr char kSamples[] = "samples";
 
 // A table along one dimension whose rows are spread over the writer ranks:
 // every rank lists the same columns, in the same order, with its own rows.
 struct Column {
-  const char* name;
-  const char* units;
-  const char* long_name;
+  std::string name, units, long_name;
 };
 struct Table {
   std::vector<std::pair<Column, std::vector<std::string>>> text;
@@ -555,8 +554,8 @@ void JobFileWriter::Impl::write_table(const char* group_path, const char* dimens
     check(H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, data), "write table column", 0);
   };
   auto describe = [&](hid_t d, const Column& c) {
-    if (*c.units) h5::write_attribute(d, "units", std::string(c.units));
-    h5::write_attribute(d, "long_name", std::string(c.long_name));
+    if (!c.units.empty()) h5::write_attribute(d, "units", c.units);
+    h5::write_attribute(d, "long_name", c.long_name);
     attach(d, scale, 0);
   };
   write_slab(scale, H5T_NATIVE_INT64, index.data());
@@ -634,6 +633,23 @@ void JobFileWriter::write_processes(const std::vector<ProcessRow>& mine) {
   for (auto [column, member] : reals) t.add_real(mine, column, [m = member](const P& p) { return p.*m; });
   (void)total;
   impl_->write_table(kProcesses, "process", t);
+}
+
+void JobFileWriter::write_samples(const std::vector<SampleTable>& mine) {
+  if (!mine.empty() && !h5::link_exists(impl_->file, kSamples)) create_group(impl_->file, kSamples);
+  for (const auto& s : mine) {
+    Table t;
+    t.rows = s.time_ns.size();
+    t.text.push_back({{s.row_kind == Rows::Ranks ? "host" : "node", "", "host of the row"}, s.hosts});
+    if (s.row_kind == Rows::Ranks) {
+      t.integers.push_back({{"rank", "", "MPI rank (-1: processes without one)"}, {}});
+      for (auto r : s.ranks) t.integers.back().second.push_back(r);
+    }
+    t.integers.push_back({{"time", kTimeUnits, "sample time on the job timeline"}, s.time_ns});
+    for (std::size_t f = 0; f < s.fields.size(); ++f)
+      t.reals.push_back({{s.fields[f].name, s.fields[f].units, s.fields[f].long_name}, s.values[f]});
+    impl_->write_table((std::string(kSamples) + "/" + s.source).c_str(), "sample", t);
+  }
 }
 
 void JobFileWriter::write_tag_sums(const std::vector<TagSum>& mine) {

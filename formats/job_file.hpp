@@ -130,6 +130,19 @@ struct ProcessRow {
   double thread_user_s = 0, thread_system_s = 0;
 };
 
+// The raw samples of one source, as the rows (ranks or nodes) hold them
+// before binning: the rank's processes combined, times on the job timeline,
+// counters cumulative, in the stream's own units.
+struct SampleTable {
+  std::string source;
+  Rows row_kind = Rows::Ranks;
+  std::vector<MetricInfo> fields;  // name, units, long_name
+  std::vector<std::int32_t> ranks;
+  std::vector<std::string> hosts;
+  std::vector<std::int64_t> time_ns;
+  std::vector<std::vector<double>> values;  // [field][sample]
+};
+
 // The processes of one JOBPERF_TAGS value (EPMT's "operations"), added up.
 struct TagSum {
   std::string tags;
@@ -159,6 +172,8 @@ class JobFileWriter {
   void write_step_summary(std::size_t metric, std::span<const double> values);
   // Collective: each rank passes its rows (any number), stored in rank order.
   void write_processes(const std::vector<ProcessRow>& mine);
+  // Every rank passes the same sources, in the same order, with its rows' samples.
+  void write_samples(const std::vector<SampleTable>& mine);
   void write_tag_sums(const std::vector<TagSum>& mine);
   void close();
 

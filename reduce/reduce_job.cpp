@@ -327,6 +327,7 @@ struct Plan {
   jobfile::JobLayout layout;
   Timeline timeline;
   std::vector<MetricPlan> rank_metrics, node_metrics;
+  std::vector<stream::SourceSpec> sources;  // every source of the job, same order on every rank
   std::vector<std::string> errors;
 };
 
@@ -386,6 +387,7 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   std::set<std::string> node_hosts;
   for (const auto& n : all.nodes) node_hosts.insert(n.host);
   L.nodes.assign(node_hosts.begin(), node_hosts.end());
+  plan.sources = all.sources;
   plan.rank_metrics = plan_metrics(all.sources, stream::Scope::Process);
   plan.node_metrics = plan_metrics(all.sources, stream::Scope::Node);
   L.rank_metrics = infos(plan.rank_metrics);
@@ -453,6 +455,40 @@ stream::Metadata primary_metadata(const Local& local, const Catalog& all, const 
     m.emplace_back(std::move(k), d.get_string());
   }
   return m;
+}
+
+// ---------------------------------------------------------------- raw samples
+
+// The rows' samples before binning, one table per source (/samples).
+std::vector<jobfile::SampleTable> raw_samples(const Plan& plan, const Local& local) {
+  std::vector<jobfile::SampleTable> out;
+  auto append = [](jobfile::SampleTable& t, const StepSeries& s, std::int32_t rank, const std::string& host) {
+    for (std::size_t k = 0; k < s.time_ns.size(); ++k) {
+      t.ranks.push_back(rank);
+      t.hosts.push_back(host);
+      t.time_ns.push_back(s.time_ns[k]);
+      for (std::size_t f = 0; f < t.fields.size(); ++f) t.values[f].push_back(s.fields[f][k]);
+    }
+  };
+  std::set<std::string> node_hosts;  // one stream per host supplies the node's rows, as in derive_rows
+  std::vector<const NodeRow*> nodes;
+  for (const auto& n : local.node_rows)
+    if (node_hosts.insert(n.host).second) nodes.push_back(&n);
+  for (const auto& spec : plan.sources) {
+    jobfile::SampleTable t;
+    t.source = spec.name;
+    t.row_kind = spec.scope == stream::Scope::Process ? jobfile::Rows::Ranks : jobfile::Rows::Nodes;
+    for (const auto& f : spec.fields) t.fields.push_back({f.name, f.units, f.description, ""});
+    t.values.resize(t.fields.size());
+    for (const auto& row : local.rank_rows)
+      for (const auto& s : row.sources)
+        if (s.spec.name == spec.name && s.spec.fields.size() == t.fields.size()) append(t, s, row.rank, row.host);
+    for (const auto* row : nodes)
+      for (const auto& s : row->sources)
+        if (s.spec.name == spec.name && s.spec.fields.size() == t.fields.size()) append(t, s, -1, row->host);
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- derive, summarise, compare
@@ -673,6 +709,7 @@ void write_job(const Plan& plan, const Local& local, const Derived& d, const Sum
     writer.write_row_summary(jobfile::Rows::Nodes, m, d.node_index, s.node_rows[m]);
     writer.write_job_summary(jobfile::Rows::Nodes, m, s.job_nodes[m].job_stats());
   }
+  writer.write_samples(raw_samples(plan, local));
   writer.write_processes(local.processes);
   writer.write_tag_sums(tag_sums(local.processes, comm));
   writer.close();
