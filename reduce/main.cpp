@@ -24,6 +24,7 @@ int run(int argc, char** argv, int rank) {
       ("job-id", po::value(&job_id), "job whose streams to reduce, from the default scratch location")
       ("bin", po::value(&o.bin_seconds), "seconds per bin of the job timeline (default: the sampling interval)")
       ("force", po::bool_switch(&o.force), "replace an existing job file")
+      ("timing", po::bool_switch(&o.timing), "print throughput, phase times and peak memory")
       ("no-compress", "store time series uncompressed (default: shuffle+deflate, about 5x smaller)")
       ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
       ("help,h", "print this help")

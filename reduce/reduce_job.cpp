@@ -1,5 +1,6 @@
 #include "reduce/reduce_job.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -715,10 +716,42 @@ void write_job(const Plan& plan, const Local& local, const Derived& d, const Sum
   writer.close();
 }
 
+// Where the time went (--timing): phases on the slowest rank, input volume, peak memory.
+struct Timing {
+  std::vector<std::pair<const char*, double>> phases;
+  double last = MPI_Wtime();
+  void mark(const char* phase) {
+    const double now = MPI_Wtime();
+    phases.emplace_back(phase, now - last);
+    last = now;
+  }
+  void report(const std::vector<StreamFile>& files, MPI_Comm comm) const {
+    std::vector<double> mine;
+    for (const auto& [name, seconds] : phases) mine.push_back(seconds);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    mine.push_back(static_cast<double>(usage.ru_maxrss) / 1024);  // MiB
+    std::vector<double> worst(mine.size());
+    MPI_Reduce(mine.data(), worst.data(), static_cast<int>(mine.size()), MPI_DOUBLE, MPI_MAX, 0, comm);
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank != 0) return;
+    double bytes = 0, total = 0;
+    for (const auto& f : files) bytes += static_cast<double>(f.size);
+    for (std::size_t i = 0; i < phases.size(); ++i) total += worst[i];
+    std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank;",
+                bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back());
+    for (std::size_t i = 0; i < phases.size(); ++i) std::printf(" %s %.3f s", phases[i].first, worst[i]);
+    std::printf("\n");
+  }
+};
+
 int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
+  MPI_Barrier(comm);
+  Timing timing;
 
   // 1. Every rank lists what it can see; all plan the same distribution.
   std::vector<std::string> errors;
@@ -740,6 +773,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
     }
   }
   if (any_failed(errors, comm)) return kFailed;
+  timing.mark("read");
   auto clocks = align_clocks(local.streams, comm);
   for (auto& s : local.streams) {
     ClockMap clock(s, clocks.offset_of(s.header.host));
@@ -756,6 +790,8 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
     s.records.clear();
     s.values.clear();
   }
+
+  timing.mark("align+rows");
 
   // 3. Agree on the layout.
   Catalog all;
@@ -780,8 +816,11 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   auto derived = derive_rows(plan, local);
   auto summaries = summarise(plan, derived, comm);
   plan.layout.outliers = find_outliers(plan, derived, summaries, comm);
+  timing.mark("derive+summarise");
   try {
     write_job(plan, local, derived, summaries, options, comm);
+    timing.mark("write");
+    if (options.timing) timing.report(files, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;

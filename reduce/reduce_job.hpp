@@ -14,6 +14,7 @@ struct ReduceOptions {
   double bin_seconds = 0;  // 0: the longest sampling interval among the streams
   bool quiet = false;
   bool compress = true;
+  bool timing = false;  // print where the time went
 };
 
 // Exit statuses of jobperf-reduce.
