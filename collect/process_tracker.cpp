@@ -13,12 +13,6 @@
 namespace jobperf::collect {
 namespace {
 
-std::int64_t clock_ns(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 std::vector<std::uint32_t> list_pids(const std::string& root) {
   std::vector<std::uint32_t> pids;
   DIR* dir = opendir(root.c_str());
@@ -70,7 +64,6 @@ std::optional<std::int32_t> rank_from_environment(std::string_view block) {
 
 ProcessTracker::ProcessTracker(std::string proc_root, Selection selection)
     : root_(std::move(proc_root)), selection_(std::move(selection)) {
-  boot_to_monotonic_ns_ = clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC);
 }
 
 bool ProcessTracker::read_stat(std::uint32_t pid, Known& out, std::string& command) const {
@@ -170,8 +163,7 @@ ProcessTracker::Changes ProcessTracker::scan() {
     p.pid = c.pid;
     p.ppid = k.ppid;
     p.start_ticks = k.start_ticks;
-    p.start_ns = stream::skewed_monotonic(
-        static_cast<std::int64_t>(static_cast<double>(k.start_ticks) * ns_per_tick) - boot_to_monotonic_ns_);
+    p.start_ns = stream::monotonic_from_boot(static_cast<std::int64_t>(static_cast<double>(k.start_ticks) * ns_per_tick));
     auto parent = members_.find(k.ppid);
     p.rank = c.rank.value_or(parent != members_.end() ? parent->second.rank : -1);
     p.covered_by_root = parent != members_.end() && (parent->second.adopted || parent->second.covered_by_root);

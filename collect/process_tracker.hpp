@@ -73,7 +73,6 @@ class ProcessTracker {
   std::unordered_map<std::uint32_t, TrackedProcess> members_;
   std::vector<WatchedProcess> watched_;
   std::size_t ever_watched_ = 0;
-  std::int64_t boot_to_monotonic_ns_ = 0;
 };
 
 }  // namespace jobperf::collect

@@ -73,6 +73,10 @@ void set_clock_skew(const ClockSkew& skew) {
 std::int64_t skewed_monotonic(std::int64_t raw) { return raw + skew_at(raw); }
 std::int64_t monotonic_ns() { return skewed_monotonic(raw_ns(CLOCK_MONOTONIC)); }
 
+std::int64_t monotonic_from_boot(std::int64_t boot_ns) {
+  return skewed_monotonic(boot_ns - (raw_ns(CLOCK_BOOTTIME) - raw_ns(CLOCK_MONOTONIC)));
+}
+
 ClockAnchor read_clock_anchor() {
   const std::int64_t before = raw_ns(CLOCK_MONOTONIC);
   const std::int64_t realtime = raw_ns(CLOCK_REALTIME);

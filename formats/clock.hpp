@@ -28,6 +28,8 @@ void set_clock_skew(const ClockSkew& skew);
 std::int64_t monotonic_ns();
 // A raw CLOCK_MONOTONIC value (from /proc times, say) on the skewed clock.
 std::int64_t skewed_monotonic(std::int64_t raw_ns);
+// A process start from /proc/PID/stat (ns since boot, CLOCK_BOOTTIME) on the skewed CLOCK_MONOTONIC.
+std::int64_t monotonic_from_boot(std::int64_t boot_ns);
 
 // CLOCK_MONOTONIC read before and after CLOCK_REALTIME, all in ns: maps the
 // monotonic sample clock to UTC, and a series of them shows NTP steps.

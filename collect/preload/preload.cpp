@@ -91,12 +91,6 @@ std::uint64_t read_perf(int fd) {
   return v[2] >= v[1] ? v[0] : static_cast<std::uint64_t>(static_cast<double>(v[0]) * static_cast<double>(v[1]) / static_cast<double>(v[2]));
 }
 
-std::int64_t clock_ns(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 std::string read_small_file(const char* path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
@@ -120,8 +114,7 @@ std::int64_t process_start_ns() {
   const char* p = stat.c_str() + close_paren + 2;
   for (int field = 3; field < 22 && *p; ++field) p = std::strchr(p, ' ') ? std::strchr(p, ' ') + 1 : p + std::strlen(p);
   const double ticks = static_cast<double>(std::strtoull(p, nullptr, 10));
-  return jobperf::stream::skewed_monotonic(static_cast<std::int64_t>(ticks * 1e9 / static_cast<double>(sysconf(_SC_CLK_TCK))) -
-                                           (clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC)));
+  return jobperf::stream::monotonic_from_boot(static_cast<std::int64_t>(ticks * 1e9 / static_cast<double>(sysconf(_SC_CLK_TCK))));
 }
 
 std::int32_t rank_from_environment() {
