@@ -6,8 +6,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "collect/sources/sources.hpp"
+#include "formats/locations.hpp"
 #include "formats/raw_stream.hpp"
 #include "reduce/aggregate.hpp"
 #include "reduce/formulas.hpp"
@@ -233,4 +236,69 @@ TEST_CASE("every source's metrics parse and use only its fields, correctly") {
     ++checked;
   }
   CHECK(checked >= 5);
+}
+
+TEST_CASE("every formula file gives its known answer on synthetic counts") {
+  // Inputs are per-second rates for rate(counter), values for gauges: one bin of one second.
+  struct Case {
+    const char* file;
+    const char* metric;
+    std::map<std::string, double> inputs;
+    double expected;
+  };
+  const std::map<std::string, double> skx_fp = {{"fp_scalar_double", 1e9}, {"fp_128b_packed_double", 1e9},
+                                                {"fp_256b_packed_double", 1e9}, {"fp_512b_packed_double", 1e9},
+                                                {"fp_scalar_single", 1e9}, {"fp_128b_packed_single", 1e9},
+                                                {"fp_256b_packed_single", 1e9}, {"fp_512b_packed_single", 1e9}};
+  const Case cases[] = {
+      {"metrics/procfs.process.metrics", "cpu_utilization", {{"cpu_user", 6e8}, {"cpu_system", 2e8}}, 0.8},
+      {"metrics/procfs.node.metrics", "cpu_busy",
+       {{"cpu_user", 3e9}, {"cpu_nice", 0}, {"cpu_system", 1e9}, {"cpu_idle", 4e9}, {"cpu_iowait", 0}, {"cpu_irq", 0},
+        {"cpu_softirq", 0}, {"cpu_steal", 0}},
+       0.5},
+      {"metrics/rapl.metrics", "package_power", {{"package_energy", 212.5}}, 212.5},  // J/s = W
+      {"metrics/infiniband.metrics", "ib_rx_bandwidth", {{"ib_rx_bytes", 12.5e9}}, 12.5e9},
+      {"metrics/lustre.metrics", "lustre_write_bandwidth", {{"write_bytes", 3e9}}, 3e9},
+      {"metrics/nvidia_gpu.metrics", "gpu_power", {{"power", 700}}, 700},
+      {"metrics/nvidia_gpu.metrics", "gpu_utilization", {{"utilization", 87}}, 87},
+      {"metrics/nvidia_process.metrics", "gpu_memory", {{"gpu_memory", 4e9}}, 4e9},
+      {"events/software.events", "task_clock_cores", {{"task_clock", 3.5e9}}, 3.5},
+      // LIKWID's FLOPS_DP/FLOPS_SP: 1e-6 x (scalar + 2·128b + 4·256b + 8·512b) and (1, 4, 8, 16) per second
+      {"events/skylake-x.events", "dp_mflops", skx_fp, 15000},
+      {"events/icelake-x.events", "dp_mflops", skx_fp, 15000},
+      {"events/icelake-x.events", "sp_mflops", skx_fp, 29000},
+      {"events/sapphirerapids.events", "sp_mflops", skx_fp, 29000},
+      {"events/broadwell-x.events", "dp_mflops", skx_fp, 7000},
+      {"events/haswell-x.events", "ipc", {{"instructions", 3e9}, {"cycles", 2e9}}, 1.5},
+      {"events/zen2.events", "mflops", {{"fp_flops", 4e9}}, 4000},
+      {"events/zen3.events", "mflops", {{"fp_flops", 4e9}}, 4000},
+      {"events/zen4.events", "mflops", {{"fp_flops", 4e9}}, 4000},
+  };
+  std::set<std::string> files;
+  for (const auto& c : cases) {
+    INFO(c.file << ": " << c.metric);
+    auto path = find_share_file(c.file);
+    REQUIRE_FALSE(path.empty());
+    files.insert(c.file);
+    const DerivedMetric* metric = nullptr;
+    auto metrics = parse_metrics_file(path);
+    for (const auto& m : metrics)
+      if (m.name == c.metric) metric = &m;
+    REQUIRE(metric != nullptr);
+    std::map<std::string, std::vector<double>> bins;
+    for (const auto& [name, v] : c.inputs) bins[name] = {v};
+    auto got = evaluate(*metric, 1, [&](const std::string& field, bool) {
+      auto it = bins.find(field);
+      return it == bins.end() ? nullptr : &it->second;
+    });
+    CHECK(got[0] == Approx(c.expected));
+  }
+  // Every formula file of share/ has a case here.
+  for (const auto& dir : {"metrics", "events"})
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(find_share_file("schema.md")).parent_path() / dir)) {
+      auto ext = entry.path().extension();
+      if (ext != ".metrics" && ext != ".events") continue;
+      INFO(entry.path());
+      CHECK(files.count(std::string(dir) + "/" + entry.path().filename().string()) == 1);
+    }
 }
