@@ -143,14 +143,15 @@ std::vector<stream::ClockOffset> measure_host_offsets(MPI_Comm comm, const std::
   MPI_Allgatherv(measured.data(), count, MPI_INT64_T, pairs.data(), counts.data(), offsets.data(), MPI_INT64_T, comm);
 
   // Compose along the tree: a child's offset to the reference is its
-  // parent's plus its own; parents are measured in earlier rounds or are the root.
+  // parent's plus its own. Rounds with the largest steps hang off the root:
+  // walking the rounds backwards reaches every parent before its children.
   const std::size_t n = hosts.names.size();
   std::vector<std::int64_t> delta(n, 0), rtt(n, 0), bound(n, 0), child_mono(n, 0);
   std::vector<std::int32_t> hops(n, 0);
   std::map<std::size_t, const std::int64_t*> pair_of;
   for (std::size_t i = 0; i < pairs.size(); i += 4) pair_of[static_cast<std::size_t>(pairs[i])] = &pairs[i];
-  for (const auto& round : rounds) {
-    for (const auto& p : round) {
+  for (auto round = rounds.rbegin(); round != rounds.rend(); ++round) {
+    for (const auto& p : *round) {
       const std::int64_t* m = pair_of.at(p.child);
       delta[p.child] = delta[p.parent] + m[1];
       rtt[p.child] = m[2];

@@ -77,15 +77,19 @@ std::int64_t monotonic_from_boot(std::int64_t boot_ns) {
   return skewed_monotonic(boot_ns - (raw_ns(CLOCK_BOOTTIME) - raw_ns(CLOCK_MONOTONIC)));
 }
 
+// A read preempted between the two monotonic reads would misplace REALTIME by
+// up to half the preemption: keep the tightest of a few (about 100 ns each).
 ClockAnchor read_clock_anchor() {
-  const std::int64_t before = raw_ns(CLOCK_MONOTONIC);
-  const std::int64_t realtime = raw_ns(CLOCK_REALTIME);
-  const std::int64_t after = raw_ns(CLOCK_MONOTONIC);
-  ClockAnchor a;
-  a.mono_before = skewed_monotonic(before);
-  a.realtime = realtime + skew_at(before + (after - before) / 2);
-  a.mono_after = skewed_monotonic(after);
-  return a;
+  std::int64_t before = 0, realtime = 0, after = 0;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const std::int64_t b = raw_ns(CLOCK_MONOTONIC), r = raw_ns(CLOCK_REALTIME), a = raw_ns(CLOCK_MONOTONIC);
+    if (attempt == 0 || a - b < after - before) before = b, realtime = r, after = a;
+  }
+  ClockAnchor anchor;
+  anchor.mono_before = skewed_monotonic(before);
+  anchor.realtime = realtime + skew_at(before + (after - before) / 2);
+  anchor.mono_after = skewed_monotonic(after);
+  return anchor;
 }
 
 }  // namespace jobperf::stream

@@ -582,7 +582,7 @@ void JobFileWriter::Impl::write_table(const char* group_path, const char* dimens
 
 void JobFileWriter::write_processes(const std::vector<ProcessRow>& mine) {
   using P = ProcessRow;
-  auto [first, total] = row_offsets(mine.size(), impl_->rank, impl_->comm);
+  const auto first = row_offsets(mine.size(), impl_->rank, impl_->comm).first;
   Table t;
   t.rows = mine.size();
   t.add_text(mine, {"host", "", "host the process ran on"}, [](const P& p) { return p.host; });
@@ -631,7 +631,6 @@ void JobFileWriter::write_processes(const std::vector<ProcessRow>& mine) {
       {{"thread_user_time", "s", "user CPU time of the recorded threads, added up"}, &P::thread_user_s},
       {{"thread_system_time", "s", "system CPU time of the recorded threads, added up"}, &P::thread_system_s}};
   for (auto [column, member] : reals) t.add_real(mine, column, [m = member](const P& p) { return p.*m; });
-  (void)total;
   impl_->write_table(kProcesses, "process", t);
 }
 

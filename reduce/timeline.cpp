@@ -14,11 +14,11 @@ HostOffset::HostOffset(std::vector<stream::ClockOffset> measurements) : points_(
 
 std::int64_t HostOffset::at(std::int64_t t) const {
   if (points_.empty()) return 0;
-  if (points_.size() == 1 || t <= points_.front().mono_ns) return points_.front().offset_ns;
-  if (t >= points_.back().mono_ns) return points_.back().offset_ns;
+  if (points_.size() == 1 || points_.front().mono_ns == points_.back().mono_ns) return points_.front().offset_ns;
   auto hi = static_cast<std::size_t>(
       std::upper_bound(points_.begin(), points_.end(), t, [](std::int64_t v, auto& p) { return v < p.mono_ns; }) -
       points_.begin());
+  hi = std::clamp<std::size_t>(hi, 1, points_.size() - 1);  // outside: the nearest segment, extended
   const auto &a = points_[hi - 1], &b = points_[hi];
   double f = static_cast<double>(t - a.mono_ns) / static_cast<double>(b.mono_ns - a.mono_ns);
   return a.offset_ns + std::llround(f * static_cast<double>(b.offset_ns - a.offset_ns));

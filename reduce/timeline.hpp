@@ -11,7 +11,8 @@ namespace jobperf::reduce {
 
 // A host's REALTIME minus the reference host's, as a function of the host's
 // CLOCK_MONOTONIC: linear between measurements (start and stop: a drifting
-// clock is followed), held flat outside them; zero without measurements.
+// clock is followed) and extended linearly beyond them (samples taken while
+// the measurements ran); constant with one measurement, zero without.
 class HostOffset {
  public:
   HostOffset() = default;

@@ -6,6 +6,7 @@
 // too: with drift it must fail the bound, which proves the drift path runs.
 //
 //   mpirun -np N jobperf-test-clock-sync --max-error-us E [--seconds S] [--expect-offset-only-fails]
+// JOBPERF_CLOCK_DEBUG=1 prints each rank's measured and true offsets.
 #include <mpi.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,16 @@ int main(int argc, char** argv) {
     errors[0] = std::max(errors[0], std::fabs(static_cast<double>(with_drift.at(host_clock) - truth)));
     errors[1] = std::max(errors[1], std::fabs(static_cast<double>(offset_only.at(host_clock) - truth)));
   }
+  if (std::getenv("JOBPERF_CLOCK_DEBUG"))
+    for (const auto* m : {&start, &stop}) {
+      // The host clock at the measurement -> the machine's raw clock -> the true offset then.
+      const double raw = static_cast<double>(m->mono_ns - mine.offset_ns) / (1 + mine.drift_ppm * 1e-6);
+      const double truth = static_cast<double>(skew_at(mine, static_cast<std::int64_t>(raw)) -
+                                               skew_at(reference, static_cast<std::int64_t>(raw)));
+      std::fprintf(stderr, "rank %d %s: measured %lld ns, truth %.0f ns, bound %lld ns, rtt %lld ns\n", rank,
+                   m->phase.c_str(), static_cast<long long>(m->offset_ns), truth, static_cast<long long>(m->bound_ns),
+                   static_cast<long long>(m->rtt_ns));
+    }
   double worst[3] = {};
   MPI_Reduce(errors, worst, 3, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
   int status = 0;
