@@ -816,7 +816,6 @@ std::vector<TableColumn> read_table(const std::string& path, JobTable table) {
     if (!h5::link_exists(file, group_path)) return out;  // older files, or a job without it
     auto group = open_group(file, group_path);
     for (const auto& name : h5::child_names(group)) {
-      if (H5Oexists_by_name(group, name.c_str(), H5P_DEFAULT) <= 0) continue;
       H5O_info_t info;
       if (H5Oget_info_by_name(group, name.c_str(), &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET) continue;
       auto d = open_dataset(group, name);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "formats/byte_codec.hpp"
 #include "reduce/exchange.hpp"
@@ -46,11 +47,17 @@ jobfile::ProcessRow row_of(const stream::ProcessExit& x, const std::string& host
 // to one tick before its parent.
 constexpr std::int64_t kStartResolution_ns = 20'000'000;
 
+// Rows by pid: a job's records may hold hundreds of thousands of processes.
+using RowsByPid = std::unordered_map<std::int64_t, std::vector<std::size_t>>;
+
 // The row of process `pid` alive at `when` (pids are reused: the latest to start before it).
-std::int64_t find_process(const std::vector<jobfile::ProcessRow>& rows, std::int64_t pid, std::int64_t when) {
+std::int64_t find_process(const std::vector<jobfile::ProcessRow>& rows, const RowsByPid& by_pid, std::int64_t pid,
+                          std::int64_t when) {
+  auto it = by_pid.find(pid);
+  if (it == by_pid.end()) return -1;
   std::int64_t best = -1;
-  for (std::size_t j = 0; j < rows.size(); ++j)
-    if (rows[j].pid == pid && rows[j].start_ns <= when + kStartResolution_ns && when <= rows[j].end_ns &&
+  for (auto j : it->second)
+    if (rows[j].start_ns <= when + kStartResolution_ns && when <= rows[j].end_ns &&
         (best < 0 || rows[j].start_ns > rows[static_cast<std::size_t>(best)].start_ns))
       best = static_cast<std::int64_t>(j);
   return best;
@@ -80,16 +87,19 @@ std::vector<jobfile::ProcessRow> process_rows(const stream::DecodedStream& s, co
   std::vector<jobfile::ProcessRow> rows;
   for (const auto& x : s.process_exits)
     if (x.kind != ExitKind::ThreadExit) rows.push_back(row_of(x, s.header.host, clock));
+  RowsByPid by_pid;
+  for (std::size_t i = 0; i < rows.size(); ++i) by_pid[rows[i].pid].push_back(i);
   for (const auto& x : s.process_exits) {
     if (x.kind != ExitKind::ThreadExit) continue;
-    auto owner = find_process(rows, x.pid, clock.to_utc(x.end_ns));
+    auto owner = find_process(rows, by_pid, x.pid, clock.to_utc(x.end_ns));
     if (owner < 0) continue;
     auto& p = rows[static_cast<std::size_t>(owner)];
     p.threads += 1;
     p.thread_user_s += static_cast<double>(x.user_ns) * 1e-9;
     p.thread_system_s += static_cast<double>(x.system_ns) * 1e-9;
   }
-  for (auto& p : rows) p.parent = find_process(rows, p.ppid, p.start_ns != jobfile::kMissingTime ? p.start_ns : p.end_ns);
+  for (auto& p : rows)
+    p.parent = find_process(rows, by_pid, p.ppid, p.start_ns != jobfile::kMissingTime ? p.start_ns : p.end_ns);
   for (auto& p : rows) {  // depth: parents may come later in the records (they end later)
     std::int64_t depth = 0;
     for (auto at = p.parent; at >= 0 && depth <= static_cast<std::int64_t>(rows.size()); at = rows[static_cast<std::size_t>(at)].parent)
@@ -110,12 +120,8 @@ std::vector<jobfile::TagSum> tag_sums(const std::vector<jobfile::ProcessRow>& ro
   Encoder e(bytes);
   e.put(static_cast<std::uint32_t>(mine.size()));
   for (const auto& [tags, t] : mine) encode(e, t);
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  auto gathered = all_gather(bytes, comm);
-  if (rank != 0) return {};
   std::map<std::string, jobfile::TagSum> all;
-  for (const auto& blob : gathered) {
+  for (const auto& blob : gather_to_root(bytes, comm)) {  // empty but on rank 0
     Decoder d(blob.data(), blob.size());
     for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
       jobfile::TagSum t;

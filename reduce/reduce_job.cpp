@@ -635,7 +635,7 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const Derived& d, 
   encode_compared(e, kRankComparisons, plan.rank_metrics, s.rank_rows, ranks, rank_hosts);
   encode_compared(e, kNodeComparisons, plan.node_metrics, s.node_rows, std::vector<std::int32_t>(node_hosts.size(), -1),
                   node_hosts);
-  auto gathered = all_gather(mine, comm);
+  auto gathered = gather_to_root(mine, comm);
 
   // CPU per host and bin: NaN-free sums plus a count of contributing ranks.
   const auto& hosts = L.info.hosts;
