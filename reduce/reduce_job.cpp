@@ -460,6 +460,15 @@ stream::Metadata primary_metadata(const Local& local, const Catalog& all, const 
 
 // ---------------------------------------------------------------- raw samples
 
+// One stream per host supplies the node's rows: the first this rank holds.
+std::vector<const NodeRow*> node_row_per_host(const Local& local) {
+  std::set<std::string> hosts;
+  std::vector<const NodeRow*> out;
+  for (const auto& n : local.node_rows)
+    if (hosts.insert(n.host).second) out.push_back(&n);
+  return out;
+}
+
 // The rows' samples before binning, one table per source (/samples).
 std::vector<jobfile::SampleTable> raw_samples(const Plan& plan, const Local& local) {
   std::vector<jobfile::SampleTable> out;
@@ -471,10 +480,7 @@ std::vector<jobfile::SampleTable> raw_samples(const Plan& plan, const Local& loc
       for (std::size_t f = 0; f < t.fields.size(); ++f) t.values[f].push_back(s.fields[f][k]);
     }
   };
-  std::set<std::string> node_hosts;  // one stream per host supplies the node's rows, as in derive_rows
-  std::vector<const NodeRow*> nodes;
-  for (const auto& n : local.node_rows)
-    if (node_hosts.insert(n.host).second) nodes.push_back(&n);
+  const auto nodes = node_row_per_host(local);
   for (const auto& spec : plan.sources) {
     jobfile::SampleTable t;
     t.source = spec.name;
@@ -508,12 +514,9 @@ Derived derive_rows(const Plan& plan, const Local& local) {
       if (L.ranks[i] == r.rank && L.rank_hosts[i] == r.host && L.rank_streams[i] == r.stream) d.rank_index.push_back(i);
     d.rank_values.push_back(derive(r.sources, plan.rank_metrics, plan.timeline));
   }
-  // One stream per host supplies the node's rows: the first by path.
-  std::set<std::string> done;
-  for (const auto& n : local.node_rows) {
-    if (!done.insert(n.host).second) continue;
-    d.node_index.push_back(static_cast<std::size_t>(std::find(L.nodes.begin(), L.nodes.end(), n.host) - L.nodes.begin()));
-    d.node_values.push_back(derive(n.sources, plan.node_metrics, plan.timeline));
+  for (const auto* n : node_row_per_host(local)) {
+    d.node_index.push_back(static_cast<std::size_t>(std::find(L.nodes.begin(), L.nodes.end(), n->host) - L.nodes.begin()));
+    d.node_values.push_back(derive(n->sources, plan.node_metrics, plan.timeline));
   }
   return d;
 }
