@@ -20,6 +20,7 @@ struct SourceConfig {
   std::string sys_root = "/sys";
   std::string perf_events;  // --events: a comma-separated list replacing the CPU's event set
   bool threads = false;     // --threads: sample every thread too
+  bool taskstats = true;    // per-task counters by netlink where allowed (live /proc only)
 };
 
 // A process the collector watches, as sources see it.

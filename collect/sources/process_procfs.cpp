@@ -1,7 +1,10 @@
-// Per-process procfs source: CPU, memory, faults, I/O, context switches,
-// open files and scheduler time of every watched process, from
-// /proc/PID/{stat,statm,io,status,schedstat,fd}. Files stay open between
-// samples and are re-read with pread.
+// Per-process source: CPU, memory, faults, I/O, context switches, open
+// files and scheduler time of every watched process, from
+// /proc/PID/{stat,statm,io,fd} and, for context switches and scheduler
+// time, one taskstats query per process (all threads summed; see
+// taskstats.hpp) or, where taskstats is refused, /proc/PID/{status,schedstat}
+// (main thread only, and slower). Files stay open between samples and are
+// re-read with pread.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -15,6 +18,7 @@
 #include "collect/metric_source.hpp"
 #include "collect/procfs.hpp"
 #include "collect/sources/sources.hpp"
+#include "collect/taskstats.hpp"
 
 namespace jobperf::collect {
 namespace {
@@ -28,7 +32,13 @@ enum Field : std::size_t {
   kVoluntaryCtxt, kInvoluntaryCtxt, kOpenFds, kRunTime, kWaitTime, kTimeslices, kFieldCount
 };
 
-stream::SourceSpec process_spec() {
+// Where context switches and scheduler times come from, as the field
+// descriptions say.
+enum class SchedulerSource { Taskstats, TaskstatsAndSchedstat, Procfs };
+
+stream::SourceSpec process_spec(SchedulerSource scheduler) {
+  const std::string switches = scheduler == SchedulerSource::Procfs ? " (main thread)" : " (all threads, taskstats)";
+  const std::string times = scheduler == SchedulerSource::Taskstats ? " (all threads, taskstats)" : " (main thread, schedstat)";
   constexpr auto U = FieldType::U64;
   constexpr auto G = Aggregation::Gauge, C = Aggregation::Counter, T = Aggregation::TreeCounter;
   stream::SourceSpec s;
@@ -51,12 +61,12 @@ stream::SourceSpec process_spec() {
       {"wchar", "bytes", "bytes written by write-like system calls", U, T},
       {"syscr", "1", "read-like system calls", U, T},
       {"syscw", "1", "write-like system calls", U, T},
-      {"voluntary_ctxt_switches", "1", "voluntary context switches (main thread)", U, C},
-      {"nonvoluntary_ctxt_switches", "1", "involuntary context switches (main thread)", U, C},
+      {"voluntary_ctxt_switches", "1", "voluntary context switches" + switches, U, C},
+      {"nonvoluntary_ctxt_switches", "1", "involuntary context switches" + switches, U, C},
       {"open_fds", "1", "open file descriptors", U, G},
-      {"run_time", "ns", "time on CPU (main thread, schedstat)", U, C},
-      {"wait_time", "ns", "time runnable but waiting for a CPU (main thread, schedstat)", U, C},
-      {"timeslices", "1", "timeslices run (main thread, schedstat)", U, C},
+      {"run_time", "ns", "time on CPU" + times, U, C},
+      {"wait_time", "ns", "time runnable but waiting for a CPU" + times, U, C},
+      {"timeslices", "1", "timeslices run" + times, U, C},
   };
   return s;
 }
@@ -83,12 +93,20 @@ int count_directory_entries(int fd) {
 
 class ProcessProcfsSource final : public MetricSource {
  public:
-  explicit ProcessProcfsSource(const SourceConfig& config) : root_(config.proc_root) {}
-  stream::SourceSpec describe() const override { return process_spec(); }
+  explicit ProcessProcfsSource(const SourceConfig& config)
+      : root_(config.proc_root), try_taskstats_(config.taskstats && config.proc_root == "/proc") {}
+  stream::SourceSpec describe() const override { return process_spec(scheduler_source()); }
+  std::vector<std::string> warnings() const override { return warnings_; }
   std::string open() override {
-    return access((root_ + "/self/stat").c_str(), R_OK) == 0 || access(root_.c_str(), R_OK) == 0
-               ? ""
-               : root_ + ": cannot read the proc filesystem";
+    if (access((root_ + "/self/stat").c_str(), R_OK) != 0 && access(root_.c_str(), R_OK) != 0)
+      return root_ + ": cannot read the proc filesystem";
+    // taskstats answers about the live kernel's tasks: never for a fixture tree.
+    if (!try_taskstats_) return "";
+    if (auto why = taskstats_.open(); !why.empty())
+      warnings_.push_back(why + "; context switches and scheduler times from /proc/PID/{status,schedstat} (main thread only)");
+    else if (!taskstats_.has_scheduler_times())
+      warnings_.push_back("taskstats keeps no scheduler times on this kernel (delay accounting off): run and wait times from /proc/PID/schedstat (main thread only)");
+    return "";
   }
 
   void sample(const SampleContext& ctx, const RecordSink& sink) override {
@@ -96,7 +114,7 @@ class ProcessProcfsSource final : public MetricSource {
     for (const auto& p : ctx.processes) {
       auto& files = files_for(p);
       std::array<std::uint64_t, kFieldCount> v{};
-      if (!sample_one(files, v, ctx)) continue;  // gone since discovery: not an error
+      if (!sample_one(p.pid, files, v, ctx)) continue;  // gone since discovery: not an error
       sink(p.pid, v);
       seen_[p.pid] = generation_;
       last_[p.pid] = v;
@@ -137,13 +155,14 @@ class ProcessProcfsSource final : public MetricSource {
     f.stat = KeptOpenFile(dir + "stat");
     f.statm = KeptOpenFile(dir + "statm");
     f.io = KeptOpenFile(dir + "io");
-    f.status = KeptOpenFile(dir + "status");
-    f.schedstat = KeptOpenFile(dir + "schedstat");
+    if (!taskstats_.is_open()) f.status = KeptOpenFile(dir + "status");
+    if (scheduler_source() != SchedulerSource::Taskstats) f.schedstat = KeptOpenFile(dir + "schedstat");
     f.fd_dir = KeptOpenFile(dir + "fd");
     return files_[p.pid] = std::move(f);
   }
 
-  bool sample_one(ProcessFiles& f, std::array<std::uint64_t, kFieldCount>& v, const SampleContext& ctx) {
+  bool sample_one(std::uint32_t pid, ProcessFiles& f, std::array<std::uint64_t, kFieldCount>& v,
+                  const SampleContext& ctx) {
     ProcStat stat;
     if (!parse_proc_stat(f.stat.read(buffer_), stat)) return false;
     from_stat(stat, v);
@@ -167,7 +186,15 @@ class ProcessProcfsSource final : public MetricSource {
       warn_once(ctx, io_warned_, "/proc/PID/io is not readable (" + errno_name(f.io.error()) +
                                      "): I/O counters of such processes are reported as 0");
     }
-    if (auto status = f.status.read(buffer_); !status.empty()) {
+    if (taskstats_.is_open()) {
+      TaskCounters task;
+      if (!taskstats_.query(pid, TaskQuery::Process, task)) return false;  // gone since the stat read
+      v[kVoluntaryCtxt] = task.voluntary_ctxt;
+      v[kInvoluntaryCtxt] = task.involuntary_ctxt;
+      v[kRunTime] = task.run_ns;
+      v[kWaitTime] = task.wait_ns;
+      v[kTimeslices] = task.timeslices;
+    } else if (auto status = f.status.read(buffer_); !status.empty()) {
       std::size_t hint = status.size() / 2;  // the switch counts are the last lines
       keyed_value(status, "voluntary_ctxt_switches", v[kVoluntaryCtxt], hint);
       keyed_value(status, "nonvoluntary_ctxt_switches", v[kInvoluntaryCtxt], hint);
@@ -205,7 +232,15 @@ class ProcessProcfsSource final : public MetricSource {
   }
   static std::string errno_name(int e) { return e ? std::string(strerror(e)) : "empty"; }
 
+  SchedulerSource scheduler_source() const {
+    if (!taskstats_.is_open()) return SchedulerSource::Procfs;
+    return taskstats_.has_scheduler_times() ? SchedulerSource::Taskstats : SchedulerSource::TaskstatsAndSchedstat;
+  }
+
   std::string root_;
+  bool try_taskstats_;
+  TaskstatsClient taskstats_;
+  std::vector<std::string> warnings_;
   std::string buffer_;
   std::unordered_map<std::uint32_t, ProcessFiles> files_;
   std::unordered_map<std::uint32_t, std::uint64_t> seen_;
