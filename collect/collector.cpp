@@ -1,5 +1,6 @@
 #include "collect/collector.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,7 +18,7 @@ Collector::Collector(CollectorConfig config)
   if (config_.sample_node) writer_.metadata(node_facts(config_.sources));
   open_sources(process_source_factories(), process_sources_);
   if (config_.sample_node) open_sources(node_source_factories(), node_sources_);
-  last_flush_ns_ = last_anchor_ns_ = stream::monotonic_ns();
+  started_ns_ = last_flush_ns_ = last_anchor_ns_ = stream::monotonic_ns();
 }
 
 void Collector::open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into) {
@@ -101,9 +102,27 @@ void Collector::reaped(const ReapedProcess& process, int wait_status) {
   check_writer();
 }
 
+// What collecting cost, as Darshan and EPMT report theirs: this process's own
+// CPU time and memory (children, the application in wrapper mode, excluded).
+stream::Metadata Collector::own_cost() const {
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  const double cpu_s = static_cast<double>(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
+                       static_cast<double>(self.ru_utime.tv_usec + self.ru_stime.tv_usec) * 1e-6;
+  const double wall_s = static_cast<double>(stream::monotonic_ns() - started_ns_) * 1e-9;
+  char cpu[32], wall[32];
+  std::snprintf(cpu, sizeof cpu, "%.6f", cpu_s);
+  std::snprintf(wall, sizeof wall, "%.3f", wall_s);
+  if (!config_.quiet)
+    std::fprintf(stderr, "jobperf-collect: collection cost %.3f s of CPU in %.1f s (%.3f %% of a core), %ld kB peak RSS\n",
+                 cpu_s, wall_s, wall_s > 0 ? 100 * cpu_s / wall_s : 0.0, self.ru_maxrss);
+  return {{"collector.cpu_s", cpu}, {"collector.wall_s", wall}, {"collector.max_rss_kb", std::to_string(self.ru_maxrss)}};
+}
+
 void Collector::finish(const std::string& reason, const stream::Metadata& final_metadata) {
   tick();
   if (!final_metadata.empty()) writer_.metadata(final_metadata);
+  writer_.metadata(own_cost());
   writer_.close({stream::read_clock_anchor(), reason});
   check_writer();
   if (writer_.failed())

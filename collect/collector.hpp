@@ -58,13 +58,14 @@ class Collector {
   void open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into);
   void begin_subject(const TrackedProcess& p, std::int64_t now);
   void check_writer();
+  stream::Metadata own_cost() const;
 
   CollectorConfig config_;
   stream::StreamWriter writer_;
   ProcessTracker tracker_;
   std::vector<ActiveSource> process_sources_, node_sources_;
   std::uint16_t next_source_id_ = 1;
-  std::int64_t last_flush_ns_ = 0, last_anchor_ns_ = 0;
+  std::int64_t started_ns_ = 0, last_flush_ns_ = 0, last_anchor_ns_ = 0;
   std::uint64_t ticks_ = 0;
   bool write_failure_reported_ = false;
 };

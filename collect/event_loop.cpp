@@ -23,15 +23,26 @@ SignalEvents::~SignalEvents() {
   sigprocmask(SIG_SETMASK, &original_, nullptr);
 }
 
+// One poll per wait: the signal file is read only when poll says a signal
+// is there, or when the deadline has passed already (a collector running
+// late must still see its signals).
 int SignalEvents::wait_until(std::int64_t deadline_ns) {
-  for (;;) {
+  auto pending = [&] {
     signalfd_siginfo info{};
-    if (read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) return static_cast<int>(info.ssi_signo);
+    return read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info) ? static_cast<int>(info.ssi_signo) : 0;
+  };
+  for (;;) {
     std::int64_t left_ns = deadline_ns - stream::monotonic_ns();
-    if (left_ns <= 0) return 0;
+    if (left_ns <= 0) return pending();
     pollfd p{fd_, POLLIN, 0};
-    int timeout_ms = static_cast<int>((left_ns + 999'999) / 1'000'000);
-    if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR) return 0;
+    int timeout_ms = static_cast<int>((left_ns + 999'999) / 1'000'000);  // rounded up: a timeout is the deadline
+    int ready = poll(&p, 1, timeout_ms);
+    if (ready == 0) return 0;
+    if (ready > 0) {
+      if (int signal = pending()) return signal;
+    } else if (errno != EINTR) {
+      return 0;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 #include "collect/process_tracker.hpp"
 
 #include <dirent.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -64,6 +65,53 @@ std::optional<std::int32_t> rank_from_environment(std::string_view block) {
 
 ProcessTracker::ProcessTracker(std::string proc_root, Selection selection)
     : root_(std::move(proc_root)), selection_(std::move(selection)) {
+  // /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN (on in the
+  // distributions' kernels); thread-self/children says whether it is there.
+  walk_children_ = selection_.env_name.empty() && selection_.cgroups.empty() &&
+                   access((root_ + "/thread-self/children").c_str(), R_OK) == 0;
+}
+
+// The pids that may be (or become) members this tick.
+std::vector<std::uint32_t> ProcessTracker::live_candidates() {
+  return walk_children_ ? walk_descendants() : list_pids(root_);
+}
+
+// The roots, the members and all their descendants that exist now. Members
+// are walked from directly, so one reparented away (its parent ended) is
+// still followed.
+std::vector<std::uint32_t> ProcessTracker::walk_descendants() {
+  std::vector<std::uint32_t> pending(selection_.roots.begin(), selection_.roots.end()), found;
+  for (const auto& [pid, member] : members_) pending.push_back(pid);
+  std::unordered_set<std::uint32_t> visited;
+  while (!pending.empty()) {
+    const auto pid = pending.back();
+    pending.pop_back();
+    if (visited.insert(pid).second && read_children(pid, pending)) found.push_back(pid);
+  }
+  std::erase_if(walk_files_, [&](const auto& kv) { return !visited.count(kv.first); });
+  return found;
+}
+
+// Appends the children of every thread of `pid`; false if it has gone.
+bool ProcessTracker::read_children(std::uint32_t pid, std::vector<std::uint32_t>& out) {
+  const std::string task_dir = root_ + "/" + std::to_string(pid) + "/task/";
+  auto [it, added] = walk_files_.try_emplace(pid);
+  auto& files = it->second;
+  if (added) files.task_dir = KeptOpenFile(task_dir);
+  std::vector<std::uint32_t> threads;
+  if (!scan_directory(files.task_dir.fd(), [&](std::string_view tid) { threads.push_back(static_cast<std::uint32_t>(to_u64(tid))); }) ||
+      threads.empty()) {
+    walk_files_.erase(it);
+    return false;
+  }
+  std::erase_if(files.children, [&](const auto& kv) { return std::find(threads.begin(), threads.end(), kv.first) == threads.end(); });
+  for (auto tid : threads) {  // a child belongs to the thread that forked it
+    auto [child_file, fresh] = files.children.try_emplace(tid);
+    if (fresh) child_file->second = KeptOpenFile(task_dir + std::to_string(tid) + "/children");
+    Tokens t(child_file->second.read(buffer_));
+    for (auto child = t.next(); !child.empty(); child = t.next()) out.push_back(static_cast<std::uint32_t>(to_u64(child)));
+  }
+  return true;
 }
 
 bool ProcessTracker::read_stat(std::uint32_t pid, Known& out, std::string& command) const {
@@ -106,7 +154,7 @@ std::unordered_set<std::uint32_t> ProcessTracker::cgroup_members() const {
 
 ProcessTracker::Changes ProcessTracker::scan() {
   Changes changes;
-  auto pids = list_pids(root_);
+  auto pids = live_candidates();
   const auto in_cgroups = selection_.cgroups.empty() ? std::unordered_set<std::uint32_t>{} : cgroup_members();
   std::unordered_set<std::uint32_t> present(pids.begin(), pids.end());
 

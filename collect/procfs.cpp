@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <utility>
 
@@ -45,6 +47,23 @@ std::string_view KeptOpenFile::read(std::string& buffer) {
     buffer.resize(buffer.size() * 2);  // file larger than the buffer: grow and go on
   }
   return {buffer.data(), used};
+}
+
+bool scan_directory(int fd, const std::function<void(std::string_view)>& visit) {
+  if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0) return false;
+  alignas(8) char buffer[8192];
+  constexpr long kLargestEntry = offsetof(dirent64, d_name) + 256 + 8;  // a 255-byte name, NUL, padding
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buffer, sizeof buffer);
+    if (n < 0) return false;
+    for (long off = 0; off < n;) {
+      auto* entry = reinterpret_cast<dirent64*>(buffer + off);
+      std::string_view name(entry->d_name);
+      if (name != "." && name != "..") visit(name);
+      off += entry->d_reclen;
+    }
+    if (n == 0 || n + kLargestEntry <= static_cast<long>(sizeof buffer)) return true;
+  }
 }
 
 bool read_file(const std::string& path, std::string& out) {

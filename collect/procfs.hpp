@@ -4,6 +4,7 @@
 #pragma once
 #include <charconv>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,12 @@ class KeptOpenFile {
   int fd_ = -1;
   int error_ = 0;
 };
+
+// Calls `visit(name)` for each entry (not . and ..) of an open directory,
+// re-read from its start. Usually one getdents64 call: procfs fills the
+// buffer until it is full, so room left in it means the end was reached.
+// False if the directory cannot be read (its process has gone).
+bool scan_directory(int fd, const std::function<void(std::string_view)>& visit);
 
 // Whole-file read for files read once (discovery, hardware facts).
 bool read_file(const std::string& path, std::string& out);

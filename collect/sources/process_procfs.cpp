@@ -7,7 +7,6 @@
 // re-read with pread.
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,21 +74,6 @@ struct ProcessFiles {
   std::uint64_t start_ticks = 0;
   KeptOpenFile stat, statm, io, status, schedstat, fd_dir;
 };
-
-int count_directory_entries(int fd) {
-  if (lseek(fd, 0, SEEK_SET) != 0) return -1;
-  alignas(8) char buffer[4096];
-  int count = 0;
-  for (;;) {
-    long n = syscall(SYS_getdents64, fd, buffer, sizeof buffer);
-    if (n <= 0) return n < 0 ? -1 : count;
-    for (long off = 0; off < n;) {
-      auto* d = reinterpret_cast<struct dirent64*>(buffer + off);
-      if (d->d_name[0] != '.') ++count;
-      off += d->d_reclen;
-    }
-  }
-}
 
 class ProcessProcfsSource final : public MetricSource {
  public:
@@ -205,10 +189,8 @@ class ProcessProcfsSource final : public MetricSource {
       v[kWaitTime] = to_u64(t.next());
       v[kTimeslices] = to_u64(t.next());
     }
-    if (f.fd_dir.is_open()) {
-      int n = count_directory_entries(f.fd_dir.fd());
-      v[kOpenFds] = n > 0 ? static_cast<std::uint64_t>(n) : 0;
-    }
+    std::uint64_t open_fds = 0;
+    if (scan_directory(f.fd_dir.fd(), [&](std::string_view) { ++open_fds; })) v[kOpenFds] = open_fds;
     return true;
   }
 

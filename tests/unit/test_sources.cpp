@@ -174,6 +174,22 @@ TEST_CASE("the tracker reports processes that end") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("the tracker walks each thread's children, and follows a member whose parent ended") {
+  auto dir = fs::temp_directory_path() / ("jobperf-proc-" + std::to_string(getpid()));
+  fs::copy(kProc, dir, fs::copy_options::recursive);
+  ProcessTracker tracker(dir.string(), by_roots({4242}));
+  CHECK(tracker.scan().started.size() == 2);  // 4243 is a child of 4242's second thread
+  fs::remove_all(dir / "4242");
+  auto changes = tracker.scan();
+  REQUIRE(changes.ended == std::vector<std::uint32_t>{4242});
+  CHECK(tracker.find(4243));  // reparented, still watched
+  // Without the children files (a kernel without CONFIG_PROC_CHILDREN), /proc is listed.
+  fs::remove_all(dir / "thread-self");
+  ProcessTracker listing(dir.string(), by_roots({4243}));
+  CHECK(listing.scan().started.size() == 1);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("ranks come from the launcher's environment in a fixed order of preference") {
   CHECK(rank_from_environment("A=1\0PMIX_RANK=5\0OMPI_COMM_WORLD_RANK=2\0"sv) == 2);
   CHECK(rank_from_environment("SLURM_PROCID=7\0"sv) == 7);
