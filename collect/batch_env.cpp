@@ -1,6 +1,7 @@
 #include "collect/batch_env.hpp"
 
 #include "collect/procfs.hpp"
+#include "formats/clock.hpp"
 #include "formats/locations.hpp"
 
 #include <grp.h>
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -182,6 +184,32 @@ std::vector<std::string> job_cgroups(const std::string& sys_root, const BatchCon
   return out;
 }
 
+std::string scheduler_time_utc(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos)
+    return stream::iso_utc(std::stoll(text) * 1'000'000'000, 0);
+  for (const char* format : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%a %b %d %H:%M:%S %Y"}) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), format, &tm);
+    if (!end || *end != '\0') continue;
+    tm.tm_isdst = -1;  // schedulers print local time: let the zone rules say whether DST applies
+    const std::time_t t = std::mktime(&tm);
+    if (t != static_cast<std::time_t>(-1)) return stream::iso_utc(std::int64_t{t} * 1'000'000'000, 0);
+  }
+  return "";
+}
+
+// Submit and start times, in the scheduler's words and as UTC ISO 8601.
+void add_scheduler_fields(const std::vector<std::pair<std::string, std::string>>& fields,
+                          const std::map<std::string, std::string>& wanted, stream::Metadata& m) {
+  for (const auto& [key, value] : fields) {
+    auto it = wanted.find(key);
+    if (it == wanted.end()) continue;
+    m.emplace_back("batch.scheduler." + key, value);
+    if (it->second.empty()) continue;
+    if (auto utc = scheduler_time_utc(value); !utc.empty()) m.emplace_back("batch." + it->second, utc);
+  }
+}
+
 stream::Metadata batch_metadata(const char* const* env, const BatchContext& batch) {
   stream::Metadata m;
   auto value = [&](std::string_view name) { return std::string(lookup(env, name).value_or("")); };
@@ -200,25 +228,25 @@ stream::Metadata batch_metadata(const char* const* env, const BatchContext& batc
     m.emplace_back("batch.queue", value("SLURM_JOB_PARTITION"));
     m.emplace_back("batch.submit_dir", value("SLURM_SUBMIT_DIR"));
     if (on_path("scontrol"))
-      for (const auto& [k, v] : parse_key_equals_value_words(run_with_timeout("scontrol show job -o " + batch.job_id)))
-        if (k == "SubmitTime" || k == "StartTime" || k == "Command" || k == "NodeList" || k == "Account")
-          m.emplace_back("batch.scheduler." + k, v);
+      add_scheduler_fields(parse_key_equals_value_words(run_with_timeout("scontrol show job -o " + batch.job_id)),
+                           {{"SubmitTime", "submit_time"}, {"StartTime", "start_time"}, {"Command", ""},
+                            {"NodeList", ""}, {"Account", ""}}, m);
   } else if (system == "pbs") {
     m.emplace_back("batch.nodes", hosts_of_node_file(std::getenv("PBS_NODEFILE")));
     m.emplace_back("batch.queue", value("PBS_QUEUE"));
     m.emplace_back("batch.submit_dir", value("PBS_O_WORKDIR"));
     if (on_path("qstat"))
-      for (const auto& [k, v] : parse_key_equals_value_lines(run_with_timeout("qstat -f " + batch.job_id)))
-        if (k == "qtime" || k == "stime" || k == "exec_host" || k == "Account_Name" || k == "submit_arguments")
-          m.emplace_back("batch.scheduler." + k, v);
+      add_scheduler_fields(parse_key_equals_value_lines(run_with_timeout("qstat -f " + batch.job_id)),
+                           {{"qtime", "submit_time"}, {"stime", "start_time"}, {"exec_host", ""},
+                            {"Account_Name", ""}, {"submit_arguments", ""}}, m);
   } else if (system == "oar") {
     m.emplace_back("batch.nodes", hosts_of_node_file(std::getenv("OAR_NODEFILE")));
     m.emplace_back("batch.queue", value("OAR_JOB_QUEUE"));
     m.emplace_back("batch.submit_dir", value("OAR_WORKDIR"));
     if (on_path("oarstat"))
-      for (const auto& [k, v] : parse_key_equals_value_lines(run_with_timeout("oarstat -f -j " + batch.job_id)))
-        if (k == "submissionTime" || k == "startTime" || k == "command" || k == "assigned_hostnames" || k == "project")
-          m.emplace_back("batch.scheduler." + k, v);
+      add_scheduler_fields(parse_key_equals_value_lines(run_with_timeout("oarstat -f -j " + batch.job_id)),
+                           {{"submissionTime", "submit_time"}, {"startTime", "start_time"}, {"command", ""},
+                            {"assigned_hostnames", ""}, {"project", ""}}, m);
   }
   return m;
 }

@@ -43,8 +43,15 @@ std::vector<std::string> job_cgroups(const std::string& sys_root, const BatchCon
 // groups, queue, submit directory, node list (Slurm's list, PBS_NODEFILE,
 // OAR_NODEFILE), and from the scheduler itself (scontrol, qstat -f, oarstat
 // -f, when installed and answering within 5 s) submit/start times, script,
-// node list.
+// node list. Submit and start times are given as the scheduler prints them
+// (batch.scheduler.*) and in UTC (batch.submit_time, batch.start_time); the
+// collector adds batch.end_time, when the job's processes ended on its node.
 stream::Metadata batch_metadata(const char* const* environ_entries, const BatchContext& batch);
+
+// A scheduler's time stamp (Slurm "2026-11-22T10:00:00", OAR "2026-11-22
+// 10:00:00", PBS "Sun Nov 22 10:00:00 2026": the node's local time; or
+// seconds since 1970) as UTC ISO 8601, "" if it is none of these.
+std::string scheduler_time_utc(const std::string& text);
 
 // Parsers of the schedulers' own output, for batch_metadata and the tests:
 // `scontrol show job -o ID` (Key=Value words), `qstat -f ID` and `oarstat -f

@@ -121,8 +121,10 @@ stream::Metadata Collector::own_cost() const {
 
 void Collector::finish(const std::string& reason, const stream::Metadata& final_metadata) {
   tick();
-  if (!final_metadata.empty()) writer_.metadata(final_metadata);
-  writer_.metadata(own_cost());
+  auto closing = final_metadata;
+  closing.emplace_back("batch.end_time", stream::iso_utc(stream::read_clock_anchor().realtime, 0));
+  for (auto& cost : own_cost()) closing.push_back(std::move(cost));
+  writer_.metadata(closing);
   writer_.close({stream::read_clock_anchor(), reason});
   check_writer();
   if (writer_.failed())

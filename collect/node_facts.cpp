@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "collect/nvml.hpp"
 #include "collect/procfs.hpp"
 #include "formats/locations.hpp"
 
@@ -34,17 +35,24 @@ std::size_t count_prefixed(const std::vector<std::string>& names, const std::str
   return n;
 }
 
-// GPU models from the NVIDIA driver's procfs entries (no NVML needed).
-std::string nvidia_gpus(const std::string& proc) {
-  std::string models;
-  const std::string dir = proc + "/driver/nvidia/gpus";
-  for (const auto& bus : list_directory(dir)) {
-    std::string info;
-    if (!read_file(dir + "/" + bus + "/information", info)) continue;
-    auto model = cpuinfo_value(info, "Model");
-    if (!model.empty()) models += (models.empty() ? "" : ", ") + model;
+// GPU models, one per GPU: NVML's names on a live node where the driver
+// answers, else the driver's procfs entries (which need no NVML, and are
+// what fixture trees hold).
+std::string gpu_models(const SourceConfig& config) {
+  std::vector<std::string> models;
+  if (config.proc_root == "/proc" && nvml::open().empty()) {
+    models = nvml::gpu_names();
+  } else {
+    const std::string dir = config.proc_root + "/driver/nvidia/gpus";
+    for (const auto& bus : list_directory(dir)) {
+      std::string info;
+      if (!read_file(dir + "/" + bus + "/information", info)) continue;
+      if (auto model = cpuinfo_value(info, "Model"); !model.empty()) models.push_back(model);
+    }
   }
-  return models;
+  std::string joined;
+  for (const auto& model : models) joined += (joined.empty() ? "" : ", ") + model;
+  return joined;
 }
 
 }  // namespace
@@ -95,7 +103,7 @@ stream::Metadata node_facts(const SourceConfig& config) {
   if (read_file(proc + "/meminfo", meminfo)) keyed_value(meminfo, "MemTotal", mem_kb, hint);
   facts.emplace_back("hw.memory_bytes", std::to_string(mem_kb * 1024));
   facts.emplace_back("hw.kernel", read_line(proc + "/sys/kernel/osrelease"));
-  facts.emplace_back("hw.gpus", nvidia_gpus(proc));
+  facts.emplace_back("hw.gpus", gpu_models(config));
   return facts;
 }
 

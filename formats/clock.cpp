@@ -3,7 +3,9 @@
 #include <time.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <stdexcept>
 
 namespace jobperf::stream {
@@ -90,6 +92,24 @@ ClockAnchor read_clock_anchor() {
   anchor.realtime = realtime + skew_at(before + (after - before) / 2);
   anchor.mono_after = skewed_monotonic(after);
   return anchor;
+}
+
+std::string iso_utc(std::int64_t utc_ns, int decimals) {
+  std::int64_t seconds = utc_ns / 1'000'000'000, fraction = utc_ns % 1'000'000'000;
+  if (fraction < 0) --seconds, fraction += 1'000'000'000;  // before 1970: the fraction counts forwards
+  const auto secs = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                        tm.tm_hour, tm.tm_min, tm.tm_sec);
+  if (decimals > 0) {
+    char digits[16];
+    std::snprintf(digits, sizeof digits, "%09lld", static_cast<long long>(fraction));
+    n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), ".%.*s", decimals > 9 ? 9 : decimals, digits);
+  }
+  std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "Z");
+  return buf;
 }
 
 }  // namespace jobperf::stream

@@ -42,4 +42,8 @@ struct ClockAnchor {
 };
 ClockAnchor read_clock_anchor();
 
+// UTC nanoseconds since 1970 as ISO 8601 with `decimals` digits of the
+// second (0 to 9): "2026-11-22T10:00:00.123Z".
+std::string iso_utc(std::int64_t utc_ns, int decimals = 3);
+
 }  // namespace jobperf::stream

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <vector>
 
+#include "formats/clock.hpp"
 #include "formats/job_file.hpp"
 
 namespace jobperf::exporter {
@@ -21,16 +22,7 @@ std::string number(double v) {
   return buf;
 }
 
-std::string iso(std::int64_t ns) {
-  if (ns == jobfile::kMissingTime) return "";
-  std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns % 1'000'000'000));
-  return buf;
-}
+std::string iso(std::int64_t ns) { return ns == jobfile::kMissingTime ? "" : stream::iso_utc(ns, 9); }
 
 // RFC 4180: quote fields holding separators, quotes or line breaks.
 std::string csv(const std::string& s) {

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <limits>
 
+#include "formats/clock.hpp"
 #include "formats/hdf5_io.hpp"
 
 namespace jobperf::jobfile {
@@ -64,16 +65,6 @@ constexpr char kClock[] = "clock";
 constexpr char kTimeUnits[] = "nanoseconds since 1970-01-01 00:00:00";
 
 const char* group_name(Rows rows) { return rows == Rows::Ranks ? kRanks : kNodes; }
-
-std::string iso_utc(std::int64_t ns) {
-  std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((ns / 1'000'000) % 1000));
-  return buf;
-}
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
@@ -402,8 +393,8 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   h5::write_attribute(root, "hosts", join(info.hosts, ","));
   h5::write_attribute(root, "n_ranks", static_cast<std::int64_t>(layout.ranks.size()));
   h5::write_attribute(root, "n_nodes", static_cast<std::int64_t>(layout.nodes.size()));
-  h5::write_attribute(root, "start_time", iso_utc(info.start_ns));
-  h5::write_attribute(root, "end_time", iso_utc(info.end_ns));
+  h5::write_attribute(root, "start_time", stream::iso_utc(info.start_ns));
+  h5::write_attribute(root, "end_time", stream::iso_utc(info.end_ns));
   h5::write_attribute(root, "start_time_ns", info.start_ns);
   h5::write_attribute(root, "end_time_ns", info.end_ns);
   h5::write_attribute(root, "duration_s", static_cast<double>(info.end_ns - info.start_ns) * 1e-9);

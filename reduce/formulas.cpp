@@ -231,8 +231,10 @@ std::vector<DerivedMetric> metrics_for_source(const stream::SourceSpec& spec) {
   std::vector<DerivedMetric> all;
   if (auto file = find_metrics_file(spec.name); !file.empty()) {
     all = parse_metrics_file(file);
-  } else if (spec.name == "perf" || spec.name.rfind("perf.", 0) == 0) {
-    for (auto set : {std::string("software"), spec.name.size() > 5 ? spec.name.substr(5) : std::string()}) {
+  } else if (spec.name == "perf" || spec.name.rfind("perf.", 0) == 0 || spec.name == "uncore") {
+    const auto sets = spec.name == "uncore" ? std::vector<std::string>{"uncore"}
+                                            : std::vector<std::string>{"software", spec.name.size() > 5 ? spec.name.substr(5) : ""};
+    for (const auto& set : sets) {
       if (auto path = find_share_file("events/" + set + ".events"); !set.empty() && !path.empty()) {
         auto more = parse_metrics_file(path);
         all.insert(all.end(), more.begin(), more.end());

@@ -46,9 +46,10 @@ std::string find_metrics_file(const std::string& source_name);
 
 // The derived metrics of a source: its share/metrics file; for perf sources
 // ("perf", "perf.<arch>") the [metrics] of share/events/software.events and
-// <arch>.events; for a source with neither, every field as is (counters as
-// per-second rates). Metrics whose inputs the source lacks (hardware events
-// unavailable on that machine) are left out.
+// <arch>.events, for the uncore source those of uncore.events; for a source
+// with neither, every field as is (counters as per-second rates). Metrics
+// whose inputs the source lacks (hardware events unavailable on that
+// machine) are left out.
 std::vector<DerivedMetric> metrics_for_source(const stream::SourceSpec& spec);
 
 }  // namespace jobperf::reduce

@@ -14,6 +14,7 @@ std::unique_ptr<MetricSource> make_perf_events_source(const SourceConfig& config
 std::unique_ptr<MetricSource> make_nvidia_gpu_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_nvidia_process_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_rapl_source(const SourceConfig& config);
+std::unique_ptr<MetricSource> make_uncore_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_infiniband_source(const SourceConfig& config);
 std::unique_ptr<MetricSource> make_lustre_source(const SourceConfig& config);
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "collect/node_facts.hpp"
 #include "collect/nvml.hpp"
 #include "collect/sources/sources.hpp"
 
@@ -68,4 +69,12 @@ TEST_CASE("nvidia: GPU memory per watched process, 0 when it holds none") {
   CHECK(v[4242]["gpu_memory"] == 1.5 * GiB);
   CHECK(v[5000]["gpu_memory"] == 0.25 * GiB);
   CHECK(v[6000]["gpu_memory"] == 0);
+}
+
+TEST_CASE("nvidia: on a live node the hardware facts name every GPU as NVML does") {
+  setenv("JOBPERF_NVML_LIBRARY", JOBPERF_FAKE_NVML, 1);
+  REQUIRE(nvml::open().empty());
+  auto facts = node_facts(SourceConfig{});
+  std::map<std::string, std::string> f(facts.begin(), facts.end());
+  CHECK(f["hw.gpus"] == "NVIDIA A100-SXM4-40GB, NVIDIA A100-SXM4-40GB");
 }

@@ -273,6 +273,9 @@ TEST_CASE("every formula file gives its known answer on synthetic counts") {
       {"events/zen2.events", "mflops", {{"fp_flops", 4e9}}, 4000},
       {"events/zen3.events", "mflops", {{"fp_flops", 4e9}}, 4000},
       {"events/zen4.events", "mflops", {{"fp_flops", 4e9}}, 4000},
+      // LIKWID's MEM group: 1e-6 x (CAS reads + CAS writes) x 64 bytes per second
+      {"events/uncore.events", "memory_bandwidth", {{"cas_count_read", 1e9}, {"cas_count_write", 0.5e9}}, 96000},
+      {"events/uncore.events", "memory_read_bandwidth", {{"cas_count_read", 1e9}}, 64000},
   };
   std::set<std::string> files;
   for (const auto& c : cases) {

@@ -260,3 +260,22 @@ TEST_CASE("batch systems: job cgroups are found, schedulers' output is parsed") 
   CHECK(l["qtime"] == "Sat Nov 21 10:00:00 2026");
   CHECK(l["exec_host"] == "node01/0*4+node02/0*4");
 }
+
+TEST_CASE("batch systems: scheduler times, printed in the node's local time, become UTC") {
+  const char* saved = std::getenv("TZ");
+  const std::string before = saved ? saved : "";
+  setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);  // Central Europe, no tzdata needed
+  tzset();
+  CHECK(scheduler_time_utc("2026-11-21T10:00:00") == "2026-11-21T09:00:00Z");  // Slurm, winter: UTC+1
+  CHECK(scheduler_time_utc("2026-07-01T10:00:00") == "2026-07-01T08:00:00Z");  // summer: UTC+2
+  CHECK(scheduler_time_utc("2026-11-21 10:05:00") == "2026-11-21T09:05:00Z");  // OAR
+  CHECK(scheduler_time_utc("Sat Nov 21 10:00:00 2026") == "2026-11-21T09:00:00Z");  // PBS
+  CHECK(scheduler_time_utc("1795251600") == "2026-11-21T09:00:00Z");  // seconds since 1970: no zone
+  CHECK(scheduler_time_utc("Unknown").empty());  // Slurm, before the job starts
+  CHECK(scheduler_time_utc("2026-11-21T10:00:00 trailing").empty());
+  if (saved)
+    setenv("TZ", before.c_str(), 1);
+  else
+    unsetenv("TZ");
+  tzset();
+}
