@@ -1,9 +1,9 @@
 // Per-process source: CPU, memory, faults, I/O, context switches, open
 // files and scheduler time of every watched process, from
 // /proc/PID/{stat,statm,io,fd} and, for context switches and scheduler
-// time, one taskstats query per process (all threads summed; see
-// taskstats.hpp) or, where taskstats is refused, /proc/PID/{status,schedstat}
-// (main thread only, and slower). Files stay open between samples and are
+// time, one taskstats query per process (all threads summed) or, where
+// taskstats is refused, /proc/PID/{status,schedstat} (main thread only, and
+// slower; scheduler_counters.hpp). Files stay open between samples and are
 // re-read with pread.
 #include <dirent.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include "collect/metric_source.hpp"
 #include "collect/procfs.hpp"
 #include "collect/sources/sources.hpp"
-#include "collect/taskstats.hpp"
+#include "collect/scheduler_counters.hpp"
 
 namespace jobperf::collect {
 namespace {
@@ -31,13 +31,11 @@ enum Field : std::size_t {
   kVoluntaryCtxt, kInvoluntaryCtxt, kOpenFds, kRunTime, kWaitTime, kTimeslices, kFieldCount
 };
 
-// Where context switches and scheduler times come from, as the field
-// descriptions say.
-enum class SchedulerSource { Taskstats, TaskstatsAndSchedstat, Procfs };
-
-stream::SourceSpec process_spec(SchedulerSource scheduler) {
-  const std::string switches = scheduler == SchedulerSource::Procfs ? " (main thread)" : " (all threads, taskstats)";
-  const std::string times = scheduler == SchedulerSource::Taskstats ? " (all threads, taskstats)" : " (main thread, schedstat)";
+// The field descriptions say where context switches and scheduler times come from.
+stream::SourceSpec process_spec(SchedulerCounters::Origin origin) {
+  using Origin = SchedulerCounters::Origin;
+  const std::string switches = origin == Origin::Procfs ? " (main thread)" : " (all threads, taskstats)";
+  const std::string times = origin == Origin::Taskstats ? " (all threads, taskstats)" : " (main thread, schedstat)";
   constexpr auto U = FieldType::U64;
   constexpr auto G = Aggregation::Gauge, C = Aggregation::Counter, T = Aggregation::TreeCounter;
   stream::SourceSpec s;
@@ -72,24 +70,21 @@ stream::SourceSpec process_spec(SchedulerSource scheduler) {
 
 struct ProcessFiles {
   std::uint64_t start_ticks = 0;
-  KeptOpenFile stat, statm, io, status, schedstat, fd_dir;
+  KeptOpenFile stat, statm, io, fd_dir;
+  SchedulerCounters::TaskFiles scheduler;
 };
 
 class ProcessProcfsSource final : public MetricSource {
  public:
   explicit ProcessProcfsSource(const SourceConfig& config)
-      : root_(config.proc_root), try_taskstats_(config.taskstats && config.proc_root == "/proc") {}
-  stream::SourceSpec describe() const override { return process_spec(scheduler_source()); }
+      : root_(config.proc_root), live_(config.taskstats && config.proc_root == "/proc") {}
+  stream::SourceSpec describe() const override { return process_spec(scheduler_.origin()); }
   std::vector<std::string> warnings() const override { return warnings_; }
   std::string open() override {
     if (access((root_ + "/self/stat").c_str(), R_OK) != 0 && access(root_.c_str(), R_OK) != 0)
       return root_ + ": cannot read the proc filesystem";
     // taskstats answers about the live kernel's tasks: never for a fixture tree.
-    if (!try_taskstats_) return "";
-    if (auto why = taskstats_.open(); !why.empty())
-      warnings_.push_back(why + "; context switches and scheduler times from /proc/PID/{status,schedstat} (main thread only)");
-    else if (!taskstats_.has_scheduler_times())
-      warnings_.push_back("taskstats keeps no scheduler times on this kernel (delay accounting off): run and wait times from /proc/PID/schedstat (main thread only)");
+    if (auto note = scheduler_.open(live_); !note.empty()) warnings_.push_back(note);
     return "";
   }
 
@@ -139,8 +134,7 @@ class ProcessProcfsSource final : public MetricSource {
     f.stat = KeptOpenFile(dir + "stat");
     f.statm = KeptOpenFile(dir + "statm");
     f.io = KeptOpenFile(dir + "io");
-    if (!taskstats_.is_open()) f.status = KeptOpenFile(dir + "status");
-    if (scheduler_source() != SchedulerSource::Taskstats) f.schedstat = KeptOpenFile(dir + "schedstat");
+    f.scheduler = scheduler_.open_files(dir);
     f.fd_dir = KeptOpenFile(dir + "fd");
     return files_[p.pid] = std::move(f);
   }
@@ -170,25 +164,13 @@ class ProcessProcfsSource final : public MetricSource {
       warn_once(ctx, io_warned_, "/proc/PID/io is not readable (" + errno_name(f.io.error()) +
                                      "): I/O counters of such processes are reported as 0");
     }
-    if (taskstats_.is_open()) {
-      TaskCounters task;
-      if (!taskstats_.query(pid, TaskQuery::Process, task)) return false;  // gone since the stat read
-      v[kVoluntaryCtxt] = task.voluntary_ctxt;
-      v[kInvoluntaryCtxt] = task.involuntary_ctxt;
-      v[kRunTime] = task.run_ns;
-      v[kWaitTime] = task.wait_ns;
-      v[kTimeslices] = task.timeslices;
-    } else if (auto status = f.status.read(buffer_); !status.empty()) {
-      std::size_t hint = status.size() / 2;  // the switch counts are the last lines
-      keyed_value(status, "voluntary_ctxt_switches", v[kVoluntaryCtxt], hint);
-      keyed_value(status, "nonvoluntary_ctxt_switches", v[kInvoluntaryCtxt], hint);
-    }
-    if (auto sched = f.schedstat.read(buffer_); !sched.empty()) {
-      Tokens t(sched);
-      v[kRunTime] = to_u64(t.next());
-      v[kWaitTime] = to_u64(t.next());
-      v[kTimeslices] = to_u64(t.next());
-    }
+    TaskCounters task;
+    if (!scheduler_.read(pid, TaskQuery::Process, f.scheduler, task)) return false;  // gone since the stat read
+    v[kVoluntaryCtxt] = task.voluntary_ctxt;
+    v[kInvoluntaryCtxt] = task.involuntary_ctxt;
+    v[kRunTime] = task.run_ns;
+    v[kWaitTime] = task.wait_ns;
+    v[kTimeslices] = task.timeslices;
     std::uint64_t open_fds = 0;
     if (scan_directory(f.fd_dir.fd(), [&](std::string_view) { ++open_fds; })) v[kOpenFds] = open_fds;
     return true;
@@ -214,14 +196,9 @@ class ProcessProcfsSource final : public MetricSource {
   }
   static std::string errno_name(int e) { return e ? std::string(strerror(e)) : "empty"; }
 
-  SchedulerSource scheduler_source() const {
-    if (!taskstats_.is_open()) return SchedulerSource::Procfs;
-    return taskstats_.has_scheduler_times() ? SchedulerSource::Taskstats : SchedulerSource::TaskstatsAndSchedstat;
-  }
-
   std::string root_;
-  bool try_taskstats_;
-  TaskstatsClient taskstats_;
+  bool live_;
+  SchedulerCounters scheduler_;
   std::vector<std::string> warnings_;
   std::string buffer_;
   std::unordered_map<std::uint32_t, ProcessFiles> files_;

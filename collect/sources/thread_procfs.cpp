@@ -1,9 +1,8 @@
 // Per-thread sampling (--threads): CPU, faults, last CPU, context switches and
 // scheduler time of every thread of every watched process, from
 // /proc/PID/task/TID/stat, kept open, and one taskstats query per thread
-// (see taskstats.hpp), or /proc/PID/task/TID/{status,schedstat} where
-// taskstats is refused. Records carry the
-// thread id as subject and the owning process in a field; they are the raw
+// or its status and schedstat files (scheduler_counters.hpp). Records carry
+// the thread id as subject and the owning process in a field; they are the raw
 // material for per-thread views (the per-rank rows of the job file come from
 // the process sources, so threads are never counted twice).
 #include <array>
@@ -12,7 +11,7 @@
 #include "collect/metric_source.hpp"
 #include "collect/procfs.hpp"
 #include "collect/sources/sources.hpp"
-#include "collect/taskstats.hpp"
+#include "collect/scheduler_counters.hpp"
 
 namespace jobperf::collect {
 namespace {
@@ -24,18 +23,17 @@ enum Field : std::size_t { kPid, kUser, kSystem, kMinflt, kMajflt, kProcessor, k
 
 struct ThreadFiles {
   std::uint32_t pid;
-  KeptOpenFile stat, status, schedstat;
+  KeptOpenFile stat;
+  SchedulerCounters::TaskFiles scheduler;
   std::uint64_t seen = 0;
 };
 
 class ThreadProcfsSource final : public MetricSource {
  public:
   explicit ThreadProcfsSource(const SourceConfig& config)
-      : root_(config.proc_root), try_taskstats_(config.taskstats && config.proc_root == "/proc") {}
+      : root_(config.proc_root), live_(config.taskstats && config.proc_root == "/proc") {}
   std::string open() override {
-    // taskstats answers about the live kernel's tasks: never for a fixture
-    // tree. When it is refused, the process source has said why, once.
-    use_taskstats_ = try_taskstats_ && taskstats_.open().empty() && taskstats_.has_scheduler_times();
+    scheduler_.open(live_);  // where taskstats is refused, the process source has said why, once
     return "";
   }
 
@@ -71,12 +69,7 @@ class ThreadProcfsSource final : public MetricSource {
         auto it = threads_.find(tid);
         if (it == threads_.end()) {
           const std::string dir = task_dir + task + "/";
-          ThreadFiles files{p.pid, KeptOpenFile(dir + "stat"), {}, {}};
-          if (!use_taskstats_) {
-            files.status = KeptOpenFile(dir + "status");
-            files.schedstat = KeptOpenFile(dir + "schedstat");
-          }
-          it = threads_.emplace(tid, std::move(files)).first;
+          it = threads_.emplace(tid, ThreadFiles{p.pid, KeptOpenFile(dir + "stat"), scheduler_.open_files(dir)}).first;
         }
         auto& t = it->second;
         t.seen = generation_;
@@ -90,27 +83,17 @@ class ThreadProcfsSource final : public MetricSource {
         v[kUser] = f[14] * ns_per_tick;
         v[kSystem] = f[15] * ns_per_tick;
         v[kProcessor] = f[39];
-        if (use_taskstats_) {
-          TaskCounters task;
-          if (!taskstats_.query(tid, TaskQuery::Thread, task)) continue;  // gone since the stat read
-          v[kUser] = task.user_ns;  // microseconds, where stat counts clock ticks
-          v[kSystem] = task.system_ns;
-          v[kVoluntary] = task.voluntary_ctxt;
-          v[kInvoluntary] = task.involuntary_ctxt;
-          v[kRun] = task.run_ns;
-          v[kWait] = task.wait_ns;
-          v[kSlices] = task.timeslices;
-        } else if (auto status = t.status.read(buffer_); !status.empty()) {
-          std::size_t hint = status.size() / 2;
-          keyed_value(status, "voluntary_ctxt_switches", v[kVoluntary], hint);
-          keyed_value(status, "nonvoluntary_ctxt_switches", v[kInvoluntary], hint);
+        TaskCounters counters;
+        if (!scheduler_.read(tid, TaskQuery::Thread, t.scheduler, counters)) continue;  // gone since the stat read
+        if (scheduler_.origin() != SchedulerCounters::Origin::Procfs) {
+          v[kUser] = counters.user_ns;  // microseconds, where stat counts clock ticks
+          v[kSystem] = counters.system_ns;
         }
-        if (auto sched = t.schedstat.read(buffer_); !sched.empty()) {
-          Tokens s(sched);
-          v[kRun] = to_u64(s.next());
-          v[kWait] = to_u64(s.next());
-          v[kSlices] = to_u64(s.next());
-        }
+        v[kVoluntary] = counters.voluntary_ctxt;
+        v[kInvoluntary] = counters.involuntary_ctxt;
+        v[kRun] = counters.run_ns;
+        v[kWait] = counters.wait_ns;
+        v[kSlices] = counters.timeslices;
         sink(tid, v);
       }
     }
@@ -119,8 +102,8 @@ class ThreadProcfsSource final : public MetricSource {
 
  private:
   std::string root_;
-  bool try_taskstats_, use_taskstats_ = false;
-  TaskstatsClient taskstats_;
+  bool live_;
+  SchedulerCounters scheduler_;
   std::string buffer_;
   std::unordered_map<std::uint32_t, ThreadFiles> threads_;
   std::uint64_t generation_ = 0;
