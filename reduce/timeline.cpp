@@ -56,15 +56,34 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Cumulative value at time t, linear between samples, held flat outside them.
-double cumulative_at(const std::vector<std::int64_t>& t, const std::vector<double>& c, std::int64_t at) {
-  if (at <= t.front()) return c.front();
-  if (at >= t.back()) return c.back();
-  auto hi = static_cast<std::size_t>(std::upper_bound(t.begin(), t.end(), at) - t.begin());
-  auto lo = hi - 1;
-  double f = static_cast<double>(at - t[lo]) / static_cast<double>(t[hi] - t[lo]);
-  return c[lo] + f * (c[hi] - c[lo]);
-}
+// Reads a sample series at increasing times, in one pass: bin edges only
+// move forward, so each lookup resumes where the last one stopped.
+class Sweep {
+ public:
+  Sweep(const std::vector<std::int64_t>& t, const std::vector<double>& v) : t_(t), v_(v) {}
+  // Cumulative value at `at`, linear between samples, held flat outside them.
+  double cumulative_at(std::int64_t at) {
+    if (at <= t_.front()) return v_.front();
+    if (at >= t_.back()) return v_.back();
+    advance_past(at);  // t_[next_ - 1] <= at < t_[next_]
+    const auto lo = next_ - 1;
+    const double f = static_cast<double>(at - t_[lo]) / static_cast<double>(t_[next_] - t_[lo]);
+    return v_[lo] + f * (v_[next_] - v_[lo]);
+  }
+  // The last value at or before `at`; NaN before the first sample.
+  double last_at(std::int64_t at) {
+    advance_past(at);
+    return next_ == 0 ? kNaN : v_[next_ - 1];
+  }
+
+ private:
+  void advance_past(std::int64_t at) {
+    while (next_ < t_.size() && t_[next_] <= at) ++next_;
+  }
+  const std::vector<std::int64_t>& t_;
+  const std::vector<double>& v_;
+  std::size_t next_ = 0;
+};
 
 }  // namespace
 
@@ -78,15 +97,20 @@ BinnedSource resample(const StepSeries& s, const Timeline& tl) {
     std::vector<double> bins(tl.bins, kNaN);
     if (!s.time_ns.empty()) {
       const auto first = s.time_ns.front(), last = s.time_ns.back();
-      for (std::size_t b = 0; b < tl.bins; ++b) {
+      Sweep sweep(s.time_ns, s.fields[f]);
+      // Bins where the row existed: those ending after its first sample and starting at or before its last.
+      const auto begin = static_cast<std::size_t>(std::max<std::int64_t>(0, (first - tl.start_ns) / tl.bin_ns));
+      double low_edge = counter ? sweep.cumulative_at(tl.bin_start(begin)) : 0;
+      for (std::size_t b = begin; b < tl.bins; ++b) {
         const auto lo = tl.bin_start(b), hi = lo + tl.bin_ns;
-        if (hi <= first || lo > last) continue;  // the row did not exist in this bin
+        if (lo > last) break;
+        if (hi <= first) continue;
         if (counter) {
-          bins[b] = (cumulative_at(s.time_ns, s.fields[f], hi) - cumulative_at(s.time_ns, s.fields[f], lo)) /
-                    tl.bin_seconds();
+          const double high_edge = sweep.cumulative_at(hi);
+          bins[b] = (high_edge - low_edge) / tl.bin_seconds();
+          low_edge = high_edge;
         } else {
-          auto at = std::upper_bound(s.time_ns.begin(), s.time_ns.end(), hi - 1);
-          if (at != s.time_ns.begin()) bins[b] = s.fields[f][static_cast<std::size_t>(at - s.time_ns.begin()) - 1];
+          bins[b] = sweep.last_at(hi - 1);
         }
       }
     }
