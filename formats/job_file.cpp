@@ -156,35 +156,57 @@ struct JobFileWriter::Impl {
   MPI_Comm comm;
   int rank = 0;
   std::size_t time_count = 0;
+  bool compress = true;
   Chunking series_chunking;
   Handle file;
   Handle dxpl;
   std::vector<Handle> rank_series, node_series, rank_summary, node_summary, job_summary, job_node_summary, step_summary;
+  struct SampleDatasets {
+    Handle time;
+    std::vector<Handle> fields;
+    std::size_t width = 0;  // samples of the longest row
+  };
+  std::vector<SampleDatasets> samples;
 
   void write_table(const char* group_path, const char* dimension, const Table& mine);
 
   void drop_datasets() {
     for (auto* v : {&rank_series, &node_series, &rank_summary, &node_summary, &job_summary, &job_node_summary, &step_summary})
       v->clear();
+    samples.clear();
   }
 
-  // Collective write of whole rows; a rank without rows joins with an empty selection.
+  // Collective write of whole rows (sorted), one H5Dwrite per run of
+  // consecutive rows: HDF5 maps an irregular selection onto chunks element by
+  // element, a single block at once. Every rank makes as many calls as the rank
+  // with the most runs, with empty selections once its own are written.
   void write_rows(hid_t dset, std::span<const std::size_t> rows, std::size_t width, const void* values,
                   hid_t mem_type) {
-    auto file_space = h5::space_handle(H5Dget_space(dset), "get dataspace");
-    hsize_t mem_dims[2] = {std::max<hsize_t>(rows.size(), 1), std::max<hsize_t>(width, 1)};
-    auto mem_space = h5::space_handle(H5Screate_simple(2, mem_dims, nullptr), "create memory space");
-    H5Sselect_none(file_space);
-    if (rows.empty() || width == 0) H5Sselect_none(mem_space);
-    for (auto row : width == 0 ? std::span<const std::size_t>{} : rows) {
-      hsize_t start[2] = {row, 0}, count[2] = {1, width};
-      check(H5Sselect_hyperslab(file_space, H5S_SELECT_OR, start, nullptr, count, nullptr), "select rows", 0);
-    }
-    // HDF5 pairs memory and file elements in file order: rows must be sorted.
-    if (H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, values) < 0) {
-      char name[256] = "?";
-      H5Iget_name(dset, name, sizeof name);
-      throw h5::H5Error(std::string("HDF5: cannot write ") + std::to_string(rows.size()) + " rows of " + name);
+    std::vector<std::pair<std::size_t, std::size_t>> runs;  // (index into rows, length)
+    for (std::size_t i = 0; i < rows.size() && width > 0; ++i)
+      if (!runs.empty() && rows[i] == rows[i - 1] + 1) ++runs.back().second;
+      else runs.emplace_back(i, 1);
+    unsigned long long mine = runs.size(), most = 0;
+    MPI_Allreduce(&mine, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
+    const auto element = H5Tget_size(mem_type);
+    for (std::size_t k = 0; k < most; ++k) {
+      auto file_space = h5::space_handle(H5Dget_space(dset), "get dataspace");
+      const bool any = k < runs.size();
+      const auto [first, count] = any ? runs[k] : std::pair<std::size_t, std::size_t>{0, 1};
+      hsize_t start[2] = {any ? rows[first] : 0, 0}, block[2] = {count, std::max<hsize_t>(width, 1)};
+      auto mem_space = h5::space_handle(H5Screate_simple(2, block, nullptr), "create memory space");
+      if (any) {
+        check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, block, nullptr), "select rows", 0);
+      } else {
+        H5Sselect_none(file_space);
+        H5Sselect_none(mem_space);
+      }
+      const auto* data = static_cast<const char*>(values) + (any ? first * width * element : 0);
+      if (H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, data) < 0) {
+        char name[256] = "?";
+        H5Iget_name(dset, name, sizeof name);
+        throw h5::H5Error(std::string("HDF5: cannot write ") + std::to_string(count) + " rows of " + name);
+      }
     }
   }
 
@@ -296,8 +318,8 @@ struct JobFileWriter::Impl {
     return out;
   }
 
-  void write_outliers(hid_t root, const std::vector<Outlier>& outliers) {
-    auto g = create_group(root, kOutliers);
+  void write_outliers(const std::vector<Outlier>& outliers) {
+    auto g = create_group(file, kOutliers);
     std::vector<std::int64_t> index(outliers.size());
     for (std::size_t i = 0; i < index.size(); ++i) index[i] = static_cast<std::int64_t>(i);
     auto scale = create_dataset(g, "outlier", H5T_STD_I64LE, {outliers.size()});
@@ -331,6 +353,53 @@ struct JobFileWriter::Impl {
     column(g, "end_time", H5T_STD_I64LE, H5T_NATIVE_INT64, times["end_time"], scale, kTimeUnits, "window end");
   }
 
+  // /samples/<source>: a (row, sample) table per source, rows as in /ranks or /nodes.
+  void create_samples(hid_t root, const JobLayout& layout) {
+    if (layout.samples.empty()) return;
+    auto group = create_group(root, kSamples);
+    for (const auto& source : layout.samples) {
+      auto g = create_group(group, source.source);
+      const hsize_t rows = source.counts.size();
+      SampleDatasets d;
+      for (auto c : source.counts) d.width = std::max(d.width, static_cast<std::size_t>(c));
+      Handle row_scale;
+      if (source.row_kind == Rows::Ranks) {
+        row_scale = create_dataset(g, "rank", H5T_STD_I32LE, {rows});
+        write_by_root(row_scale, H5T_NATIVE_INT32, layout.ranks.data());
+        check(H5DSset_scale(row_scale, "rank"), "make rank a dimension scale", 0);
+        h5::write_attribute(row_scale, "long_name", std::string("MPI rank"));
+        auto host = string_dataset(g, "host", layout.rank_hosts);
+        attach(host, row_scale, 0);
+      } else {
+        row_scale = string_dataset(g, "node", layout.nodes);
+        check(H5DSset_scale(row_scale, "node"), "make node a dimension scale", 0);
+        h5::write_attribute(row_scale, "long_name", std::string("host name"));
+      }
+      std::vector<std::int64_t> index(d.width);
+      for (std::size_t i = 0; i < d.width; ++i) index[i] = static_cast<std::int64_t>(i);
+      auto sample_scale = create_dataset(g, "sample", H5T_STD_I64LE, {d.width});
+      write_by_root(sample_scale, H5T_NATIVE_INT64, index.data());
+      check(H5DSset_scale(sample_scale, "sample"), "make sample a dimension scale", 0);
+      auto count = create_dataset(g, "count", H5T_STD_I64LE, {rows});
+      write_by_root(count, H5T_NATIVE_INT64, source.counts.data());
+      h5::write_attribute(count, "long_name", std::string("samples of the row; the rest of its row is padding"));
+      attach(count, row_scale, 0);
+      const Chunking chunking = rows * d.width > 0 ? Chunking{{1, std::min<hsize_t>(d.width, kChunkSteps)}, compress}
+                                                   : Chunking{};
+      auto table = [&](const MetricInfo& m, hid_t type) {
+        auto dset = create_dataset(g, m.name, type, {rows, d.width}, nullptr, chunking);
+        if (!m.units.empty()) h5::write_attribute(dset, "units", m.units);
+        h5::write_attribute(dset, "long_name", m.long_name);
+        attach(dset, row_scale, 0);
+        attach(dset, sample_scale, 1);
+        return dset;
+      };
+      d.time = table({"time", kTimeUnits, "sample time on the job timeline (NaT: padding)", ""}, H5T_STD_I64LE);
+      for (const auto& f : source.fields) d.fields.push_back(table(f, H5T_IEEE_F64LE));
+      samples.push_back(std::move(d));
+    }
+  }
+
   std::vector<Handle> series_datasets(hid_t group, const std::vector<MetricInfo>& metrics, hsize_t rows,
                                       hid_t row_scale, hid_t time_scale) {
     std::vector<Handle> out;
@@ -355,6 +424,7 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   im.comm = comm;
   MPI_Comm_rank(comm, &im.rank);
   im.time_count = layout.time_ns.size();
+  im.compress = layout.compress;
   im.series_chunking = {{1, std::min<hsize_t>(im.time_count, kChunkSteps)}, layout.compress};
   h5::silence_error_stack();
 
@@ -457,7 +527,7 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   auto step_time = im.time_scale(step_summary, layout.time_ns, layout.bin_seconds);
   im.step_summary = im.stat_datasets(step_summary, layout.rank_metrics, step_time, layout.time_ns.size(),
                                      std::vector<std::string>(kStepStatNames.begin(), kStepStatNames.end()));
-  im.write_outliers(root, layout.outliers);
+  im.create_samples(root, layout);
 }
 
 JobFileWriter::~JobFileWriter() {
@@ -625,22 +695,30 @@ void JobFileWriter::write_processes(const std::vector<ProcessRow>& mine) {
   impl_->write_table(kProcesses, "process", t);
 }
 
-void JobFileWriter::write_samples(const std::vector<SampleTable>& mine) {
-  if (!mine.empty() && !h5::link_exists(impl_->file, kSamples)) create_group(impl_->file, kSamples);
-  for (const auto& s : mine) {
-    Table t;
-    t.rows = s.time_ns.size();
-    t.text.push_back({{s.row_kind == Rows::Ranks ? "host" : "node", "", "host of the row"}, s.hosts});
-    if (s.row_kind == Rows::Ranks) {
-      t.integers.push_back({{"rank", "", "MPI rank (-1: processes without one)"}, {}});
-      for (auto r : s.ranks) t.integers.back().second.push_back(r);
-    }
-    t.integers.push_back({{"time", kTimeUnits, "sample time on the job timeline"}, s.time_ns});
-    for (std::size_t f = 0; f < s.fields.size(); ++f)
-      t.reals.push_back({{s.fields[f].name, s.fields[f].units, s.fields[f].long_name}, s.values[f]});
-    impl_->write_table((std::string(kSamples) + "/" + s.source).c_str(), "sample", t);
+void JobFileWriter::write_samples(std::size_t source, std::span<const RowSamples> mine) {
+  auto& d = impl_->samples.at(source);
+  std::vector<const RowSamples*> rows;
+  for (const auto& r : mine) rows.push_back(&r);
+  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->row < b->row; });
+  std::vector<std::size_t> row_indices;
+  for (const auto* r : rows) row_indices.push_back(r->row);
+  // Each row padded to the width: NaT after its last time, NaN after its last value.
+  auto padded = [&](auto missing, auto value_at) {
+    std::vector<decltype(missing)> out(rows.size() * d.width, missing);
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      for (std::size_t k = 0; k < rows[i]->time_ns.size(); ++k) out[i * d.width + k] = value_at(*rows[i], k);
+    return out;
+  };
+  auto times = padded(kMissingTime, [](const RowSamples& r, std::size_t k) { return r.time_ns[k]; });
+  impl_->write_rows(d.time, row_indices, d.width, times.data(), H5T_NATIVE_INT64);
+  for (std::size_t f = 0; f < d.fields.size(); ++f) {
+    auto values = padded(std::numeric_limits<double>::quiet_NaN(),
+                         [f](const RowSamples& r, std::size_t k) { return (*r.values)[f][k]; });
+    impl_->write_rows(d.fields[f], row_indices, d.width, values.data(), H5T_NATIVE_DOUBLE);
   }
 }
+
+void JobFileWriter::write_outliers(const std::vector<Outlier>& outliers) { impl_->write_outliers(outliers); }
 
 void JobFileWriter::write_tag_sums(const std::vector<TagSum>& mine) {
   using T = TagSum;

@@ -16,7 +16,7 @@
 
 namespace jobperf::jobfile {
 
-inline constexpr std::int64_t kSchemaVersion = 2;
+inline constexpr std::int64_t kSchemaVersion = 3;
 
 // Per row (rank, node) over its time steps; `sum` is the time integral.
 enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStd, kStatCount };
@@ -92,6 +92,19 @@ struct Outlier {
   std::string reason;
 };
 
+enum class Rows { Ranks, Nodes };
+
+// The raw samples of one source (/samples/<source>), as the rows (ranks or
+// nodes) hold them before binning: the rank's processes combined, times on
+// the job timeline, counters cumulative, in the stream's own units. Stored
+// (row, sample), each row padded to the longest one's count.
+struct SampleSource {
+  std::string source;
+  Rows row_kind = Rows::Ranks;
+  std::vector<MetricInfo> fields;    // name, units, long_name
+  std::vector<std::int64_t> counts;  // samples of each row of /ranks or /nodes
+};
+
 // Everything every writer rank must agree on before the collective create.
 struct JobLayout {
   JobInfo info;
@@ -105,11 +118,9 @@ struct JobLayout {
   std::vector<MetricInfo> rank_metrics;
   std::vector<MetricInfo> node_metrics;
   ClockInfo clock;
-  std::vector<Outlier> outliers;
-  bool compress = true;  // shuffle+deflate on the (row, time) series
+  std::vector<SampleSource> samples;  // /samples, one per source
+  bool compress = true;  // shuffle+deflate on the (row, time) series and (row, sample) samples
 };
-
-enum class Rows { Ranks, Nodes };
 
 // A time not known: NaT for numpy, pandas and xarray.
 inline constexpr std::int64_t kMissingTime = std::numeric_limits<std::int64_t>::min();
@@ -130,17 +141,11 @@ struct ProcessRow {
   double thread_user_s = 0, thread_system_s = 0;
 };
 
-// The raw samples of one source, as the rows (ranks or nodes) hold them
-// before binning: the rank's processes combined, times on the job timeline,
-// counters cumulative, in the stream's own units.
-struct SampleTable {
-  std::string source;
-  Rows row_kind = Rows::Ranks;
-  std::vector<MetricInfo> fields;  // name, units, long_name
-  std::vector<std::int32_t> ranks;
-  std::vector<std::string> hosts;
-  std::vector<std::int64_t> time_ns;
-  std::vector<std::vector<double>> values;  // [field][sample]
+// One row's samples of one source (see SampleSource).
+struct RowSamples {
+  std::size_t row = 0;  // of /ranks or /nodes
+  std::span<const std::int64_t> time_ns;
+  const std::vector<std::vector<double>>* values = nullptr;  // [field][sample]
 };
 
 // The processes of one JOBPERF_TAGS value (EPMT's "operations"), added up.
@@ -172,8 +177,10 @@ class JobFileWriter {
   void write_step_summary(std::size_t metric, std::span<const double> values);
   // Collective: each rank passes its rows (any number), stored in rank order.
   void write_processes(const std::vector<ProcessRow>& mine);
-  // Every rank passes the same sources, in the same order, with its rows' samples.
-  void write_samples(const std::vector<SampleTable>& mine);
+  // Collective: each rank passes the samples of the rows it owns (any order, any number).
+  void write_samples(std::size_t source, std::span<const RowSamples> mine);
+  // Same list on every rank.
+  void write_outliers(const std::vector<Outlier>& outliers);
   void write_tag_sums(const std::vector<TagSum>& mine);
   void close();
 

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
+#include <limits>
 
 #include "formats/byte_codec.hpp"
 #include "formats/crc32c.hpp"
@@ -453,10 +455,9 @@ void decode_block(const BlockView& b, DecodedStream& s) {
 
 }  // namespace
 
-DecodedStream decode_stream(const std::string& name, std::span<const char> bytes) {
-  DecodedStream s;
-  s.path = name;
-  s.size = bytes.size();
+namespace {
+// The prologue and header block: the only part a reader cannot do without.
+Header header_of(const std::string& name, std::span<const char> bytes, std::size_t& header_payload) {
   if (bytes.size() < kPrologueSize)
     throw StreamError(name + ": not a jobperf stream (" + std::to_string(bytes.size()) + " bytes, too short)");
   if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
@@ -471,15 +472,51 @@ DecodedStream decode_stream(const std::string& name, std::span<const char> bytes
   std::string why = check_block(bytes, kPrologueSize, header_block);
   if (why.empty() && header_block.type != kHeader) why = "first block is not a header";
   if (!why.empty()) throw StreamError(name + ": header block damaged at byte 16: " + why);
+  header_payload = header_block.payload.size();
   try {
     Decoder d(header_block.payload.data(), header_block.payload.size());
-    s.header = decode_header(d);
+    return decode_header(d);
   } catch (const DecodeError& e) {
     throw StreamError(name + ": header block damaged at byte 16: " + e.what());
   }
+}
+
+// The first `limit` bytes of a file (all of it if shorter).
+std::vector<char> read_file(const std::string& path, std::uint64_t limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw StreamError(path + ": cannot open: " + errno_text());
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw StreamError(path + ": not a regular file");
+  }
+  std::vector<char> bytes(static_cast<std::size_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), limit)));
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string why = n < 0 ? errno_text() : "file shrank while reading";
+      ::close(fd);
+      throw StreamError(path + ": cannot read: " + why);
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return bytes;
+}
+}  // namespace
+
+DecodedStream decode_stream(const std::string& name, std::span<const char> bytes) {
+  DecodedStream s;
+  s.path = name;
+  s.size = bytes.size();
+  std::size_t header_size = 0;
+  s.header = header_of(name, bytes, header_size);
   s.blocks_read = 1;
 
-  std::uint64_t offset = kPrologueSize + kBlockHeaderSize + header_block.payload.size();
+  std::uint64_t offset = kPrologueSize + kBlockHeaderSize + header_size;
+  std::string why;
   while (offset < bytes.size()) {
     BlockView b{};
     why = check_block(bytes, offset, b);
@@ -512,27 +549,12 @@ DecodedStream decode_stream(const std::string& name, std::span<const char> bytes
 }
 
 DecodedStream read_stream(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw StreamError(path + ": cannot open: " + errno_text());
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw StreamError(path + ": not a regular file");
-  }
-  std::vector<char> bytes(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string why = n < 0 ? errno_text() : "file shrank while reading";
-      ::close(fd);
-      throw StreamError(path + ": cannot read: " + why);
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return decode_stream(path, bytes);
+  return decode_stream(path, read_file(path, std::numeric_limits<std::uint64_t>::max()));
+}
+
+Header read_header(const std::string& path) {
+  std::size_t payload = 0;
+  return header_of(path, read_file(path, 64 << 10), payload);
 }
 
 }  // namespace jobperf::stream

@@ -246,6 +246,8 @@ struct DecodedStream {
 // file cannot be read at all, is not a jobperf stream, has an unsupported
 // version, or its header block is damaged.
 DecodedStream read_stream(const std::string& path);
+// Only the header (the first block), for planning before decoding; throws as read_stream.
+Header read_header(const std::string& path);
 DecodedStream decode_stream(const std::string& name, std::span<const char> bytes);
 
 std::string describe(const Damage& d);

@@ -149,13 +149,9 @@ StepSeries combine(const stream::DecodedStream& s, const stream::SourceSpec& spe
   return out;
 }
 
-void to_utc(StepSeries& series, const ClockMap& clock) {
-  for (auto& t : series.time_ns) t = clock.to_utc(t);
-}
-
 }  // namespace
 
-std::vector<RankRow> rank_rows(const stream::DecodedStream& s, const ClockMap& clock) {
+std::vector<RankRow> rank_rows(const stream::DecodedStream& s) {
   auto all = processes_of(s);
   std::map<std::int32_t, std::vector<const Process*>> by_rank;
   for (const auto& [pid, p] : all)
@@ -173,16 +169,14 @@ std::vector<RankRow> rank_rows(const stream::DecodedStream& s, const ClockMap& c
         row.exit_status = exit_code(p->wait_status);
     for (const auto& spec : s.sources) {
       if (spec.scope != stream::Scope::Process) continue;
-      auto series = combine(s, spec, members, all);
-      to_utc(series, clock);
-      row.sources.push_back(std::move(series));
+      row.sources.push_back(combine(s, spec, members, all));
     }
     rows.push_back(std::move(row));
   }
   return rows;
 }
 
-std::vector<NodeRow> node_rows(const stream::DecodedStream& s, const ClockMap& clock) {
+std::vector<NodeRow> node_rows(const stream::DecodedStream& s) {
   NodeRow row;
   row.host = s.header.host;
   for (const auto& spec : s.sources) {
@@ -193,7 +187,7 @@ std::vector<NodeRow> node_rows(const stream::DecodedStream& s, const ClockMap& c
     for (const auto& r : s.records) {
       // Subject 0 is the node; other subjects are devices (GPUs), kept in the stream for now.
       if (r.source != spec.id || r.subject != 0 || r.value_count != spec.fields.size()) continue;
-      series.time_ns.push_back(clock.to_utc(r.time_ns));
+      series.time_ns.push_back(r.time_ns);
       auto v = s.values_of(r);
       for (std::size_t f = 0; f < spec.fields.size(); ++f)
         series.fields[f].push_back(stream::raw_to_double(v[f], spec.fields[f].type));

@@ -33,8 +33,9 @@ struct NodeRow {
 //    parent's value now includes it;
 //  - attributes: the value of the rank's earliest live process.
 // A rank's counters start from zero at its first process's start, so work
-// done before the first sample is counted.
-std::vector<RankRow> rank_rows(const stream::DecodedStream& stream, const ClockMap& clock);
-std::vector<NodeRow> node_rows(const stream::DecodedStream& stream, const ClockMap& clock);
+// done before the first sample is counted. Times are the stream's own
+// CLOCK_MONOTONIC: move_to_timeline() maps them once the clocks are aligned.
+std::vector<RankRow> rank_rows(const stream::DecodedStream& stream);
+std::vector<NodeRow> node_rows(const stream::DecodedStream& stream);
 
 }  // namespace jobperf::reduce

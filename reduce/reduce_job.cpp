@@ -10,6 +10,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <tuple>
 
 #include "formats/byte_codec.hpp"
 #include "formats/job_file.hpp"
@@ -39,7 +40,19 @@ struct StreamFile {
   std::string path;
   std::uint64_t size;
   std::vector<int> readers;  // ranks that can see it: scratch may be node-local
+  std::int32_t rank = -1;    // from its header: streams are ordered as the rows of /ranks
+  std::string host;
 };
+
+// The header's rank and host, if the header can be read (else read_stream reports why later).
+void read_rank_and_host(StreamFile& f) {
+  try {
+    auto h = stream::read_header(f.path);
+    f.rank = h.rank;
+    f.host = h.host;
+  } catch (const stream::StreamError&) {
+  }
+}
 
 // The streams this rank can see, and the inputs it cannot.
 std::pair<std::vector<StreamFile>, std::vector<std::string>> list_visible(const std::vector<std::string>& inputs) {
@@ -53,9 +66,9 @@ std::pair<std::vector<StreamFile>, std::vector<std::string>> list_visible(const 
     } else if (fs::is_directory(status)) {
       for (const auto& entry : fs::directory_iterator(input, ec))
         if (entry.is_regular_file() && entry.path().extension() == stream::kStreamSuffix)
-          found.push_back({entry.path().string(), static_cast<std::uint64_t>(entry.file_size()), {}});
+          found.push_back({entry.path().string(), static_cast<std::uint64_t>(entry.file_size()), {}, -1, ""});
     } else {
-      found.push_back({input, static_cast<std::uint64_t>(fs::file_size(input, ec)), {}});
+      found.push_back({input, static_cast<std::uint64_t>(fs::file_size(input, ec)), {}, -1, ""});
     }
   }
   return {found, missing};
@@ -69,7 +82,10 @@ std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI
   std::vector<char> mine;
   Encoder e(mine);
   e.put(static_cast<std::uint32_t>(found.size()));
-  for (const auto& f : found) e.put_string(f.path), e.put(f.size);
+  for (auto& f : found) {
+    read_rank_and_host(f);
+    e.put_string(f.path), e.put(f.size), e.put(f.rank), e.put_string(f.host);
+  }
   e.put(static_cast<std::uint32_t>(missing.size()));
   for (const auto& m : missing) e.put_string(m);
 
@@ -83,6 +99,8 @@ std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI
       auto& f = streams[path];
       f.path = path;
       f.size = d.get<std::uint64_t>();
+      f.rank = d.get<std::int32_t>();
+      f.host = d.get_string();
       f.readers.push_back(rank);
     }
     for (auto n = d.get<std::uint32_t>(); n > 0; --n) ++missing_count[d.get_string()];
@@ -101,22 +119,33 @@ std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI
   }
   std::vector<StreamFile> out;
   for (auto& [path, f] : streams) out.push_back(std::move(f));
+  std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) {
+    return std::tie(a.rank, a.host) < std::tie(b.rank, b.host);
+  });
   return out;
 }
 
-// Largest first onto the least-loaded rank that can read it.
+// Contiguous runs of the (row-ordered) streams of about equal bytes, one
+// per rank, so that each rank writes blocks of consecutive rows; a stream
+// the run's rank cannot see (node-local scratch) goes to the least-loaded
+// rank that can.
 std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks) {
-  std::vector<std::size_t> order(files.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return files[a].size > files[b].size; });
+  std::uint64_t total = 0, before = 0;
+  for (const auto& f : files) total += f.size + 1;
   std::vector<std::uint64_t> load(static_cast<std::size_t>(ranks), 0);
   std::vector<int> owner(files.size());
-  for (auto i : order) {
-    int best = files[i].readers.front();
-    for (int r : files[i].readers)
-      if (load[static_cast<std::size_t>(r)] < load[static_cast<std::size_t>(best)]) best = r;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto middle = before + (files[i].size + 1) / 2;
+    int best = static_cast<int>(middle * static_cast<std::uint64_t>(ranks) / std::max<std::uint64_t>(total, 1));
+    const auto& readers = files[i].readers;
+    if (std::find(readers.begin(), readers.end(), best) == readers.end()) {
+      best = readers.front();
+      for (int r : readers)
+        if (load[static_cast<std::size_t>(r)] < load[static_cast<std::size_t>(best)]) best = r;
+    }
     owner[i] = best;
     load[static_cast<std::size_t>(best)] += files[i].size + 1;
+    before += files[i].size + 1;
   }
   return owner;
 }
@@ -124,17 +153,24 @@ std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks)
 // ---------------------------------------------------------------- catalog
 
 // What one reducer rank found, exchanged so that all agree on the layout.
+struct SampleCount {  // of one source in one row
+  std::string source;
+  std::uint32_t fields;
+  std::int64_t samples;
+};
 struct RowEntry {
   std::int32_t rank;
   std::string host;
   std::int64_t exit_status;
   std::int64_t first_ns, last_ns;
-  std::string stream;
+  std::string stream;  // file name
+  std::vector<SampleCount> samples;
 };
 struct NodeEntry {
   std::string host;
   std::int64_t first_ns, last_ns;
-  std::string stream;
+  std::string stream;  // path
+  std::vector<SampleCount> samples;
 };
 struct StreamEntry {
   std::string path, job_id, mode, host;
@@ -150,6 +186,23 @@ struct Catalog {
   std::vector<StreamEntry> streams;
 };
 
+void encode_counts(Encoder& e, const std::vector<SampleCount>& counts) {
+  e.put(static_cast<std::uint32_t>(counts.size()));
+  for (const auto& c : counts) e.put_string(c.source), e.put(c.fields), e.put(c.samples);
+}
+
+std::vector<SampleCount> decode_counts(Decoder& d) {
+  std::vector<SampleCount> out;
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
+    SampleCount c;
+    c.source = d.get_string();
+    c.fields = d.get<std::uint32_t>();
+    c.samples = d.get<std::int64_t>();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 std::vector<char> encode(const Catalog& c) {
   std::vector<char> out;
   Encoder e(out);
@@ -161,6 +214,7 @@ std::vector<char> encode(const Catalog& c) {
     e.put(r.first_ns);
     e.put(r.last_ns);
     e.put_string(r.stream);
+    encode_counts(e, r.samples);
   }
   e.put(static_cast<std::uint32_t>(c.nodes.size()));
   for (const auto& n : c.nodes) {
@@ -168,6 +222,7 @@ std::vector<char> encode(const Catalog& c) {
     e.put(n.first_ns);
     e.put(n.last_ns);
     e.put_string(n.stream);
+    encode_counts(e, n.samples);
   }
   e.put(static_cast<std::uint32_t>(c.sources.size()));
   for (const auto& s : c.sources) stream::encode_source(e, s);
@@ -196,6 +251,7 @@ void decode_into(const std::vector<char>& bytes, Catalog& c) {
     r.first_ns = d.get<std::int64_t>();
     r.last_ns = d.get<std::int64_t>();
     r.stream = d.get_string();
+    r.samples = decode_counts(d);
     c.rows.push_back(std::move(r));
   }
   for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
@@ -204,6 +260,7 @@ void decode_into(const std::vector<char>& bytes, Catalog& c) {
     e.first_ns = d.get<std::int64_t>();
     e.last_ns = d.get<std::int64_t>();
     e.stream = d.get_string();
+    e.samples = decode_counts(d);
     c.nodes.push_back(std::move(e));
   }
   for (auto n = d.get<std::uint32_t>(); n > 0; --n) {  // every rank may list a source: keep one
@@ -280,24 +337,91 @@ std::string world_size_of(const stream::Metadata& m) {
   return "";
 }
 
+// The streams this rank reduces. Each is decoded once to list its rows; the
+// rows are kept while they fit the rank's batch budget, and the streams
+// beyond it are decoded again in their own batch, so memory stays bounded
+// whatever the number of ranks. Records are dropped as soon as the rows hold
+// their values: `streams` keep only headers, clocks, metadata and exits.
 struct Local {
+  std::vector<std::size_t> files;  // index into the job's stream list, per stream
   std::vector<stream::DecodedStream> streams;
-  std::vector<RankRow> rank_rows;
-  std::vector<NodeRow> node_rows;
+  std::vector<ClockMap> clocks;  // per stream, once the hosts' clocks are aligned
+  std::vector<std::vector<RankRow>> rank_rows;  // per stream; empty when not kept
+  std::vector<std::vector<NodeRow>> node_rows;
+  std::vector<bool> kept;
+  std::vector<RowEntry> row_entries;  // every row of every stream; spans in stream time until aligned
+  std::vector<std::size_t> row_stream;
+  std::vector<NodeEntry> node_entries;
+  std::vector<std::size_t> node_stream;
   std::vector<jobfile::ProcessRow> processes;
 };
 
+std::vector<SampleCount> counts_of(const std::vector<StepSeries>& sources) {
+  std::vector<SampleCount> out;
+  for (const auto& s : sources)
+    out.push_back({s.spec.name, static_cast<std::uint32_t>(s.spec.fields.size()), static_cast<std::int64_t>(s.time_ns.size())});
+  return out;
+}
+
+void span_of(const std::vector<StepSeries>& sources, std::int64_t& first, std::int64_t& last) {
+  first = std::numeric_limits<std::int64_t>::max();
+  last = std::numeric_limits<std::int64_t>::min();
+  for (const auto& s : sources)
+    if (!s.time_ns.empty()) {
+      first = std::min(first, s.time_ns.front());
+      last = std::max(last, s.time_ns.back());
+    }
+}
+
+// Decodes one stream into its rows (in stream time) and lists them.
+void add_stream(Local& local, std::size_t file, stream::DecodedStream s, bool keep_rows) {
+  const std::size_t index = local.streams.size();
+  auto ranks = rank_rows(s);
+  auto nodes = node_rows(s);
+  for (const auto& r : ranks) {
+    RowEntry e{r.rank, r.host, r.exit_status, 0, 0, r.stream, counts_of(r.sources)};
+    span_of(r.sources, e.first_ns, e.last_ns);
+    local.row_entries.push_back(std::move(e));
+    local.row_stream.push_back(index);
+  }
+  for (const auto& n : nodes) {
+    NodeEntry e{n.host, 0, 0, s.path, counts_of(n.sources)};
+    span_of(n.sources, e.first_ns, e.last_ns);
+    local.node_entries.push_back(std::move(e));
+    local.node_stream.push_back(index);
+  }
+  std::vector<stream::Record>().swap(s.records);  // the rows hold the values now
+  std::vector<std::uint64_t>().swap(s.values);
+  local.files.push_back(file);
+  local.streams.push_back(std::move(s));
+  local.kept.push_back(keep_rows);
+  local.rank_rows.push_back(keep_rows ? std::move(ranks) : std::vector<RankRow>{});
+  local.node_rows.push_back(keep_rows ? std::move(nodes) : std::vector<NodeRow>{});
+}
+
+// Puts everything this rank listed on the reference timeline.
+void align_local(Local& local, const ClockAlignment& alignment) {
+  for (const auto& s : local.streams) local.clocks.emplace_back(s, alignment.offset_of(s.header.host));
+  auto to_utc = [&](auto& entry, std::size_t stream) {
+    if (entry.first_ns > entry.last_ns) return;  // no samples
+    entry.first_ns = local.clocks[stream].to_utc(entry.first_ns);
+    entry.last_ns = local.clocks[stream].to_utc(entry.last_ns);
+  };
+  for (std::size_t i = 0; i < local.row_entries.size(); ++i) to_utc(local.row_entries[i], local.row_stream[i]);
+  for (std::size_t i = 0; i < local.node_entries.size(); ++i) to_utc(local.node_entries[i], local.node_stream[i]);
+  for (std::size_t i = 0; i < local.streams.size(); ++i) {
+    for (auto& r : local.rank_rows[i]) move_to_timeline(r.sources, local.clocks[i]);
+    for (auto& n : local.node_rows[i]) move_to_timeline(n.sources, local.clocks[i]);
+    const auto first_process = static_cast<std::int64_t>(local.processes.size());
+    for (auto& p : process_rows(local.streams[i], local.clocks[i])) {
+      if (p.parent >= 0) p.parent += first_process;
+      local.processes.push_back(std::move(p));
+    }
+  }
+}
+
 Catalog catalog_of(const Local& local) {
   Catalog c;
-  auto span_of = [](const std::vector<StepSeries>& sources, std::int64_t& first, std::int64_t& last) {
-    first = std::numeric_limits<std::int64_t>::max();
-    last = std::numeric_limits<std::int64_t>::min();
-    for (const auto& s : sources)
-      if (!s.time_ns.empty()) {
-        first = std::min(first, s.time_ns.front());
-        last = std::max(last, s.time_ns.back());
-      }
-  };
   for (const auto& s : local.streams) {
     StreamEntry e{s.path, s.header.job_id, s.header.mode, s.header.host, s.header.rank, s.header.interval_ns,
                   world_size_of(s.metadata), {}};
@@ -311,16 +435,8 @@ Catalog catalog_of(const Local& local) {
       if (!known) c.sources.push_back(spec);
     }
   }
-  for (const auto& r : local.rank_rows) {
-    RowEntry e{r.rank, r.host, r.exit_status, 0, 0, r.stream};
-    span_of(r.sources, e.first_ns, e.last_ns);
-    c.rows.push_back(e);
-  }
-  for (const auto& n : local.node_rows) {
-    NodeEntry e{n.host, 0, 0, ""};
-    span_of(n.sources, e.first_ns, e.last_ns);
-    c.nodes.push_back(e);
-  }
+  c.rows = local.row_entries;
+  c.nodes = local.node_entries;
   return c;
 }
 
@@ -329,8 +445,37 @@ struct Plan {
   Timeline timeline;
   std::vector<MetricPlan> rank_metrics, node_metrics;
   std::vector<stream::SourceSpec> sources;  // every source of the job, same order on every rank
+  std::map<std::string, std::string> node_stream;  // host -> the stream whose node samples it keeps
+  std::map<std::tuple<std::int32_t, std::string, std::string>, std::size_t> rank_row;  // (rank, host, stream) -> row
   std::vector<std::string> errors;
 };
+
+std::int64_t count_of(const std::vector<SampleCount>& counts, const stream::SourceSpec& spec) {
+  for (const auto& c : counts)
+    if (c.source == spec.name && c.fields == spec.fields.size()) return c.samples;
+  return 0;
+}
+
+// /samples: one (row, sample) table per source, rows as in /ranks or /nodes.
+std::vector<jobfile::SampleSource> sample_sources(const Plan& plan, const std::vector<RowEntry>& sorted_rows,
+                                                  const std::vector<NodeEntry>& nodes) {
+  std::vector<jobfile::SampleSource> out;
+  for (const auto& spec : plan.sources) {
+    jobfile::SampleSource t;
+    t.source = spec.name;
+    for (const auto& f : spec.fields) t.fields.push_back({f.name, f.units, f.description, ""});
+    if (spec.scope == stream::Scope::Process) {
+      for (const auto& r : sorted_rows) t.counts.push_back(count_of(r.samples, spec));
+    } else {
+      t.row_kind = jobfile::Rows::Nodes;
+      for (const auto& host : plan.layout.nodes)
+        for (const auto& n : nodes)
+          if (n.host == host && plan.node_stream.at(host) == n.stream) t.counts.push_back(count_of(n.samples, spec));
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
 
 Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   Plan plan;
@@ -385,14 +530,17 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
     if (r.exit_status < 0 && exit_status == 0) exit_status = -1;
     if (r.exit_status > 0 && exit_status <= 0) exit_status = r.exit_status;
   }
-  std::set<std::string> node_hosts;
-  for (const auto& n : all.nodes) node_hosts.insert(n.host);
-  L.nodes.assign(node_hosts.begin(), node_hosts.end());
+  for (std::size_t i = 0; i < rows.size(); ++i) plan.rank_row[{rows[i].rank, rows[i].host, rows[i].stream}] = i;
+  // A host's node samples come from one stream: several (job steps) would count it twice.
+  for (const auto& n : all.nodes)
+    if (auto [it, fresh] = plan.node_stream.emplace(n.host, n.stream); !fresh) it->second = std::min(it->second, n.stream);
+  for (const auto& [host, stream] : plan.node_stream) L.nodes.push_back(host);
   plan.sources = all.sources;
   plan.rank_metrics = plan_metrics(all.sources, stream::Scope::Process);
   plan.node_metrics = plan_metrics(all.sources, stream::Scope::Node);
   L.rank_metrics = infos(plan.rank_metrics);
   L.node_metrics = infos(plan.node_metrics);
+  L.samples = sample_sources(plan, rows, all.nodes);
 
   auto& info = L.info;
   info.job_id = *job_ids.begin();
@@ -458,108 +606,84 @@ stream::Metadata primary_metadata(const Local& local, const Catalog& all, const 
   return m;
 }
 
-// ---------------------------------------------------------------- raw samples
+// ---------------------------------------------------------------- batches
 
-// One stream per host supplies the node's rows: the first this rank holds.
-std::vector<const NodeRow*> node_row_per_host(const Local& local) {
-  std::set<std::string> hosts;
-  std::vector<const NodeRow*> out;
-  for (const auto& n : local.node_rows)
-    if (hosts.insert(n.host).second) out.push_back(&n);
-  return out;
-}
-
-// The rows' samples before binning, one table per source (/samples).
-std::vector<jobfile::SampleTable> raw_samples(const Plan& plan, const Local& local) {
-  std::vector<jobfile::SampleTable> out;
-  auto append = [](jobfile::SampleTable& t, const StepSeries& s, std::int32_t rank, const std::string& host) {
-    for (std::size_t k = 0; k < s.time_ns.size(); ++k) {
-      t.ranks.push_back(rank);
-      t.hosts.push_back(host);
-      t.time_ns.push_back(s.time_ns[k]);
-      for (std::size_t f = 0; f < t.fields.size(); ++f) t.values[f].push_back(s.fields[f][k]);
-    }
-  };
-  const auto nodes = node_row_per_host(local);
-  for (const auto& spec : plan.sources) {
-    jobfile::SampleTable t;
-    t.source = spec.name;
-    t.row_kind = spec.scope == stream::Scope::Process ? jobfile::Rows::Ranks : jobfile::Rows::Nodes;
-    for (const auto& f : spec.fields) t.fields.push_back({f.name, f.units, f.description, ""});
-    t.values.resize(t.fields.size());
-    for (const auto& row : local.rank_rows)
-      for (const auto& s : row.sources)
-        if (s.spec.name == spec.name && s.spec.fields.size() == t.fields.size()) append(t, s, row.rank, row.host);
-    for (const auto* row : nodes)
-      for (const auto& s : row->sources)
-        if (s.spec.name == spec.name && s.spec.fields.size() == t.fields.size()) append(t, s, -1, row->host);
-    out.push_back(std::move(t));
+// Streams in batches of about `budget` bytes (at least one stream each): the
+// streams whose rows were kept first, then the rest in order.
+std::vector<std::vector<std::size_t>> batches_of(const Local& local, const std::vector<StreamFile>& files,
+                                                 std::uint64_t budget) {
+  std::vector<std::vector<std::size_t>> out(1);
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < local.streams.size(); ++i)
+    if (local.kept[i]) out[0].push_back(i);
+  for (std::size_t i = 0; i < local.streams.size(); ++i) {
+    if (local.kept[i]) continue;
+    const auto size = files[local.files[i]].size;
+    if (out.back().empty() || bytes + size > budget) out.emplace_back(), bytes = 0;
+    out.back().push_back(i);
+    bytes += size;
   }
+  if (out.size() > 1 && out.front().empty()) out.erase(out.begin());
   return out;
 }
 
-// ---------------------------------------------------------------- derive, summarise, compare
+// One batch's rows on the job timeline, each with its row of /ranks or /nodes, in row order.
+struct BatchRows {
+  std::vector<RankRow> ranks;
+  std::vector<std::size_t> rank_index;
+  std::vector<NodeRow> nodes;
+  std::vector<std::size_t> node_index;
+};
 
-// This rank's rows and their derived metrics, [row][metric][bin].
+BatchRows load_batch(const Plan& plan, Local& local, const std::vector<StreamFile>& files,
+                     const std::vector<std::size_t>& batch) {
+  BatchRows b;
+  for (auto i : batch) {
+    if (!local.kept[i]) {  // decode again: its rows did not fit the budget the first time
+      auto s = stream::read_stream(files[local.files[i]].path);
+      local.rank_rows[i] = rank_rows(s);
+      local.node_rows[i] = node_rows(s);
+      for (auto& r : local.rank_rows[i]) move_to_timeline(r.sources, local.clocks[i]);
+      for (auto& n : local.node_rows[i]) move_to_timeline(n.sources, local.clocks[i]);
+    }
+    for (auto& r : local.rank_rows[i]) b.ranks.push_back(std::move(r));
+    for (auto& n : local.node_rows[i])
+      if (plan.node_stream.at(n.host) == local.streams[i].path) b.nodes.push_back(std::move(n));
+    local.rank_rows[i].clear();
+    local.node_rows[i].clear();
+  }
+  std::vector<std::size_t> order(b.ranks.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto row_of = [&](std::size_t k) { return plan.rank_row.at({b.ranks[k].rank, b.ranks[k].host, b.ranks[k].stream}); };
+  std::sort(order.begin(), order.end(), [&](auto x, auto y) { return row_of(x) < row_of(y); });
+  std::vector<RankRow> sorted;
+  for (auto k : order) b.rank_index.push_back(row_of(k)), sorted.push_back(std::move(b.ranks[k]));
+  b.ranks = std::move(sorted);
+  const auto& nodes = plan.layout.nodes;
+  std::sort(b.nodes.begin(), b.nodes.end(), [](auto& x, auto& y) { return x.host < y.host; });
+  for (const auto& n : b.nodes)
+    b.node_index.push_back(static_cast<std::size_t>(std::lower_bound(nodes.begin(), nodes.end(), n.host) - nodes.begin()));
+  return b;
+}
+
+// The batch's derived metrics, per metric: rows × bins, rows in batch order.
 struct Derived {
-  std::vector<std::size_t> rank_index, node_index;  // rows of /ranks and /nodes
-  std::vector<std::vector<std::vector<double>>> rank_values, node_values;
+  std::vector<std::vector<double>> rank_values, node_values;
 };
 
-Derived derive_rows(const Plan& plan, const Local& local) {
-  const auto& L = plan.layout;
-  Derived d;
-  for (const auto& r : local.rank_rows) {
-    for (std::size_t i = 0; i < L.ranks.size(); ++i)
-      if (L.ranks[i] == r.rank && L.rank_hosts[i] == r.host && L.rank_streams[i] == r.stream) d.rank_index.push_back(i);
-    d.rank_values.push_back(derive(r.sources, plan.rank_metrics, plan.timeline));
+template <typename Rows>
+std::vector<std::vector<double>> derive_all(const Rows& rows, const std::vector<MetricPlan>& metrics,
+                                            const Timeline& timeline) {
+  std::vector<std::vector<double>> out(metrics.size());
+  for (auto& values : out) values.reserve(rows.size() * timeline.bins);
+  for (const auto& row : rows) {
+    auto derived = derive(row.sources, metrics, timeline);
+    for (std::size_t m = 0; m < metrics.size(); ++m) out[m].insert(out[m].end(), derived[m].begin(), derived[m].end());
   }
-  for (const auto* n : node_row_per_host(local)) {
-    d.node_index.push_back(static_cast<std::size_t>(std::find(L.nodes.begin(), L.nodes.end(), n->host) - L.nodes.begin()));
-    d.node_values.push_back(derive(n->sources, plan.node_metrics, plan.timeline));
-  }
-  return d;
+  return out;
 }
 
-struct Summaries {
-  std::vector<std::vector<double>> rank_rows, node_rows;  // per metric: this rank's rows × kStatCount
-  std::vector<PartialStats> job, job_nodes;              // per metric, over all rows of all ranks
-  std::vector<PartialStats> steps;                       // per metric and bin, across ranks
-};
-
-Summaries summarise(const Plan& plan, const Derived& d, MPI_Comm comm) {
-  const auto& L = plan.layout;
-  const double dt = plan.timeline.bin_seconds();
-  const std::size_t bins = plan.timeline.bins, metrics = plan.rank_metrics.size();
-  Summaries s;
-  s.rank_rows.resize(metrics);
-  s.job.resize(metrics);
-  s.steps.resize(metrics * bins);
-  for (std::size_t r = 0; r < d.rank_values.size(); ++r) {
-    const auto rank = L.ranks[d.rank_index[r]];
-    for (std::size_t m = 0; m < metrics; ++m) {
-      const auto& values = d.rank_values[r][m];
-      auto row = summarize(values, dt);
-      s.rank_rows[m].insert(s.rank_rows[m].end(), row.begin(), row.end());
-      s.job[m].add_row(values, dt, rank >= 0 ? rank : std::nan(""));
-      for (std::size_t b = 0; b < bins; ++b)
-        if (!std::isnan(values[b])) s.steps[m * bins + b].add(values[b], dt);
-    }
-  }
-  s.node_rows.resize(plan.node_metrics.size());
-  s.job_nodes.resize(plan.node_metrics.size());
-  for (std::size_t r = 0; r < d.node_values.size(); ++r) {
-    for (std::size_t m = 0; m < plan.node_metrics.size(); ++m) {
-      auto row = summarize(d.node_values[r][m], dt);
-      s.node_rows[m].insert(s.node_rows[m].end(), row.begin(), row.end());
-      s.job_nodes[m].add_row(d.node_values[r][m], dt, static_cast<double>(d.node_index[r]));
-    }
-  }
-  merge_across(s.job, comm);
-  merge_across(s.job_nodes, comm);
-  merge_across(s.steps, comm);
-  return s;
-}
+// ---------------------------------------------------------------- summarise, compare
 
 std::size_t metric_index(const std::vector<MetricPlan>& plan, const std::string& name) {
   for (std::size_t i = 0; i < plan.size(); ++i)
@@ -567,33 +691,109 @@ std::size_t metric_index(const std::vector<MetricPlan>& plan, const std::string&
   return plan.size();
 }
 
-// The compared summaries of this rank's rows, encoded for rank 0.
-template <typename Comparisons>
-void encode_compared(Encoder& e, const Comparisons& comparisons, const std::vector<MetricPlan>& plan,
-                     const std::vector<std::vector<double>>& row_stats, const std::vector<std::int32_t>& ranks,
-                     const std::vector<std::string>& hosts) {
-  e.put(static_cast<std::uint32_t>(ranks.size()));
-  for (std::size_t r = 0; r < ranks.size(); ++r) {
-    e.put(ranks[r]);
-    e.put_string(hosts[r]);
-    for (const auto& c : comparisons) {
-      auto m = metric_index(plan, c.metric);
-      e.put(m < plan.size() ? row_stats[m][r * jobfile::kStatCount + c.stat] : std::nan(""));
+// What the summaries need from every batch, merged across reducer ranks at the end.
+struct Summaries {
+  std::vector<PartialStats> job, job_nodes;  // per metric, over all rows
+  std::vector<PartialStats> steps;           // per rank metric and bin, across ranks
+  std::vector<ComparedRow> rank_rows, node_rows;  // this rank's rows, for the outlier comparisons
+  std::vector<double> host_cpu;  // (host, bin): CPU of the host's ranks, and how many ranks ran
+};
+
+Summaries start_summaries(const Plan& plan) {
+  Summaries s;
+  s.job.resize(plan.rank_metrics.size());
+  s.job_nodes.resize(plan.node_metrics.size());
+  s.steps.resize(plan.rank_metrics.size() * plan.timeline.bins);
+  s.host_cpu.assign(plan.layout.info.hosts.size() * plan.timeline.bins * 2, 0.0);
+  return s;
+}
+
+// Per metric, each row's stats (rows × kStatCount); adds the rows to the job-wide partials.
+std::vector<std::vector<double>> row_stats(const std::vector<std::vector<double>>& values, std::size_t rows,
+                                           std::size_t bins, double dt, const std::vector<double>& labels,
+                                           std::vector<PartialStats>& job) {
+  std::vector<std::vector<double>> out(values.size());
+  for (std::size_t m = 0; m < values.size(); ++m) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::vector<double> row(values[m].begin() + static_cast<std::ptrdiff_t>(r * bins),
+                              values[m].begin() + static_cast<std::ptrdiff_t>((r + 1) * bins));
+      PartialStats p;
+      p.add_row(row, dt, labels[r]);
+      auto st = p.stats();
+      out[m].insert(out[m].end(), st.begin(), st.end());
+      job[m].merge(p);
     }
   }
+  return out;
 }
 
 template <typename Comparisons>
-std::vector<ComparedRow> decode_compared(Decoder& d, const Comparisons& comparisons) {
-  std::vector<ComparedRow> rows;
+void add_compared(std::vector<ComparedRow>& out, const Comparisons& comparisons, const std::vector<MetricPlan>& plan,
+                  const std::vector<std::vector<double>>& stats, const std::vector<std::int32_t>& ranks,
+                  const std::vector<std::string>& hosts) {
+  for (std::size_t r = 0; r < ranks.size(); ++r) {
+    ComparedRow row{ranks[r], hosts[r], {}};
+    for (const auto& c : comparisons) {
+      auto m = metric_index(plan, c.metric);
+      row.values.push_back(m < plan.size() ? stats[m][r * jobfile::kStatCount + c.stat] : std::nan(""));
+    }
+    out.push_back(std::move(row));
+  }
+}
+
+// Summarises one batch into `s` and returns its per-row stats: [metric][row × stat].
+std::pair<std::vector<std::vector<double>>, std::vector<std::vector<double>>> summarise_batch(
+    const Plan& plan, const BatchRows& b, const Derived& d, Summaries& s) {
+  const auto& L = plan.layout;
+  const double dt = plan.timeline.bin_seconds();
+  const std::size_t bins = plan.timeline.bins;
+  std::vector<std::int32_t> ranks, node_ranks(b.nodes.size(), -1);
+  std::vector<std::string> rank_hosts, node_hosts;
+  std::vector<double> rank_labels, node_labels;
+  for (const auto& r : b.ranks) {
+    ranks.push_back(r.rank), rank_hosts.push_back(r.host);
+    rank_labels.push_back(r.rank >= 0 ? r.rank : std::nan(""));
+  }
+  for (std::size_t i = 0; i < b.nodes.size(); ++i)
+    node_hosts.push_back(b.nodes[i].host), node_labels.push_back(static_cast<double>(b.node_index[i]));
+  auto rank_stats = row_stats(d.rank_values, b.ranks.size(), bins, dt, rank_labels, s.job);
+  auto node_stats = row_stats(d.node_values, b.nodes.size(), bins, dt, node_labels, s.job_nodes);
+  for (std::size_t m = 0; m < d.rank_values.size(); ++m)
+    add_columns(std::span(s.steps).subspan(m * bins, bins), d.rank_values[m], b.ranks.size(), dt);
+  add_compared(s.rank_rows, kRankComparisons, plan.rank_metrics, rank_stats, ranks, rank_hosts);
+  add_compared(s.node_rows, kNodeComparisons, plan.node_metrics, node_stats, node_ranks, node_hosts);
+  // CPU per host and bin: NaN-free sums and a count of the ranks running.
+  if (auto m = metric_index(plan.rank_metrics, "cpu_utilization"); m < plan.rank_metrics.size()) {
+    const auto& hosts = L.info.hosts;
+    for (std::size_t r = 0; r < b.ranks.size(); ++r) {
+      if (ranks[r] < 0) continue;
+      auto h = static_cast<std::size_t>(std::find(hosts.begin(), hosts.end(), rank_hosts[r]) - hosts.begin());
+      for (std::size_t bin = 0; bin < bins && h < hosts.size(); ++bin)
+        if (double v = d.rank_values[m][r * bins + bin]; !std::isnan(v))
+          s.host_cpu[(h * bins + bin) * 2] += v, s.host_cpu[(h * bins + bin) * 2 + 1] += 1;
+    }
+  }
+  return {std::move(rank_stats), std::move(node_stats)};
+}
+
+void encode_compared(Encoder& e, const std::vector<ComparedRow>& rows) {
+  e.put(static_cast<std::uint32_t>(rows.size()));
+  for (const auto& row : rows) {
+    e.put(row.rank);
+    e.put_string(row.host);
+    e.put(static_cast<std::uint32_t>(row.values.size()));
+    for (double v : row.values) e.put(v);
+  }
+}
+
+void decode_compared(Decoder& d, std::vector<ComparedRow>& rows) {
   for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
     ComparedRow row;
     row.rank = d.get<std::int32_t>();
     row.host = d.get_string();
-    for (std::size_t c = 0; c < std::size(comparisons); ++c) row.values.push_back(d.get<double>());
+    for (auto v = d.get<std::uint32_t>(); v > 0; --v) row.values.push_back(d.get<double>());
     rows.push_back(std::move(row));
   }
-  return rows;
 }
 
 template <typename Comparisons>
@@ -621,37 +821,19 @@ jobfile::Outlier decode_outlier(Decoder& d) {
   return o;
 }
 
-// Rank 0 finds them from every rank's row summaries and the per-node CPU
+// Rank 0 finds them from every rank's compared rows and the per-node CPU
 // (hosts × bins, summed in a reduction); every rank gets the list, since
 // /outliers is created collectively.
-std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const Derived& d, const Summaries& s, MPI_Comm comm) {
+std::vector<jobfile::Outlier> find_outliers(const Plan& plan, Summaries& s, MPI_Comm comm) {
   const auto& L = plan.layout;
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  std::vector<std::int32_t> ranks;
-  std::vector<std::string> rank_hosts;
-  for (auto i : d.rank_index) ranks.push_back(L.ranks[i]), rank_hosts.push_back(L.rank_hosts[i]);
-  std::vector<std::string> node_hosts;
-  for (auto i : d.node_index) node_hosts.push_back(L.nodes[i]);
   std::vector<char> mine;
   Encoder e(mine);
-  encode_compared(e, kRankComparisons, plan.rank_metrics, s.rank_rows, ranks, rank_hosts);
-  encode_compared(e, kNodeComparisons, plan.node_metrics, s.node_rows, std::vector<std::int32_t>(node_hosts.size(), -1),
-                  node_hosts);
+  encode_compared(e, s.rank_rows);
+  encode_compared(e, s.node_rows);
   auto gathered = gather_to_root(mine, comm);
-
-  // CPU per host and bin: NaN-free sums plus a count of contributing ranks.
-  const auto& hosts = L.info.hosts;
-  const std::size_t bins = plan.timeline.bins;
-  std::vector<double> cpu(hosts.size() * bins * 2, 0.0);
-  if (auto m = metric_index(plan.rank_metrics, "cpu_utilization"); m < plan.rank_metrics.size()) {
-    for (std::size_t r = 0; r < d.rank_values.size(); ++r) {
-      if (ranks[r] < 0) continue;
-      auto h = static_cast<std::size_t>(std::find(hosts.begin(), hosts.end(), rank_hosts[r]) - hosts.begin());
-      for (std::size_t b = 0; b < bins && h < hosts.size(); ++b)
-        if (double v = d.rank_values[r][m][b]; !std::isnan(v)) cpu[(h * bins + b) * 2] += v, cpu[(h * bins + b) * 2 + 1] += 1;
-    }
-  }
+  auto& cpu = s.host_cpu;
   MPI_Reduce(rank == 0 ? MPI_IN_PLACE : cpu.data(), cpu.data(), static_cast<int>(cpu.size()), MPI_DOUBLE, MPI_SUM, 0, comm);
 
   std::vector<char> found;
@@ -659,13 +841,15 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const Derived& d, 
     std::vector<ComparedRow> rank_rows, node_rows;
     for (const auto& blob : gathered) {
       Decoder dec(blob.data(), blob.size());
-      for (auto& r : decode_compared(dec, kRankComparisons)) rank_rows.push_back(std::move(r));
-      for (auto& r : decode_compared(dec, kNodeComparisons)) node_rows.push_back(std::move(r));
+      decode_compared(dec, rank_rows);
+      decode_compared(dec, node_rows);
     }
     auto [rank_metrics, rank_whats] = names_of(kRankComparisons);
     auto [node_metrics, node_whats] = names_of(kNodeComparisons);
     auto outliers = spread_outliers("rank", rank_metrics, rank_whats, rank_rows, L.info.start_ns, L.info.end_ns);
     auto nodes = spread_outliers("node", node_metrics, node_whats, node_rows, L.info.start_ns, L.info.end_ns);
+    const auto& hosts = L.info.hosts;
+    const std::size_t bins = plan.timeline.bins;
     std::vector<std::vector<double>> per_host(hosts.size(), std::vector<double>(bins));
     for (std::size_t h = 0; h < hosts.size(); ++h)
       for (std::size_t b = 0; b < bins; ++b)
@@ -687,19 +871,41 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const Derived& d, 
   return outliers;
 }
 
-void write_job(const Plan& plan, const Local& local, const Derived& d, const Summaries& s, const ReduceOptions& options,
-               MPI_Comm comm) {
-  const auto& L = plan.layout;
-  jobfile::JobFileWriter writer(options.output, comm, options.force, L);
-  auto flatten = [&](const auto& values, std::size_t metric) {
-    std::vector<double> out;
-    for (const auto& row : values) out.insert(out.end(), row[metric].begin(), row[metric].end());
-    return out;
-  };
+// ---------------------------------------------------------------- write
+
+void write_batch(jobfile::JobFileWriter& writer, const Plan& plan, const BatchRows& b, const Derived& d,
+                 const std::vector<std::vector<double>>& rank_stats, const std::vector<std::vector<double>>& node_stats) {
+  using jobfile::Rows;
+  for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
+    writer.write_series(Rows::Ranks, m, b.rank_index, d.rank_values[m]);
+    writer.write_row_summary(Rows::Ranks, m, b.rank_index, rank_stats[m]);
+  }
+  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m) {
+    writer.write_series(Rows::Nodes, m, b.node_index, d.node_values[m]);
+    writer.write_row_summary(Rows::Nodes, m, b.node_index, node_stats[m]);
+  }
+  // Each source's samples of the batch's rows; a row without the source writes padding.
+  for (std::size_t i = 0; i < plan.sources.size(); ++i) {
+    const auto& spec = plan.sources[i];
+    std::vector<jobfile::RowSamples> rows;
+    auto add = [&](const std::vector<StepSeries>& sources, std::size_t row) {
+      jobfile::RowSamples r{row, {}, nullptr};
+      for (const auto& s : sources)
+        if (s.spec.name == spec.name && s.spec.fields.size() == spec.fields.size()) r.time_ns = s.time_ns, r.values = &s.fields;
+      rows.push_back(r);
+    };
+    if (spec.scope == stream::Scope::Process)
+      for (std::size_t k = 0; k < b.ranks.size(); ++k) add(b.ranks[k].sources, b.rank_index[k]);
+    else
+      for (std::size_t k = 0; k < b.nodes.size(); ++k) add(b.nodes[k].sources, b.node_index[k]);
+    writer.write_samples(i, rows);
+  }
+}
+
+void write_totals(jobfile::JobFileWriter& writer, const Plan& plan, const Summaries& s,
+                  const std::vector<jobfile::Outlier>& outliers, const Local& local, MPI_Comm comm) {
   const std::size_t bins = plan.timeline.bins;
   for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
-    writer.write_series(jobfile::Rows::Ranks, m, d.rank_index, flatten(d.rank_values, m));
-    writer.write_row_summary(jobfile::Rows::Ranks, m, d.rank_index, s.rank_rows[m]);
     writer.write_job_summary(jobfile::Rows::Ranks, m, s.job[m].job_stats());
     std::vector<double> steps;
     for (std::size_t b = 0; b < bins; ++b) {
@@ -708,27 +914,26 @@ void write_job(const Plan& plan, const Local& local, const Derived& d, const Sum
     }
     writer.write_step_summary(m, steps);
   }
-  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m) {
-    writer.write_series(jobfile::Rows::Nodes, m, d.node_index, flatten(d.node_values, m));
-    writer.write_row_summary(jobfile::Rows::Nodes, m, d.node_index, s.node_rows[m]);
+  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m)
     writer.write_job_summary(jobfile::Rows::Nodes, m, s.job_nodes[m].job_stats());
-  }
-  writer.write_samples(raw_samples(plan, local));
+  writer.write_outliers(outliers);
   writer.write_processes(local.processes);
   writer.write_tag_sums(tag_sums(local.processes, comm));
-  writer.close();
 }
 
 // Where the time went (--timing): phases on the slowest rank, input volume, peak memory.
 struct Timing {
   std::vector<std::pair<const char*, double>> phases;
   double last = MPI_Wtime();
+  // Adds the time since the last mark to `phase` (phases repeat once per batch).
   void mark(const char* phase) {
     const double now = MPI_Wtime();
-    phases.emplace_back(phase, now - last);
+    auto it = std::find_if(phases.begin(), phases.end(), [&](auto& p) { return std::string(p.first) == phase; });
+    if (it == phases.end()) phases.emplace_back(phase, 0.0), it = phases.end() - 1;
+    it->second += now - last;
     last = now;
   }
-  void report(const std::vector<StreamFile>& files, MPI_Comm comm) const {
+  void report(const std::vector<StreamFile>& files, std::size_t rounds, MPI_Comm comm) const {
     std::vector<double> mine;
     for (const auto& [name, seconds] : phases) mine.push_back(seconds);
     rusage usage{};
@@ -742,8 +947,8 @@ struct Timing {
     double bytes = 0, total = 0;
     for (const auto& f : files) bytes += static_cast<double>(f.size);
     for (std::size_t i = 0; i < phases.size(); ++i) total += worst[i];
-    std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank;",
-                bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back());
+    std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank; %zu batch(es);",
+                bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back(), rounds);
     for (std::size_t i = 0; i < phases.size(); ++i) std::printf(" %s %.3f s", phases[i].first, worst[i]);
     std::printf("\n");
   }
@@ -765,36 +970,24 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   if (any_failed(errors, comm)) return kFailed;
   auto owner = assign_streams(files, size);
 
-  // 2. Decode this rank's streams; agree on the clock corrections; build rows.
+  // 2. Decode this rank's streams into rows, keeping them while they fit the budget.
   Local local;
+  std::uint64_t kept_bytes = 0;
   for (std::size_t i = 0; i < files.size(); ++i) {
     if (owner[i] != rank) continue;
     try {
-      local.streams.push_back(stream::read_stream(files[i].path));
+      const bool keep = kept_bytes == 0 || kept_bytes + files[i].size <= options.batch_bytes;
+      if (keep) kept_bytes += files[i].size;
+      add_stream(local, i, stream::read_stream(files[i].path), keep);
     } catch (const stream::StreamError& e) {
       errors.push_back(e.what());
     }
   }
   if (any_failed(errors, comm)) return kFailed;
-  timing.mark("read");
+  timing.mark("read+rows");
   auto clocks = align_clocks(local.streams, comm);
-  for (auto& s : local.streams) {
-    ClockMap clock(s, clocks.offset_of(s.header.host));
-    auto ranks = rank_rows(s, clock);
-    auto nodes = node_rows(s, clock);
-    const auto first_process = static_cast<std::int64_t>(local.processes.size());
-    for (auto& p : process_rows(s, clock)) {
-      if (p.parent >= 0) p.parent += first_process;
-      local.processes.push_back(std::move(p));
-    }
-    local.rank_rows.insert(local.rank_rows.end(), std::make_move_iterator(ranks.begin()), std::make_move_iterator(ranks.end()));
-    local.node_rows.insert(local.node_rows.end(), std::make_move_iterator(nodes.begin()), std::make_move_iterator(nodes.end()));
-    // Values are in the rows now; keep only what the catalog and metadata need.
-    s.records.clear();
-    s.values.clear();
-  }
-
-  timing.mark("align+rows");
+  align_local(local, clocks);
+  timing.mark("align");
 
   // 3. Agree on the layout.
   Catalog all;
@@ -814,16 +1007,35 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   info.user = metadata_value(metadata, "user");
   info.command = metadata_value(metadata, "command");
   info.metadata = std::move(metadata);
+  timing.mark("plan");
 
-  // 4. Derive, summarise, compare, write.
-  auto derived = derive_rows(plan, local);
-  auto summaries = summarise(plan, derived, comm);
-  plan.layout.outliers = find_outliers(plan, derived, summaries, comm);
-  timing.mark("derive+summarise");
+  // 4. Batch by batch: decode (if not kept), derive, summarise, write; then the job-wide results.
+  std::vector<jobfile::Outlier> outliers;
+  auto batches = batches_of(local, files, options.batch_bytes);
+  auto rounds = static_cast<unsigned long long>(batches.size()), most = 0ull;
+  MPI_Allreduce(&rounds, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   try {
-    write_job(plan, local, derived, summaries, options, comm);
+    jobfile::JobFileWriter writer(options.output, comm, options.force, plan.layout);
+    auto summaries = start_summaries(plan);
+    for (std::size_t round = 0; round < most; ++round) {  // collective writes: every rank joins every round
+      auto rows = load_batch(plan, local, files, round < batches.size() ? batches[round] : std::vector<std::size_t>{});
+      timing.mark("read+rows");
+      Derived d{derive_all(rows.ranks, plan.rank_metrics, plan.timeline),
+                derive_all(rows.nodes, plan.node_metrics, plan.timeline)};
+      auto [rank_stats, node_stats] = summarise_batch(plan, rows, d, summaries);
+      timing.mark("derive+summarise");
+      write_batch(writer, plan, rows, d, rank_stats, node_stats);
+      timing.mark("write");
+    }
+    merge_across(summaries.job, comm);
+    merge_across(summaries.job_nodes, comm);
+    merge_across(summaries.steps, comm);
+    outliers = find_outliers(plan, summaries, comm);
+    timing.mark("derive+summarise");
+    write_totals(writer, plan, summaries, outliers, local, comm);
+    writer.close();
     timing.mark("write");
-    if (options.timing) timing.report(files, comm);
+    if (options.timing) timing.report(files, most, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;
@@ -833,7 +1045,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
                 options.output.c_str(), info.job_id.c_str(), plan.layout.ranks.size(), info.hosts.size(),
                 plan.timeline.bins, plan.timeline.bin_seconds(), info.status.c_str());
     for (const auto& p : info.problems) std::printf("  problem: %s\n", p.c_str());
-    for (const auto& o : plan.layout.outliers) std::printf("  outlier: %s\n", o.reason.c_str());
+    for (const auto& o : outliers) std::printf("  outlier: %s\n", o.reason.c_str());
   }
   return info.status == "complete" ? kComplete : kPartial;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include <mpi.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct ReduceOptions {
   bool quiet = false;
   bool compress = true;
   bool timing = false;  // print where the time went
+  // Raw stream bytes each reducer rank decodes, derives and writes at once:
+  // memory is bounded by this, not by the number of ranks of the job.
+  std::uint64_t batch_bytes = 256ull << 20;
 };
 
 // Exit statuses of jobperf-reduce.

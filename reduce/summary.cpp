@@ -1,5 +1,6 @@
 #include "reduce/summary.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -83,6 +84,40 @@ jobfile::Stats summarize(const std::vector<double>& bins, double bin_seconds) {
   PartialStats p;
   p.add_row(bins, bin_seconds, kNaN);
   return p.stats();
+}
+
+void add_columns(std::span<PartialStats> columns, std::span<const double> values, std::size_t rows,
+                 double bin_seconds) {
+  const std::size_t n = columns.size();
+  std::vector<double> count(n, 0), sum(n, 0), lo(n, kInf), hi(n, -kInf), mean(n, 0), m2(n, 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double* row = values.data() + r * n;
+    for (std::size_t c = 0; c < n; ++c) {
+      const double v = row[c];
+      if (std::isnan(v)) continue;
+      count[c] += 1;
+      sum[c] += v;
+      lo[c] = std::min(lo[c], v);
+      hi[c] = std::max(hi[c], v);
+    }
+  }
+  for (std::size_t c = 0; c < n; ++c) mean[c] = count[c] > 0 ? sum[c] / count[c] : 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double* row = values.data() + r * n;
+    for (std::size_t c = 0; c < n; ++c)
+      if (const double d = row[c] - mean[c]; !std::isnan(d)) m2[c] += d * d;
+  }
+  for (std::size_t c = 0; c < n; ++c) {
+    if (count[c] == 0) continue;
+    PartialStats p;
+    p.count = count[c];
+    p.mean = mean[c];
+    p.m2 = m2[c];
+    p.min = lo[c];
+    p.max = hi[c];
+    p.integral = sum[c] * bin_seconds;
+    columns[c].merge(p);
+  }
 }
 
 void merge_across(std::vector<PartialStats>& partials, MPI_Comm comm) {

@@ -46,6 +46,11 @@ std::int64_t ClockMap::to_utc(std::int64_t t) const {
   return t + offset_[lo] + std::llround(f * static_cast<double>(offset_[hi] - offset_[lo])) - to_reference;
 }
 
+void move_to_timeline(std::vector<StepSeries>& sources, const ClockMap& clock) {
+  for (auto& series : sources)
+    for (auto& t : series.time_ns) t = clock.to_utc(t);
+}
+
 const std::vector<double>* BinnedSource::find(const std::string& field, bool rate) const {
   for (std::size_t i = 0; i < names.size(); ++i)
     if (names[i] == field && is_counter[i] == rate) return &values[i];

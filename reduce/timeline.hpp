@@ -47,6 +47,9 @@ struct StepSeries {
   std::vector<std::vector<double>> fields;  // [field][sample]
 };
 
+// Maps a row's sample times from its stream's CLOCK_MONOTONIC onto the reference timeline.
+void move_to_timeline(std::vector<StepSeries>& sources, const ClockMap& clock);
+
 struct Timeline {
   std::int64_t start_ns = 0;
   std::int64_t bin_ns = 1'000'000'000;

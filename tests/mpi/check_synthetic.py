@@ -37,12 +37,15 @@ assert np.allclose(f["summary/ranks/cpu_utilization"][:, 5], 0, atol=1e-12)  # c
 steps = dict(zip(f["summary/time/stat"].asstr()[:], f["summary/time/cpu_utilization"][:samples].T))
 assert np.allclose(steps["total"], sum(values), rtol=1e-9) and np.allclose(steps["max"], values[-1])
 assert f["outliers/kind"].shape == (0,), f["outliers/reason"][:]  # an even spread: nothing stands out
-raw = f["samples/procfs.process"]  # the samples before binning: every rank's, exactly as generated
-assert raw["time"].shape == (ranks * (samples + 1),)
+raw = f["samples/procfs.process"]  # the samples before binning, (rank, sample): every rank's, exactly as generated
+assert raw["time"].shape == (ranks, samples + 1) and list(raw["count"][:]) == [samples + 1] * ranks
+assert list(raw["rank"][:]) == list(range(ranks))
 for r in range(ranks):
-    mine = raw["rank"][:] == r
-    assert np.allclose(np.diff(raw["cpu_user"][mine]), (r + 1) * 1e8), r  # (r+1)/10 core for 1 s, in ns
-assert np.all(np.diff(raw["time"][raw["rank"][:] == 0]) == 10**9)
+    assert np.allclose(np.diff(raw["cpu_user"][r]), (r + 1) * 1e8), r  # (r+1)/10 core for 1 s, in ns
+assert np.all(np.diff(raw["time"][0]) == 10**9)
+node_raw = f["samples/procfs.node"]
+assert [n.decode() for n in node_raw["node"][:]] == [f"node{h}" for h in range(hosts)]
+assert node_raw["time"].shape[0] == hosts and np.all(node_raw["count"][:] == samples + 1)
 clock = f["clock"]
 assert clock.attrs["method"] in ("reduce", "single-host"), clock.attrs["method"]
 assert [n.decode() for n in clock["node"][:]] == [f"node{h}" for h in range(hosts)]

@@ -78,9 +78,9 @@ stream::DecodedStream story() {
 
 TEST_CASE("processes add up to a rank without counting a reaped child twice") {
   auto s = story();
-  ClockMap clock(s);
-  auto rows = rank_rows(s, clock);
+  auto rows = rank_rows(s);
   REQUIRE(rows.size() == 1);
+  move_to_timeline(rows[0].sources, ClockMap(s));
   const auto& row = rows[0];
   CHECK(row.rank == 5);  // from the header: the processes' environment named none
   CHECK(row.host == "n1");
