@@ -16,7 +16,7 @@ path, work, ranks, dd_mib = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv
 
 with h5py.File(path, "r") as f:
     assert f.attrs["file_kind"] == "jobperf-job"
-    assert f.attrs["schema_version"] == 2
+    assert f.attrs["schema_version"] == 3
     assert f.attrs["n_ranks"] == ranks and f.attrs["status"] == "complete", (f.attrs["n_ranks"], f.attrs["problems"])
     assert f.attrs["exit_status"] == 0 and f.attrs["job_name"] == "pipeline"
     cpu = f["ranks/cpu_utilization"]
@@ -49,4 +49,14 @@ nodes = xr.open_dataset(path, engine="h5netcdf", group="nodes")
 assert "cpu_busy" in nodes and nodes.cpu_busy.dims == ("node", "time")
 summary = xr.open_dataset(path, engine="h5netcdf", group="summary/ranks")
 assert [s.decode() if isinstance(s, bytes) else s for s in summary.stat.values] == ["min", "mean", "max", "sum", "last", "std"]
+# The raw samples: (rank, sample), padded after each row's count; the last
+# cumulative CPU time of a rank is what its binned rates add up to.
+raw = xr.open_dataset(path, engine="h5netcdf", group="samples/procfs.process")
+assert raw.cpu_user.dims == ("rank", "sample") and np.issubdtype(raw.time.dtype, np.datetime64)
+for r in range(ranks):
+    n = int(raw["count"].values[r])
+    row = raw.isel(rank=r, sample=slice(0, n))
+    assert not row.time.isnull().any() and raw.time.isel(rank=r, sample=slice(n, None)).isnull().all()
+    last_cpu = float(row.cpu_user[-1] + row.cpu_system[-1]) / 1e9
+    assert abs(last_cpu - rank_cpu[r]) <= 1e-6 * max(last_cpu, 1), (r, last_cpu, rank_cpu[r])
 print("consumer: h5py and xarray views agree with the workload")
