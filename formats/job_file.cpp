@@ -540,35 +540,23 @@ JobFileWriter::~JobFileWriter() {
 }
 
 namespace {
-// Rows in increasing order, and the values permuted to match.
-std::pair<std::vector<std::size_t>, std::vector<double>> sorted_rows(std::span<const std::size_t> rows,
-                                                                      std::span<const double> values,
-                                                                      std::size_t width) {
-  std::vector<std::size_t> order(rows.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return rows[a] < rows[b]; });
-  std::pair<std::vector<std::size_t>, std::vector<double>> out;
-  for (auto i : order) {
-    out.first.push_back(rows[i]);
-    out.second.insert(out.second.end(), values.begin() + static_cast<std::ptrdiff_t>(i * width),
-                      values.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));
-  }
-  return out;
+void require_sorted(std::span<const std::size_t> rows) {
+  if (!std::is_sorted(rows.begin(), rows.end())) throw JobFileError("job file writer: rows must be given in increasing order");
 }
 }  // namespace
 
 void JobFileWriter::write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
                                  std::span<const double> values) {
+  require_sorted(row_indices);
   auto& datasets = rows == Rows::Ranks ? impl_->rank_series : impl_->node_series;
-  auto [sorted, data] = sorted_rows(row_indices, values, impl_->time_count);
-  impl_->write_rows(datasets.at(metric), sorted, impl_->time_count, data.data(), H5T_NATIVE_DOUBLE);
+  impl_->write_rows(datasets.at(metric), row_indices, impl_->time_count, values.data(), H5T_NATIVE_DOUBLE);
 }
 
 void JobFileWriter::write_row_summary(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
                                       std::span<const double> values) {
+  require_sorted(row_indices);
   auto& datasets = rows == Rows::Ranks ? impl_->rank_summary : impl_->node_summary;
-  auto [sorted, data] = sorted_rows(row_indices, values, kStatCount);
-  impl_->write_rows(datasets.at(metric), sorted, kStatCount, data.data(), H5T_NATIVE_DOUBLE);
+  impl_->write_rows(datasets.at(metric), row_indices, kStatCount, values.data(), H5T_NATIVE_DOUBLE);
 }
 
 void JobFileWriter::write_job_summary(Rows rows, std::size_t metric, const JobStats& stats) {

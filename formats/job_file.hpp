@@ -165,7 +165,7 @@ class JobFileWriter {
   JobFileWriter(const JobFileWriter&) = delete;
   JobFileWriter& operator=(const JobFileWriter&) = delete;
 
-  // Each rank passes the rows it owns (any order) and rows×time values.
+  // Each rank passes rows it owns, in increasing order, and rows×time values.
   void write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
                     std::span<const double> values);
   // rows×kStatCount values.

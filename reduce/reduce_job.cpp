@@ -308,11 +308,14 @@ std::vector<jobfile::MetricInfo> infos(const std::vector<MetricPlan>& plan) {
   return out;
 }
 
-// All metrics of one row: [metric][bin].
+// All metrics of one row: [metric][bin]. Only the fields a formula reads are resampled.
 std::vector<std::vector<double>> derive(const std::vector<StepSeries>& sources, const std::vector<MetricPlan>& plan,
                                         const Timeline& timeline) {
+  std::map<std::string, std::set<std::string>> wanted;  // source -> fields
+  for (const auto& p : plan)
+    for (const auto& [field, rate] : p.metric.inputs) wanted[p.source].insert(field);
   std::map<std::string, BinnedSource> binned;
-  for (const auto& s : sources) binned.emplace(s.spec.name, resample(s, timeline));
+  for (const auto& s : sources) binned.emplace(s.spec.name, resample(s, timeline, &wanted[s.spec.name]));
   std::vector<std::vector<double>> out;
   for (const auto& p : plan) {
     auto it = binned.find(p.source);
@@ -715,10 +718,8 @@ std::vector<std::vector<double>> row_stats(const std::vector<std::vector<double>
   std::vector<std::vector<double>> out(values.size());
   for (std::size_t m = 0; m < values.size(); ++m) {
     for (std::size_t r = 0; r < rows; ++r) {
-      std::vector<double> row(values[m].begin() + static_cast<std::ptrdiff_t>(r * bins),
-                              values[m].begin() + static_cast<std::ptrdiff_t>((r + 1) * bins));
       PartialStats p;
-      p.add_row(row, dt, labels[r]);
+      p.add_row(std::span(values[m]).subspan(r * bins, bins), dt, labels[r]);
       auto st = p.stats();
       out[m].insert(out[m].end(), st.begin(), st.end());
       job[m].merge(p);

@@ -20,31 +20,26 @@ constexpr int kDoubles = sizeof(PartialStats) / sizeof(double);
 PartialStats::PartialStats()
     : min(kInf), max(-kInf), lowest_integral(kInf), lowest_row(kNaN), highest_integral(-kInf), highest_row(kNaN) {}
 
-void PartialStats::add(double v, double bin_seconds) {
-  count += 1;
-  const double d = v - mean;
-  mean += d / count;
-  m2 += d * (v - mean);
-  min = std::min(min, v);
-  max = std::max(max, v);
-  integral += v * bin_seconds;
-}
-
-void PartialStats::add_row(const std::vector<double>& bins, double bin_seconds, double row) {
-  double last = kNaN, row_integral = 0;
-  bool any = false;
+void PartialStats::add_row(std::span<const double> bins, double bin_seconds, double row) {
+  // Two passes (sum, then squared deviations from the row's mean), merged as one partial.
+  PartialStats p;
+  double sum = 0, last = kNaN;
   for (double v : bins) {
     if (std::isnan(v)) continue;
-    add(v, bin_seconds);
-    row_integral += v * bin_seconds;
+    p.count += 1;
+    sum += v;
+    p.min = std::min(p.min, v);
+    p.max = std::max(p.max, v);
     last = v;
-    any = true;
   }
-  if (!any) return;
-  last_sum += last;
-  if (std::isnan(row)) return;
-  if (row_integral < lowest_integral) lowest_integral = row_integral, lowest_row = row;
-  if (row_integral > highest_integral) highest_integral = row_integral, highest_row = row;
+  if (p.count == 0) return;
+  p.mean = sum / p.count;
+  for (double v : bins)
+    if (const double d = v - p.mean; !std::isnan(d)) p.m2 += d * d;
+  p.integral = sum * bin_seconds;
+  p.last_sum = last;
+  if (!std::isnan(row)) p.lowest_integral = p.highest_integral = p.integral, p.lowest_row = p.highest_row = row;
+  merge(p);
 }
 
 void PartialStats::merge(const PartialStats& o) {

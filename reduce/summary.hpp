@@ -21,9 +21,8 @@ struct PartialStats {
   double lowest_integral, lowest_row, highest_integral, highest_row;  // row: a rank, or a node index
   PartialStats();
 
-  void add(double value, double bin_seconds);
   // A row's bins (NaN: absent); `row` labels it for lowest/highest (NaN: never chosen).
-  void add_row(const std::vector<double>& bins, double bin_seconds, double row);
+  void add_row(std::span<const double> bins, double bin_seconds, double row);
   void merge(const PartialStats& other);
 
   // min, mean, max, sum (the integral), last (the rows' last values, summed), std.

@@ -92,10 +92,11 @@ class Sweep {
 
 }  // namespace
 
-BinnedSource resample(const StepSeries& s, const Timeline& tl) {
+BinnedSource resample(const StepSeries& s, const Timeline& tl, const std::set<std::string>* wanted) {
   BinnedSource out;
   for (std::size_t f = 0; f < s.spec.fields.size(); ++f) {
     const auto& field = s.spec.fields[f];
+    if (wanted && !wanted->count(field.name)) continue;
     bool counter = field.aggregation == Aggregation::Counter || field.aggregation == Aggregation::TreeCounter;
     out.names.push_back(field.name);
     out.is_counter.push_back(counter);

@@ -3,6 +3,8 @@
 // job-wide timeline of equal bins, so ranks and nodes line up bin by bin.
 #pragma once
 #include <cstdint>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "formats/raw_stream.hpp"
@@ -67,6 +69,8 @@ struct BinnedSource {
   std::vector<std::vector<double>> values;  // [field][bin]
   const std::vector<double>* find(const std::string& field, bool rate) const;
 };
-BinnedSource resample(const StepSeries& series, const Timeline& timeline);
+// `wanted` (if given) limits it to the fields some formula reads.
+BinnedSource resample(const StepSeries& series, const Timeline& timeline,
+                      const std::set<std::string>* wanted = nullptr);
 
 }  // namespace jobperf::reduce

@@ -151,8 +151,8 @@ TEST_CASE("summaries: min, mean, max, time integral and last over present bins")
   CHECK(s[jobfile::kLast] == 2);
   CHECK(s[jobfile::kStd] == Approx(std::sqrt(2.0 / 3)));
   PartialStats p;
-  p.add_row({1, 2}, 1, 0);
-  p.add_row({5}, 1, 1);
+  p.add_row(std::vector<double>{1, 2}, 1, 0);
+  p.add_row(std::vector<double>{5}, 1, 1);
   auto j = p.job_stats();
   CHECK(j[jobfile::kMean] == Approx(8.0 / 3));
   CHECK(j[jobfile::kLast] == 7);  // the rows' last values, summed
@@ -182,11 +182,24 @@ TEST_CASE("summaries merge exactly in any grouping (parallel variance), as the t
   CHECK(b[jobfile::kSum] == Approx(2 * 123.5));
   CHECK(b[jobfile::kLowestRow] == 4);   // integral -13
   CHECK(b[jobfile::kHighestRow] == 2);  // integral 200
-  PartialStats step;
-  for (double v : {1.0, 2.0, 6.0}) step.add(v, 1);
-  auto st = step.step_stats();
-  CHECK(st[jobfile::kStepTotal] == 9);
-  CHECK(st[jobfile::kStepMean] == 3);
+}
+
+TEST_CASE("time steps across rows: columns of a rows x bins block add up as their values would one by one") {
+  // Three rows, two steps; a NaN (a rank not running) is left out of its step.
+  const std::vector<double> block = {1, 10, 2, std::nan(""), 6, 30};
+  std::vector<PartialStats> steps(2);
+  add_columns(steps, block, 3, 1);
+  auto first = steps[0].step_stats(), second = steps[1].step_stats();
+  CHECK(first[jobfile::kStepTotal] == 9);
+  CHECK(first[jobfile::kStepMean] == 3);
+  CHECK(first[jobfile::kStepStd] == Approx(std::sqrt(14.0 / 3)));
+  CHECK(second[jobfile::kStepMin] == 10);
+  CHECK(second[jobfile::kStepMax] == 30);
+  CHECK(second[jobfile::kStepStd] == Approx(10));
+  // A second batch of rows merges into the same steps exactly.
+  add_columns(steps, std::vector<double>{3, 20}, 1, 1);
+  CHECK(steps[0].step_stats()[jobfile::kStepMean] == 3);
+  CHECK(steps[1].step_stats()[jobfile::kStepStd] == Approx(std::sqrt(200.0 / 3)));
 }
 
 TEST_CASE("formulas parse, evaluate elementwise and report errors with their place") {
