@@ -308,14 +308,24 @@ std::vector<jobfile::MetricInfo> infos(const std::vector<MetricPlan>& plan) {
   return out;
 }
 
-// All metrics of one row: [metric][bin]. Only the fields a formula reads are resampled.
-std::vector<std::vector<double>> derive(const std::vector<StepSeries>& sources, const std::vector<MetricPlan>& plan,
-                                        const Timeline& timeline) {
-  std::map<std::string, std::set<std::string>> wanted;  // source -> fields
+// Source -> the fields some formula of `plan` reads: the only ones worth resampling.
+using FieldsBySource = std::map<std::string, std::set<std::string>>;
+FieldsBySource inputs_of(const std::vector<MetricPlan>& plan) {
+  FieldsBySource wanted;
   for (const auto& p : plan)
     for (const auto& [field, rate] : p.metric.inputs) wanted[p.source].insert(field);
+  return wanted;
+}
+
+// All metrics of one row: [metric][bin].
+std::vector<std::vector<double>> derive(const std::vector<StepSeries>& sources, const std::vector<MetricPlan>& plan,
+                                        const FieldsBySource& wanted, const Timeline& timeline) {
+  static const std::set<std::string> none;
   std::map<std::string, BinnedSource> binned;
-  for (const auto& s : sources) binned.emplace(s.spec.name, resample(s, timeline, &wanted[s.spec.name]));
+  for (const auto& s : sources) {
+    auto it = wanted.find(s.spec.name);
+    binned.emplace(s.spec.name, resample(s, timeline, it == wanted.end() ? &none : &it->second));
+  }
   std::vector<std::vector<double>> out;
   for (const auto& p : plan) {
     auto it = binned.find(p.source);
@@ -615,18 +625,18 @@ stream::Metadata primary_metadata(const Local& local, const Catalog& all, const 
 // streams whose rows were kept first, then the rest in order.
 std::vector<std::vector<std::size_t>> batches_of(const Local& local, const std::vector<StreamFile>& files,
                                                  std::uint64_t budget) {
-  std::vector<std::vector<std::size_t>> out(1);
+  std::vector<std::vector<std::size_t>> out;
+  std::vector<std::size_t> kept, rest;
+  for (std::size_t i = 0; i < local.streams.size(); ++i) (local.kept[i] ? kept : rest).push_back(i);
+  if (!kept.empty()) out.push_back(std::move(kept));
   std::uint64_t bytes = 0;
-  for (std::size_t i = 0; i < local.streams.size(); ++i)
-    if (local.kept[i]) out[0].push_back(i);
-  for (std::size_t i = 0; i < local.streams.size(); ++i) {
-    if (local.kept[i]) continue;
+  bool open = false;  // the last batch takes more of the rest
+  for (auto i : rest) {
     const auto size = files[local.files[i]].size;
-    if (out.back().empty() || bytes + size > budget) out.emplace_back(), bytes = 0;
+    if (!open || bytes + size > budget) out.emplace_back(), bytes = 0, open = true;
     out.back().push_back(i);
     bytes += size;
   }
-  if (out.size() > 1 && out.front().empty()) out.erase(out.begin());
   return out;
 }
 
@@ -679,8 +689,9 @@ std::vector<std::vector<double>> derive_all(const Rows& rows, const std::vector<
                                             const Timeline& timeline) {
   std::vector<std::vector<double>> out(metrics.size());
   for (auto& values : out) values.reserve(rows.size() * timeline.bins);
+  const auto wanted = inputs_of(metrics);
   for (const auto& row : rows) {
-    auto derived = derive(row.sources, metrics, timeline);
+    auto derived = derive(row.sources, metrics, wanted, timeline);
     for (std::size_t m = 0; m < metrics.size(); ++m) out[m].insert(out[m].end(), derived[m].begin(), derived[m].end());
   }
   return out;
