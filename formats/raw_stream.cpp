@@ -356,31 +356,6 @@ std::string describe(const Damage& d) {
 
 namespace {
 
-struct BlockView {
-  std::uint16_t type;
-  std::uint64_t offset;
-  std::span<const char> payload;
-};
-
-// Why the block at `offset` is not intact, or "" if it is.
-std::string check_block(std::span<const char> bytes, std::uint64_t offset, BlockView& out) {
-  if (bytes.size() - offset < kBlockHeaderSize) return "truncated block header";
-  Decoder d(bytes.data() + offset, kBlockHeaderSize);
-  if (d.get<std::uint32_t>() != kSync) return "no block sync word";
-  auto type = d.get<std::uint16_t>();
-  d.get<std::uint16_t>();
-  auto length = d.get<std::uint32_t>();
-  auto stored_crc = d.get<std::uint32_t>();
-  if (length > kMaxPayload) return "implausible block length " + std::to_string(length);
-  if (bytes.size() - offset - kBlockHeaderSize < length) return "truncated block (stream ends inside it)";
-  const char* payload = bytes.data() + offset + kBlockHeaderSize;
-  std::uint32_t crc = crc32c(bytes.data() + offset + 4, 8);
-  crc = crc32c(payload, length, crc);
-  if (crc != stored_crc) return "CRC mismatch";
-  out = {type, offset, {payload, length}};
-  return "";
-}
-
 void decode_records(Decoder& d, DecodedStream& s) {
   auto count = d.get<std::uint32_t>();
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -400,9 +375,9 @@ void decode_records(Decoder& d, DecodedStream& s) {
 
 // Blocks of a type this reader does not know are skipped: newer writers may
 // add block types without breaking older readers.
-void decode_block(const BlockView& b, DecodedStream& s) {
-  Decoder d(b.payload.data(), b.payload.size());
-  switch (b.type) {
+void decode_block(std::uint16_t type, std::span<const char> payload, DecodedStream& s) {
+  Decoder d(payload.data(), payload.size());
+  switch (type) {
     case kSchema: s.sources.push_back(decode_source(d)); break;
     case kRecords: decode_records(d, s); break;
     case kAnchor: s.anchors.push_back(get_anchor(d)); break;
@@ -455,106 +430,160 @@ void decode_block(const BlockView& b, DecodedStream& s) {
 
 }  // namespace
 
-namespace {
-// The prologue and header block: the only part a reader cannot do without.
-Header header_of(const std::string& name, std::span<const char> bytes, std::size_t& header_payload) {
-  if (bytes.size() < kPrologueSize)
-    throw StreamError(name + ": not a jobperf stream (" + std::to_string(bytes.size()) + " bytes, too short)");
-  if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
-    throw StreamError(name + ": not a jobperf stream (bad magic)");
-  Decoder prologue(bytes.data() + sizeof kMagic, 8);
-  auto version = prologue.get<std::uint32_t>();
-  if (version != kFormatVersion)
-    throw StreamError(name + ": stream format version " + std::to_string(version) +
-                      " is not supported (this reader reads version " + std::to_string(kFormatVersion) + ")");
+// ---------------------------------------------------------------- StreamReader
 
-  BlockView header_block{};
-  std::string why = check_block(bytes, kPrologueSize, header_block);
-  if (why.empty() && header_block.type != kHeader) why = "first block is not a header";
-  if (!why.empty()) throw StreamError(name + ": header block damaged at byte 16: " + why);
-  header_payload = header_block.payload.size();
+namespace {
+constexpr std::size_t kReadAhead = 1 << 20;  // bytes read at once from a file
+
+Header decode_header_block(const std::string& name, std::span<const char> payload) {
   try {
-    Decoder d(header_block.payload.data(), header_block.payload.size());
+    Decoder d(payload.data(), payload.size());
     return decode_header(d);
   } catch (const DecodeError& e) {
     throw StreamError(name + ": header block damaged at byte 16: " + e.what());
   }
 }
+}  // namespace
 
-// The first `limit` bytes of a file (all of it if shorter).
-std::vector<char> read_file(const std::string& path, std::uint64_t limit) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw StreamError(path + ": cannot open: " + errno_text());
+StreamReader::StreamReader(const std::string& path) : name_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw StreamError(path + ": cannot open: " + errno_text());
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
     throw StreamError(path + ": not a regular file");
   }
-  std::vector<char> bytes(static_cast<std::size_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), limit)));
-  std::size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string why = n < 0 ? errno_text() : "file shrank while reading";
-      ::close(fd);
-      throw StreamError(path + ": cannot read: " + why);
+  size_ = static_cast<std::uint64_t>(st.st_size);
+  read_prologue_and_header();
+}
+
+StreamReader::StreamReader(const std::string& name, std::span<const char> bytes)
+    : name_(name), size_(bytes.size()), memory_(bytes) {
+  read_prologue_and_header();
+}
+
+StreamReader::~StreamReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void StreamReader::seek(std::uint64_t offset) { offset_ = std::clamp<std::uint64_t>(offset, first_block_, size_); }
+
+std::span<const char> StreamReader::bytes_at(std::uint64_t offset, std::size_t length) {
+  length = static_cast<std::size_t>(std::min<std::uint64_t>(length, size_ - std::min(offset, size_)));
+  if (fd_ < 0) return memory_.subspan(static_cast<std::size_t>(offset), length);
+  if (offset < buffer_offset_ || offset + length > buffer_offset_ + buffer_.size()) {
+    buffer_offset_ = offset;
+    buffer_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max(length, kReadAhead), size_ - offset)));
+    std::size_t got = 0;
+    while (got < buffer_.size()) {
+      ssize_t n = ::pread(fd_, buffer_.data() + got, buffer_.size() - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        buffer_.resize(got);  // what could be read is decoded; the rest reads as truncated
+        size_ = offset + got;
+        damage_note_ = n < 0 ? "cannot read: " + errno_text() : "file shrank while reading";
+        break;
+      }
+      got += static_cast<std::size_t>(n);
     }
-    got += static_cast<std::size_t>(n);
+    length = std::min(length, buffer_.size());
   }
-  ::close(fd);
-  return bytes;
+  return {buffer_.data() + (offset - buffer_offset_), length};
+}
+
+std::string StreamReader::check_block(std::uint64_t offset, Block& out) {
+  if (size_ - offset < kBlockHeaderSize) return "truncated block header";
+  auto head = bytes_at(offset, kBlockHeaderSize);
+  Decoder d(head.data(), kBlockHeaderSize);
+  if (d.get<std::uint32_t>() != kSync) return "no block sync word";
+  auto type = d.get<std::uint16_t>();
+  d.get<std::uint16_t>();
+  auto length = d.get<std::uint32_t>();
+  auto stored_crc = d.get<std::uint32_t>();
+  if (length > kMaxPayload) return "implausible block length " + std::to_string(length);
+  if (size_ - offset - kBlockHeaderSize < length) return "truncated block (stream ends inside it)";
+  auto whole = bytes_at(offset, kBlockHeaderSize + length);
+  std::uint32_t crc = crc32c(whole.data() + 4, 8);
+  crc = crc32c(whole.data() + kBlockHeaderSize, length, crc);
+  if (crc != stored_crc) return "CRC mismatch";
+  out = {type, whole.subspan(kBlockHeaderSize)};
+  return "";
+}
+
+void StreamReader::read_prologue_and_header() {
+  if (size_ < kPrologueSize)
+    throw StreamError(name_ + ": not a jobperf stream (" + std::to_string(size_) + " bytes, too short)");
+  auto prologue = bytes_at(0, kPrologueSize);
+  if (prologue.size() < kPrologueSize || std::memcmp(prologue.data(), kMagic, sizeof kMagic) != 0)
+    throw StreamError(name_ + ": not a jobperf stream (bad magic)");
+  Decoder d(prologue.data() + sizeof kMagic, 8);
+  auto version = d.get<std::uint32_t>();
+  if (version != kFormatVersion)
+    throw StreamError(name_ + ": stream format version " + std::to_string(version) +
+                      " is not supported (this reader reads version " + std::to_string(kFormatVersion) + ")");
+  Block header{};
+  std::string why = check_block(kPrologueSize, header);
+  if (why.empty() && header.type != kHeader) why = "first block is not a header";
+  if (!why.empty()) throw StreamError(name_ + ": header block damaged at byte 16: " + why);
+  header_ = decode_header_block(name_, header.payload);
+  first_block_ = offset_ = kPrologueSize + kBlockHeaderSize + header.payload.size();
+}
+
+bool StreamReader::next(DecodedStream& s) {
+  if (offset_ >= size_) return false;
+  Block b{};
+  std::string why = check_block(offset_, b);
+  if (why.empty()) {
+    try {
+      decode_block(b.type, b.payload, s);
+      ++s.blocks_read;
+    } catch (const DecodeError& e) {
+      s.damage.push_back({offset_, kBlockHeaderSize + b.payload.size(), std::string("bad payload: ") + e.what()});
+    }
+    offset_ += kBlockHeaderSize + b.payload.size();
+    return true;
+  }
+  if (!damage_note_.empty()) why += " (" + damage_note_ + ")";
+  // Resynchronise: the next offset holding an intact block.
+  std::uint64_t next = offset_ + 1;
+  for (; next < size_; ++next) {
+    if (size_ - next < 4) {
+      next = size_;
+      break;
+    }
+    std::uint32_t word;
+    std::memcpy(&word, bytes_at(next, 4).data(), 4);
+    Block probe{};
+    if (word == kSync && check_block(next, probe).empty()) break;
+  }
+  s.damage.push_back({offset_, next - offset_, why});
+  offset_ = next;
+  return true;
+}
+
+namespace {
+DecodedStream decode_all(StreamReader& reader, const std::string& name) {
+  DecodedStream s;
+  s.path = name;
+  s.size = reader.size();
+  s.header = reader.header();
+  s.blocks_read = 1;
+  while (reader.next(s)) {
+  }
+  return s;
 }
 }  // namespace
 
 DecodedStream decode_stream(const std::string& name, std::span<const char> bytes) {
-  DecodedStream s;
-  s.path = name;
-  s.size = bytes.size();
-  std::size_t header_size = 0;
-  s.header = header_of(name, bytes, header_size);
-  s.blocks_read = 1;
-
-  std::uint64_t offset = kPrologueSize + kBlockHeaderSize + header_size;
-  std::string why;
-  while (offset < bytes.size()) {
-    BlockView b{};
-    why = check_block(bytes, offset, b);
-    if (why.empty()) {
-      try {
-        decode_block(b, s);
-        ++s.blocks_read;
-      } catch (const DecodeError& e) {
-        s.damage.push_back({offset, kBlockHeaderSize + b.payload.size(), std::string("bad payload: ") + e.what()});
-      }
-      offset += kBlockHeaderSize + b.payload.size();
-      continue;
-    }
-    // Resynchronise: the next offset holding an intact block.
-    std::uint64_t next = offset + 1;
-    for (; next < bytes.size(); ++next) {
-      if (bytes.size() - next < 4) {
-        next = bytes.size();
-        break;
-      }
-      std::uint32_t word;
-      std::memcpy(&word, bytes.data() + next, 4);
-      BlockView probe{};
-      if (word == kSync && check_block(bytes, next, probe).empty()) break;
-    }
-    s.damage.push_back({offset, next - offset, why});
-    offset = next;
-  }
-  return s;
+  StreamReader reader(name, bytes);
+  return decode_all(reader, name);
 }
 
 DecodedStream read_stream(const std::string& path) {
-  return decode_stream(path, read_file(path, std::numeric_limits<std::uint64_t>::max()));
+  StreamReader reader(path);
+  return decode_all(reader, path);
 }
 
-Header read_header(const std::string& path) {
-  std::size_t payload = 0;
-  return header_of(path, read_file(path, 64 << 10), payload);
-}
+Header read_header(const std::string& path) { return StreamReader(path).header(); }
 
 }  // namespace jobperf::stream

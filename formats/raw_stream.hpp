@@ -241,6 +241,48 @@ struct DecodedStream {
   }
 };
 
+// Reads a stream block by block with at most a block or 1 MiB of it in
+// memory, so a stream of any length can be decoded a piece at a time.
+// Throws StreamError (naming the file) when the file cannot be opened, is
+// not a jobperf stream, has an unsupported version, or its header block is
+// damaged.
+class StreamReader {
+ public:
+  explicit StreamReader(const std::string& path);
+  StreamReader(const std::string& name, std::span<const char> bytes);
+  ~StreamReader();
+  StreamReader(const StreamReader&) = delete;
+  StreamReader& operator=(const StreamReader&) = delete;
+
+  const Header& header() const { return header_; }
+  std::uint64_t size() const { return size_; }
+  // Where the next block starts; seek() returns to such a place.
+  std::uint64_t offset() const { return offset_; }
+  void seek(std::uint64_t offset);
+  // Decodes the next block into `into` (records and values appended), or
+  // lists the damaged bytes up to the next intact block; false at the end.
+  bool next(DecodedStream& into);
+
+ private:
+  struct Block {
+    std::uint16_t type;
+    std::span<const char> payload;
+  };
+  std::span<const char> bytes_at(std::uint64_t offset, std::size_t length);
+  std::string check_block(std::uint64_t offset, Block& out);
+  void read_prologue_and_header();
+
+  std::string name_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::span<const char> memory_;  // the stream, when it is already in memory
+  std::vector<char> buffer_;      // else a piece of the file
+  std::uint64_t buffer_offset_ = 0;
+  std::string damage_note_;       // why the file ended early, if it did
+  Header header_;
+  std::uint64_t first_block_ = 0, offset_ = 0;
+};
+
 // Reads every intact block; damaged or torn blocks are listed in `damage`
 // with their byte offsets. Throws StreamError (naming the file) only when the
 // file cannot be read at all, is not a jobperf stream, has an unsupported
