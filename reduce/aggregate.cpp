@@ -1,11 +1,9 @@
 #include "reduce/aggregate.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <limits>
-#include <map>
-#include <unordered_map>
 
 namespace jobperf::reduce {
 namespace {
@@ -13,13 +11,7 @@ namespace {
 using stream::Aggregation;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-
-struct Process {
-  const stream::SubjectBegin* begin = nullptr;
-  std::int64_t end_ns = kNever;
-  std::int32_t wait_status = -1;
-  std::vector<const stream::Record*> records;  // in time order
-};
+constexpr std::int64_t kNone = std::numeric_limits<std::int64_t>::min();
 
 std::int64_t exit_code(std::int32_t wait_status) {
   if (wait_status < 0) return -1;
@@ -27,41 +19,147 @@ std::int64_t exit_code(std::int32_t wait_status) {
   return 128 + (wait_status & 0x7f);                                  // WTERMSIG
 }
 
-std::map<std::uint32_t, Process> processes_of(const stream::DecodedStream& s) {
-  std::map<std::uint32_t, Process> out;
-  for (const auto& b : s.subjects) out[b.pid].begin = &b;
-  for (const auto& e : s.subject_ends) {
-    auto it = out.find(e.pid);
-    if (it == out.end()) continue;
-    it->second.end_ns = std::min(it->second.end_ns, e.time_ns);
-    it->second.wait_status = std::max(it->second.wait_status, e.wait_status);
-  }
-  for (const auto& r : s.records) {
-    auto it = out.find(r.subject);
-    if (it != out.end()) it->second.records.push_back(&r);
-  }
-  return out;
+std::int32_t rank_of(const stream::SubjectBegin& b, const stream::Header& h) { return b.rank >= 0 ? b.rank : h.rank; }
+
+bool is_node_sample(const stream::Record& r, const stream::SourceSpec& spec) {
+  // Subject 0 is the node; other subjects are devices (GPUs), kept in the stream for now.
+  return r.subject == 0 && r.value_count == spec.fields.size();
 }
 
-std::int32_t rank_of(const Process& p, const stream::Header& h) {
-  return p.begin->rank >= 0 ? p.begin->rank : h.rank;
-}
+// The first pass, fed blocks in stream order: counts each row's samples
+// exactly as RowCombiner will produce them, and finds when each reaped
+// process's tree counters move into its parent (which needs the parent's
+// samples after the process's last: the future, for the second pass).
+class Outliner {
+ public:
+  explicit Outliner(const stream::Header& header) : header_(header) {}
 
-// One source's series for one rank, in CLOCK_MONOTONIC time.
-StepSeries combine(const stream::DecodedStream& s, const stream::SourceSpec& spec,
-                   const std::vector<const Process*>& members, const std::map<std::uint32_t, Process>& all) {
-  StepSeries out;
-  out.spec = spec;
-  const std::size_t nf = spec.fields.size();
-  out.fields.assign(nf, {});
+  void add(const stream::DecodedStream& blocks) {
+    for (const auto& s : blocks.sources) sources_.push_back(s);
+    for (const auto& b : blocks.subjects) begin(b);
+    for (const auto& r : blocks.records) record(r);
+  }
 
-  std::vector<std::int64_t> times;
-  for (const auto* p : members)
-    for (const auto* r : p->records)
-      if (r->source == spec.id) times.push_back(r->time_ns);
-  std::sort(times.begin(), times.end());
-  times.erase(std::unique(times.begin(), times.end()), times.end());
-  if (times.empty()) return out;
+  StreamOutline finish(stream::DecodedStream skeleton) {
+    StreamOutline out;
+    std::map<std::int32_t, std::size_t> by_rank;  // rows by rank
+    for (auto& [rank, row] : ranks_) by_rank[rank] = 0;
+    for (auto& [rank, index] : by_rank) index = out.ranks.size(), out.ranks.push_back({rank, -1, {}});
+    for (const auto& e : skeleton.subject_ends) {
+      auto it = processes_.find(e.pid);
+      if (it == processes_.end()) continue;
+      it->second.end_ns = std::min(it->second.end_ns, e.time_ns);
+      it->second.wait_status = std::max(it->second.wait_status, e.wait_status);
+    }
+    std::vector<std::uint32_t> pids;
+    for (const auto& [pid, p] : processes_) pids.push_back(pid);
+    std::sort(pids.begin(), pids.end());
+    for (auto& [rank, row] : ranks_) {
+      auto& o = out.ranks[by_rank[rank]];
+      for (auto pid : pids) {  // the command the collector itself started and reaped is the rank's command
+        const auto& p = processes_[pid];
+        if (p.rank == rank && p.ppid == static_cast<std::uint32_t>(header_.pid) && p.wait_status >= 0)
+          o.exit_status = exit_code(p.wait_status);
+      }
+      for (const auto& spec : sources_) {
+        if (spec.scope != stream::Scope::Process) continue;
+        SourceSpan span{spec.name, static_cast<std::uint32_t>(spec.fields.size()), 0, kNever, kNone};
+        if (auto it = row.find(spec.id); it != row.end()) {
+          span.samples = it->second.samples, span.first_ns = it->second.first_ns, span.last_ns = it->second.last_ns;
+          const std::int64_t start = rank_start(rank);
+          if (start < span.first_ns) ++span.samples, span.first_ns = start;  // the combination starts from zero
+        }
+        o.sources.push_back(span);
+      }
+    }
+    RowOutline node;
+    for (const auto& spec : sources_) {
+      auto it = node_.find(spec.id);
+      if (spec.scope != stream::Scope::Node || it == node_.end()) continue;
+      node.sources.push_back({spec.name, static_cast<std::uint32_t>(spec.fields.size()), it->second.samples,
+                              it->second.first_ns, it->second.last_ns});
+    }
+    if (!node.sources.empty()) out.nodes.push_back(std::move(node));
+    for (const auto& spec : sources_) {
+      bool tree = std::any_of(spec.fields.begin(), spec.fields.end(),
+                              [](auto& f) { return f.aggregation == Aggregation::TreeCounter; });
+      if (spec.scope != stream::Scope::Process || !tree) continue;
+      std::map<std::uint32_t, std::int64_t> memo;
+      for (auto pid : pids)
+        if (auto when = absorbed_at(pid, spec.id, memo); when != kNever) out.absorbed_at[{pid, spec.id}] = when;
+    }
+    out.skeleton = std::move(skeleton);
+    return out;
+  }
+
+ private:
+  struct Seen {  // one process's records of one source
+    std::int64_t first = kNone, last = kNone;
+    std::int64_t parent_after_last = kNever;  // the parent's first record after `last`
+    bool waiting = false;                     // on its parent's list, for that record
+  };
+  struct Process {
+    std::int32_t rank = -1;
+    std::uint32_t ppid = 0;
+    std::int64_t start_ns = 0;
+    std::int64_t end_ns = kNever;
+    std::int32_t wait_status = -1;
+    std::map<std::uint16_t, Seen> seen;
+  };
+  struct Span {
+    std::int64_t samples = 0, first_ns = kNever, last_ns = kNone;
+  };
+
+  void begin(const stream::SubjectBegin& b) {
+    auto& p = processes_[b.pid];
+    p.rank = rank_of(b, header_);
+    p.ppid = b.ppid;
+    p.start_ns = b.start_ns;
+    ranks_[p.rank];
+  }
+
+  void record(const stream::Record& r) {
+    const std::int64_t t = now_ = std::max(now_, r.time_ns);
+    const stream::SourceSpec* spec = nullptr;
+    for (const auto& s : sources_)
+      if (s.id == r.source) spec = &s;
+    if (!spec) return;
+    if (spec->scope == stream::Scope::Node) {
+      if (is_node_sample(r, *spec)) count(node_[r.source], t, true);
+      return;
+    }
+    auto it = processes_.find(r.subject);
+    if (it == processes_.end()) return;
+    auto& p = it->second;
+    count(ranks_[p.rank][r.source], t, false);
+    // This process's children waiting for its first record after theirs.
+    auto& waiting = waiting_[{r.subject, r.source}];
+    std::erase_if(waiting, [&](std::uint32_t child) {
+      auto& c = processes_[child].seen[r.source];
+      if (c.last >= t) return false;
+      c.parent_after_last = t;
+      c.waiting = false;
+      return true;
+    });
+    auto& mine = p.seen[r.source];
+    if (mine.first == kNone) mine.first = t;
+    mine.last = t;
+    mine.parent_after_last = kNever;
+    if (!mine.waiting) waiting_[{p.ppid, r.source}].push_back(r.subject), mine.waiting = true;
+  }
+
+  static void count(Span& s, std::int64_t t, bool every_record) {
+    if (every_record || s.last_ns != t) ++s.samples;
+    s.first_ns = std::min(s.first_ns, t);
+    s.last_ns = t;
+  }
+
+  std::int64_t rank_start(std::int32_t rank) const {
+    std::int64_t start = kNever;
+    for (const auto& [pid, p] : processes_)
+      if (p.rank == rank) start = std::min(start, p.start_ns);
+    return start;
+  }
 
   // A process that ended without the collector reaping it was reaped by its
   // watched parent, unless the parent was gone first (then it was orphaned).
@@ -70,66 +168,189 @@ StepSeries combine(const stream::DecodedStream& s, const stream::SourceSpec& spe
   // have been sampled in that tick too). A parent with no later sample has
   // ended as well: the value travels on with the parent, and leaves the sum
   // when the parent's does.
-  auto last_record = [&](const Process* p) {
-    std::int64_t last = std::numeric_limits<std::int64_t>::min();
-    for (const auto* r : p->records)
-      if (r->source == spec.id) last = r->time_ns;
-    return last;
-  };
-  std::map<const Process*, std::int64_t> memo;
-  std::function<std::int64_t(const Process*)> absorbed_at = [&](const Process* p) -> std::int64_t {
-    if (auto it = memo.find(p); it != memo.end()) return it->second;
+  std::int64_t absorbed_at(std::uint32_t pid, std::uint16_t source, std::map<std::uint32_t, std::int64_t>& memo) {
+    if (auto it = memo.find(pid); it != memo.end()) return it->second;
+    memo[pid] = kNever;  // a pid loop (reused pids) ends here
+    const auto& p = processes_[pid];
+    auto parent = processes_.find(p.ppid);
     std::int64_t when = kNever;
-    auto parent = all.find(p->begin->ppid);
-    const std::int64_t last = last_record(p);
-    if (p->end_ns != kNever && p->wait_status < 0 && parent != all.end() && parent->second.begin &&
-        parent->second.end_ns > last) {
-      const Process* q = &parent->second;
-      for (const auto* r : q->records)
-        if (r->source == spec.id && r->time_ns > last) {
-          when = r->time_ns;
-          break;
-        }
-      if (when == kNever && q->wait_status < 0) when = absorbed_at(q);
+    const Seen* own = p.seen.count(source) ? &p.seen.at(source) : nullptr;
+    const std::int64_t last = own ? own->last : kNone;
+    if (p.end_ns != kNever && p.wait_status < 0 && parent != processes_.end() && parent->second.end_ns > last) {
+      const auto& q = parent->second;
+      if (own) when = own->parent_after_last;
+      else if (q.seen.count(source)) when = q.seen.at(source).first;
+      if (when == kNever && q.wait_status < 0) when = absorbed_at(p.ppid, source, memo);
     }
-    return memo[p] = when;
-  };
-  struct State {
-    const Process* p;
-    std::int64_t absorbed_at;
-    std::size_t next = 0;  // next record to apply
-    const stream::Record* last = nullptr;
-  };
-  std::vector<State> states;
-  for (const auto* p : members) states.push_back(State{p, absorbed_at(p)});
-
-  // The rank's counters start at zero when its first process starts.
-  std::int64_t start = times.front();
-  for (const auto* p : members) start = std::min(start, p->begin->start_ns);
-  if (start < times.front()) {
-    out.time_ns.push_back(start);
-    for (std::size_t f = 0; f < nf; ++f)
-      out.fields[f].push_back(spec.fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0);
+    return memo[pid] = when;
   }
 
-  for (auto t : times) {
-    for (auto& st : states) {
-      const auto& recs = st.p->records;
-      while (st.next < recs.size() && recs[st.next]->time_ns <= t) {
-        if (recs[st.next]->source == spec.id) st.last = recs[st.next];
-        ++st.next;
-      }
+  struct PairHash {
+    std::size_t operator()(const std::pair<std::uint32_t, std::uint16_t>& k) const {
+      return std::hash<std::uint64_t>()((std::uint64_t{k.first} << 16) | k.second);
     }
-    out.time_ns.push_back(t);
+  };
+
+  const stream::Header& header_;
+  std::vector<stream::SourceSpec> sources_;
+  std::unordered_map<std::uint32_t, Process> processes_;
+  std::map<std::int32_t, std::map<std::uint16_t, Span>> ranks_;  // rank -> source id -> its samples
+  std::map<std::uint16_t, Span> node_;
+  std::unordered_map<std::pair<std::uint32_t, std::uint16_t>, std::vector<std::uint32_t>, PairHash> waiting_;
+  std::int64_t now_ = kNone;
+};
+
+void drop_samples(stream::DecodedStream& s) {
+  std::vector<stream::Record>().swap(s.records);
+  std::vector<std::uint64_t>().swap(s.values);
+}
+
+}  // namespace
+
+StreamOutline outline_stream(stream::StreamReader& reader, const std::string& path) {
+  stream::DecodedStream skeleton, blocks;
+  skeleton.path = path;
+  skeleton.size = reader.size();
+  skeleton.header = reader.header();
+  skeleton.blocks_read = 1;
+  Outliner outliner(skeleton.header);
+  while (reader.next(blocks)) {
+    outliner.add(blocks);
+    // Keep all but the samples; damage offsets and block counts carry over.
+    auto move_all = [](auto& from, auto& to) {
+      to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+      from.clear();
+    };
+    move_all(blocks.sources, skeleton.sources);
+    move_all(blocks.subjects, skeleton.subjects);
+    move_all(blocks.subject_ends, skeleton.subject_ends);
+    move_all(blocks.notes, skeleton.notes);
+    move_all(blocks.metadata, skeleton.metadata);
+    move_all(blocks.anchors, skeleton.anchors);
+    move_all(blocks.process_exits, skeleton.process_exits);
+    move_all(blocks.clock_offsets, skeleton.clock_offsets);
+    move_all(blocks.damage, skeleton.damage);
+    if (blocks.closed) skeleton.closed = true, skeleton.end = blocks.end;
+    skeleton.blocks_read += blocks.blocks_read;
+    blocks.blocks_read = 0;
+    blocks.records.clear();
+    blocks.values.clear();
+  }
+  return outliner.finish(std::move(skeleton));
+}
+
+StreamOutline outline_stream(const stream::DecodedStream& whole) {
+  Outliner outliner(whole.header);
+  outliner.add(whole);
+  auto skeleton = whole;
+  drop_samples(skeleton);
+  return outliner.finish(std::move(skeleton));
+}
+
+// ---------------------------------------------------------------- RowCombiner
+
+RowCombiner::RowCombiner(const StreamOutline& outline, const ClockMap* clock) : clock_(clock) {
+  const auto& s = outline.skeleton;
+  for (const auto& spec : s.sources) {
+    if (spec.scope == stream::Scope::Process) process_index_[spec.id] = process_specs_.size(), process_specs_.push_back(spec);
+  }
+  auto series_of = [](const stream::SourceSpec& spec) {
+    StepSeries series;
+    series.spec = spec;
+    series.fields.assign(spec.fields.size(), {});
+    return series;
+  };
+  std::map<std::int32_t, std::size_t> row_of_rank;
+  for (const auto& o : outline.ranks) {
+    row_of_rank[o.rank] = ranks.size();
+    RankRow row;
+    row.rank = o.rank;
+    row.host = s.header.host;
+    row.stream = s.path.substr(s.path.find_last_of('/') + 1);
+    row.exit_status = o.exit_status;
+    for (const auto& spec : process_specs_) row.sources.push_back(series_of(spec));
+    ranks.push_back(std::move(row));
+    rows_.push_back({{}, kNever, std::vector<std::int64_t>(process_specs_.size(), kNone)});
+  }
+  for (const auto& o : outline.nodes) {
+    NodeRow row;
+    row.host = s.header.host;
+    for (const auto& span : o.sources)
+      for (const auto& spec : s.sources)
+        if (spec.name == span.source && spec.scope == stream::Scope::Node) {
+          node_index_[spec.id] = node_specs_.size();
+          node_specs_.push_back(spec);
+          row.sources.push_back(series_of(spec));
+        }
+    nodes.push_back(std::move(row));
+  }
+  std::map<std::uint32_t, const stream::SubjectBegin*> begins;  // by pid, as the first pass keeps them
+  for (const auto& b : s.subjects) begins[b.pid] = &b;
+  for (const auto& [pid, b] : begins) {
+    auto& p = processes_[pid];
+    p.row = row_of_rank.at(rank_of(*b, s.header));
+    p.sources.resize(process_specs_.size());
+    for (std::size_t k = 0; k < process_specs_.size(); ++k)
+      if (auto it = outline.absorbed_at.find({pid, process_specs_[k].id}); it != outline.absorbed_at.end())
+        p.sources[k].absorbed_at = it->second;
+    auto& row = rows_[p.row];
+    row.members.push_back(&p);
+    row.start_ns = std::min(row.start_ns, b->start_ns);
+  }
+  for (const auto& e : s.subject_ends)
+    if (auto it = processes_.find(e.pid); it != processes_.end()) it->second.end_ns = std::min(it->second.end_ns, e.time_ns);
+}
+
+void RowCombiner::add(const stream::DecodedStream& blocks) {
+  for (const auto& b : blocks.subjects)
+    if (auto it = processes_.find(b.pid); it != processes_.end()) it->second.begun = true;
+  for (const auto& r : blocks.records) {
+    if (r.time_ns > now_) emit(now_), now_ = r.time_ns;  // the samples at now_ are complete
+    if (auto n = node_index_.find(r.source); n != node_index_.end()) {
+      if (!is_node_sample(r, node_specs_[n->second])) continue;
+      auto& series = nodes[0].sources[n->second];
+      series.time_ns.push_back(utc(now_));
+      auto v = blocks.values_of(r);
+      for (std::size_t f = 0; f < series.fields.size(); ++f)
+        series.fields[f].push_back(stream::raw_to_double(v[f], series.spec.fields[f].type));
+      continue;
+    }
+    auto k = process_index_.find(r.source);
+    auto p = processes_.find(r.subject);
+    if (k == process_index_.end() || p == processes_.end() || !p->second.begun) continue;
+    auto& state = p->second.sources[k->second];
+    auto v = blocks.values_of(r);
+    state.sampled = true;
+    state.last.assign(v.begin(), v.end());
+    auto& touched = rows_[p->second.row].touched[k->second];
+    if (touched != now_) touched = now_, pending_.emplace_back(p->second.row, k->second);
+  }
+}
+
+void RowCombiner::finish() { emit(now_); }
+
+void RowCombiner::emit(std::int64_t t) {
+  std::sort(pending_.begin(), pending_.end());
+  for (auto [r, k] : pending_) {
+    auto& series = ranks[r].sources[k];
+    const auto& row = rows_[r];
+    const auto& spec = process_specs_[k];
+    const std::size_t nf = spec.fields.size();
+    if (series.time_ns.empty() && row.start_ns < t) {  // the rank's counters start at zero
+      series.time_ns.push_back(utc(row.start_ns));
+      for (std::size_t f = 0; f < nf; ++f)
+        series.fields[f].push_back(spec.fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0);
+    }
+    series.time_ns.push_back(utc(t));
     for (std::size_t f = 0; f < nf; ++f) {
       const auto agg = spec.fields[f].aggregation;
       const auto type = spec.fields[f].type;
-      double sum = 0;
-      double attribute = kNaN;
-      for (const auto& st : states) {
-        if (!st.last || st.last->value_count <= f) continue;
-        const bool alive = st.p->end_ns > t;
-        double v = stream::raw_to_double(s.values_of(*st.last)[f], type);
+      double sum = 0, attribute = kNaN;
+      for (const auto* p : row.members) {
+        const auto& st = p->sources[k];
+        if (!st.sampled || st.last.size() <= f) continue;
+        const bool alive = p->end_ns > t;
+        const double v = stream::raw_to_double(st.last[f], type);
         switch (agg) {
           case Aggregation::Gauge:
             if (alive) sum += v;
@@ -143,59 +364,24 @@ StepSeries combine(const stream::DecodedStream& s, const stream::SourceSpec& spe
             break;
         }
       }
-      out.fields[f].push_back(agg == Aggregation::Attribute ? attribute : sum);
+      series.fields[f].push_back(agg == Aggregation::Attribute ? attribute : sum);
     }
   }
-  return out;
+  pending_.clear();
 }
 
-}  // namespace
-
 std::vector<RankRow> rank_rows(const stream::DecodedStream& s) {
-  auto all = processes_of(s);
-  std::map<std::int32_t, std::vector<const Process*>> by_rank;
-  for (const auto& [pid, p] : all)
-    if (p.begin) by_rank[rank_of(p, s.header)].push_back(&p);
-
-  std::vector<RankRow> rows;
-  for (const auto& [rank, members] : by_rank) {
-    RankRow row;
-    row.rank = rank;
-    row.host = s.header.host;
-    row.stream = s.path.substr(s.path.find_last_of('/') + 1);
-    // The command the collector itself started and reaped is the rank's command.
-    for (const auto* p : members)
-      if (p->begin->ppid == static_cast<std::uint32_t>(s.header.pid) && p->wait_status >= 0)
-        row.exit_status = exit_code(p->wait_status);
-    for (const auto& spec : s.sources) {
-      if (spec.scope != stream::Scope::Process) continue;
-      row.sources.push_back(combine(s, spec, members, all));
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
+  RowCombiner c(outline_stream(s), nullptr);
+  c.add(s);
+  c.finish();
+  return std::move(c.ranks);
 }
 
 std::vector<NodeRow> node_rows(const stream::DecodedStream& s) {
-  NodeRow row;
-  row.host = s.header.host;
-  for (const auto& spec : s.sources) {
-    if (spec.scope != stream::Scope::Node) continue;
-    StepSeries series;
-    series.spec = spec;
-    series.fields.assign(spec.fields.size(), {});
-    for (const auto& r : s.records) {
-      // Subject 0 is the node; other subjects are devices (GPUs), kept in the stream for now.
-      if (r.source != spec.id || r.subject != 0 || r.value_count != spec.fields.size()) continue;
-      series.time_ns.push_back(r.time_ns);
-      auto v = s.values_of(r);
-      for (std::size_t f = 0; f < spec.fields.size(); ++f)
-        series.fields[f].push_back(stream::raw_to_double(v[f], spec.fields[f].type));
-    }
-    if (!series.time_ns.empty()) row.sources.push_back(std::move(series));
-  }
-  if (row.sources.empty()) return {};
-  return {row};
+  RowCombiner c(outline_stream(s), nullptr);
+  c.add(s);
+  c.finish();
+  return std::move(c.nodes);
 }
 
 }  // namespace jobperf::reduce
