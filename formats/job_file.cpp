@@ -97,7 +97,6 @@ Handle open_dataset(hid_t loc, const std::string& name) {
 // How a (row, time) series is stored: chunks of one row (two reducer ranks
 // never share a chunk: filters in parallel HDF5 need that) and up to
 // kChunkSteps steps, shuffled and deflated unless compression is off.
-constexpr hsize_t kChunkSteps = 8192;  // 64 KiB of float64
 struct Chunking {
   std::vector<hsize_t> chunk;  // empty: contiguous
   bool compress = false;
@@ -176,38 +175,48 @@ struct JobFileWriter::Impl {
     samples.clear();
   }
 
-  // Collective write of whole rows (sorted), one H5Dwrite per run of
-  // consecutive rows: HDF5 maps an irregular selection onto chunks element by
-  // element, a single block at once. Every rank makes as many calls as the rank
-  // with the most runs, with empty selections once its own are written.
-  void write_rows(hid_t dset, std::span<const std::size_t> rows, std::size_t width, const void* values,
-                  hid_t mem_type) {
-    std::vector<std::pair<std::size_t, std::size_t>> runs;  // (index into rows, length)
-    for (std::size_t i = 0; i < rows.size() && width > 0; ++i)
-      if (!runs.empty() && rows[i] == rows[i - 1] + 1) ++runs.back().second;
-      else runs.emplace_back(i, 1);
-    unsigned long long mine = runs.size(), most = 0;
+  // A block of a (row, column) dataset and its values, row-major.
+  struct Block {
+    hsize_t row, rows, column, columns;
+    const void* values;
+  };
+
+  // Collective: one H5Dwrite per block (HDF5 maps an irregular selection
+  // onto chunks element by element, a single block at once). Every rank
+  // makes as many calls as the rank with the most blocks, with empty
+  // selections once its own are written.
+  void write_blocks(hid_t dset, const std::vector<Block>& blocks, hid_t mem_type) {
+    unsigned long long mine = blocks.size(), most = 0;
     MPI_Allreduce(&mine, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
-    const auto element = H5Tget_size(mem_type);
     for (std::size_t k = 0; k < most; ++k) {
       auto file_space = h5::space_handle(H5Dget_space(dset), "get dataspace");
-      const bool any = k < runs.size();
-      const auto [first, count] = any ? runs[k] : std::pair<std::size_t, std::size_t>{0, 1};
-      hsize_t start[2] = {any ? rows[first] : 0, 0}, block[2] = {count, std::max<hsize_t>(width, 1)};
-      auto mem_space = h5::space_handle(H5Screate_simple(2, block, nullptr), "create memory space");
+      const bool any = k < blocks.size();
+      const Block b = any ? blocks[k] : Block{0, 1, 0, 1, nullptr};
+      hsize_t start[2] = {b.row, b.column}, count[2] = {b.rows, b.columns};
+      auto mem_space = h5::space_handle(H5Screate_simple(2, count, nullptr), "create memory space");
       if (any) {
-        check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, block, nullptr), "select rows", 0);
+        check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr), "select rows", 0);
       } else {
         H5Sselect_none(file_space);
         H5Sselect_none(mem_space);
       }
-      const auto* data = static_cast<const char*>(values) + (any ? first * width * element : 0);
-      if (H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, data) < 0) {
+      if (H5Dwrite(dset, mem_type, mem_space, file_space, dxpl, b.values) < 0) {
         char name[256] = "?";
         H5Iget_name(dset, name, sizeof name);
-        throw h5::H5Error(std::string("HDF5: cannot write ") + std::to_string(count) + " rows of " + name);
+        throw h5::H5Error(std::string("HDF5: cannot write ") + std::to_string(b.rows) + " rows of " + name);
       }
     }
+  }
+
+  // Columns [column, column + width) of rows (sorted): one block per run of consecutive rows.
+  void write_rows(hid_t dset, std::span<const std::size_t> rows, std::size_t width, const void* values,
+                  hid_t mem_type, std::size_t column = 0) {
+    std::vector<Block> blocks;
+    const auto row_bytes = width * H5Tget_size(mem_type);
+    for (std::size_t i = 0; i < rows.size() && width > 0; ++i)
+      if (!blocks.empty() && rows[i] == rows[i - 1] + 1) ++blocks.back().rows;
+      else blocks.push_back({rows[i], 1, column, width, static_cast<const char*>(values) + i * row_bytes});
+    write_blocks(dset, blocks, mem_type);
   }
 
   void write_by_root(hid_t dset, hid_t mem_type, const void* data) {
@@ -546,10 +555,10 @@ void require_sorted(std::span<const std::size_t> rows) {
 }  // namespace
 
 void JobFileWriter::write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
-                                 std::span<const double> values) {
+                                 std::span<const double> values, std::size_t first_step, std::size_t steps) {
   require_sorted(row_indices);
   auto& datasets = rows == Rows::Ranks ? impl_->rank_series : impl_->node_series;
-  impl_->write_rows(datasets.at(metric), row_indices, impl_->time_count, values.data(), H5T_NATIVE_DOUBLE);
+  impl_->write_rows(datasets.at(metric), row_indices, steps, values.data(), H5T_NATIVE_DOUBLE, first_step);
 }
 
 void JobFileWriter::write_row_summary(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
@@ -564,8 +573,11 @@ void JobFileWriter::write_job_summary(Rows rows, std::size_t metric, const JobSt
   impl_->write_by_root(datasets.at(metric), H5T_NATIVE_DOUBLE, stats.data());
 }
 
-void JobFileWriter::write_step_summary(std::size_t metric, std::span<const double> values) {
-  impl_->write_by_root(impl_->step_summary.at(metric), H5T_NATIVE_DOUBLE, values.data());
+void JobFileWriter::write_step_summary(std::size_t metric, std::size_t first_step, std::span<const double> values) {
+  std::vector<Impl::Block> block;
+  if (impl_->rank == 0 && !values.empty())
+    block.push_back({first_step, values.size() / kStepStatCount, 0, kStepStatCount, values.data()});
+  impl_->write_blocks(impl_->step_summary.at(metric), block, H5T_NATIVE_DOUBLE);
 }
 
 namespace {
@@ -683,27 +695,42 @@ void JobFileWriter::write_processes(const std::vector<ProcessRow>& mine) {
   impl_->write_table(kProcesses, "process", t);
 }
 
-void JobFileWriter::write_samples(std::size_t source, std::span<const RowSamples> mine) {
+void JobFileWriter::write_samples(std::size_t source, std::span<const RowSamples> mine, bool last) {
   auto& d = impl_->samples.at(source);
+  auto columns = [&](const RowSamples& r) { return last ? d.width - std::min(r.column, d.width) : r.time_ns.size(); };
   std::vector<const RowSamples*> rows;
-  for (const auto& r : mine) rows.push_back(&r);
-  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->row < b->row; });
-  std::vector<std::size_t> row_indices;
-  for (const auto* r : rows) row_indices.push_back(r->row);
-  // Each row padded to the width: NaT after its last time, NaN after its last value.
-  auto padded = [&](auto missing, auto value_at) {
-    std::vector<decltype(missing)> out(rows.size() * d.width, missing);
-    for (std::size_t i = 0; i < rows.size(); ++i)
-      for (std::size_t k = 0; k < rows[i]->time_ns.size(); ++k) out[i * d.width + k] = value_at(*rows[i], k);
-    return out;
-  };
-  auto times = padded(kMissingTime, [](const RowSamples& r, std::size_t k) { return r.time_ns[k]; });
-  impl_->write_rows(d.time, row_indices, d.width, times.data(), H5T_NATIVE_INT64);
-  for (std::size_t f = 0; f < d.fields.size(); ++f) {
-    auto values = padded(std::numeric_limits<double>::quiet_NaN(),
-                         [f](const RowSamples& r, std::size_t k) { return (*r.values)[f][k]; });
-    impl_->write_rows(d.fields[f], row_indices, d.width, values.data(), H5T_NATIVE_DOUBLE);
+  for (const auto& r : mine) {
+    if (r.column + r.time_ns.size() > d.width)
+      throw JobFileError("job file writer: more samples than counted for row " + std::to_string(r.row));
+    if (columns(r) > 0) rows.push_back(&r);
   }
+  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->row < b->row; });
+  // Runs of consecutive rows whose pieces start at the same column and are as long: one block each.
+  std::vector<std::pair<std::size_t, std::size_t>> runs;  // (first index into rows, count)
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto &r = *rows[i], *prev = i > 0 ? rows[i - 1] : nullptr;
+    if (prev && r.row == prev->row + 1 && r.column == prev->column && columns(r) == columns(*prev)) ++runs.back().second;
+    else runs.emplace_back(i, 1);
+  }
+  // Each piece padded to its block's width: NaT after the row's last time, NaN after its last value.
+  auto write = [&](hid_t dset, hid_t mem_type, auto missing, auto value_at) {
+    std::vector<std::vector<decltype(missing)>> buffers;
+    std::vector<Impl::Block> blocks;
+    for (auto [first, count] : runs) {
+      const std::size_t width = columns(*rows[first]);
+      auto& buffer = buffers.emplace_back(count * width, missing);
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto& r = *rows[first + i];
+        for (std::size_t k = 0; k < r.time_ns.size(); ++k) buffer[i * width + k] = value_at(r, k);
+      }
+      blocks.push_back({rows[first]->row, count, rows[first]->column, width, buffer.data()});
+    }
+    impl_->write_blocks(dset, blocks, mem_type);
+  };
+  write(d.time, H5T_NATIVE_INT64, kMissingTime, [](const RowSamples& r, std::size_t k) { return r.time_ns[k]; });
+  for (std::size_t f = 0; f < d.fields.size(); ++f)
+    write(d.fields[f], H5T_NATIVE_DOUBLE, std::numeric_limits<double>::quiet_NaN(),
+          [f](const RowSamples& r, std::size_t k) { return r.values ? (*r.values)[f][r.first + k] : 0.0; });
 }
 
 void JobFileWriter::write_outliers(const std::vector<Outlier>& outliers) { impl_->write_outliers(outliers); }

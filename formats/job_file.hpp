@@ -141,12 +141,19 @@ struct ProcessRow {
   double thread_user_s = 0, thread_system_s = 0;
 };
 
-// One row's samples of one source (see SampleSource).
+// A piece of one row's samples of one source (see SampleSource): time_ns
+// and values[field][first...] go to the row's samples column, column + 1, ...
 struct RowSamples {
   std::size_t row = 0;  // of /ranks or /nodes
+  std::size_t column = 0;
   std::span<const std::int64_t> time_ns;
   const std::vector<std::vector<double>>* values = nullptr;  // [field][sample]
+  std::size_t first = 0;  // the index of time_ns[0] in values
 };
+
+// Time steps per chunk of a (row, time) series: a window of steps that is a
+// multiple of it writes whole chunks.
+inline constexpr std::size_t kChunkSteps = 8192;
 
 // The processes of one JOBPERF_TAGS value (EPMT's "operations"), added up.
 struct TagSum {
@@ -165,20 +172,23 @@ class JobFileWriter {
   JobFileWriter(const JobFileWriter&) = delete;
   JobFileWriter& operator=(const JobFileWriter&) = delete;
 
-  // Each rank passes rows it owns, in increasing order, and rows×time values.
+  // Each rank passes rows it owns, in increasing order, and their values of
+  // `steps` time steps from `first_step` on, rows×steps.
   void write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
-                    std::span<const double> values);
+                    std::span<const double> values, std::size_t first_step, std::size_t steps);
   // rows×kStatCount values.
   void write_row_summary(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
                          std::span<const double> values);
   // Same values on every rank; rank 0 writes them.
   void write_job_summary(Rows rows, std::size_t metric, const JobStats& stats);
-  // time×kStepStatCount values of a rank metric: each step across the ranks.
-  void write_step_summary(std::size_t metric, std::span<const double> values);
+  // steps×kStepStatCount values of a rank metric from `first_step` on: each step across the ranks.
+  // Same values on every rank.
+  void write_step_summary(std::size_t metric, std::size_t first_step, std::span<const double> values);
   // Collective: each rank passes its rows (any number), stored in rank order.
   void write_processes(const std::vector<ProcessRow>& mine);
-  // Collective: each rank passes the samples of the rows it owns (any order, any number).
-  void write_samples(std::size_t source, std::span<const RowSamples> mine);
+  // Collective: each rank passes pieces of the samples of the rows it owns
+  // (any order, any number); with `last`, each row's padding follows its piece.
+  void write_samples(std::size_t source, std::span<const RowSamples> mine, bool last);
   // Same list on every rank.
   void write_outliers(const std::vector<Outlier>& outliers);
   void write_tag_sums(const std::vector<TagSum>& mine);

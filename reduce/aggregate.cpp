@@ -40,7 +40,7 @@ class Outliner {
     for (const auto& r : blocks.records) record(r);
   }
 
-  StreamOutline finish(stream::DecodedStream skeleton) {
+  StreamOutline finish(const stream::DecodedStream& skeleton) {
     StreamOutline out;
     std::map<std::int32_t, std::size_t> by_rank;  // rows by rank
     for (auto& [rank, row] : ranks_) by_rank[rank] = 0;
@@ -88,7 +88,6 @@ class Outliner {
       for (auto pid : pids)
         if (auto when = absorbed_at(pid, spec.id, memo); when != kNever) out.absorbed_at[{pid, spec.id}] = when;
     }
-    out.skeleton = std::move(skeleton);
     return out;
   }
 
@@ -200,15 +199,11 @@ class Outliner {
   std::int64_t now_ = kNone;
 };
 
-void drop_samples(stream::DecodedStream& s) {
-  std::vector<stream::Record>().swap(s.records);
-  std::vector<std::uint64_t>().swap(s.values);
-}
-
 }  // namespace
 
-StreamOutline outline_stream(stream::StreamReader& reader, const std::string& path) {
-  stream::DecodedStream skeleton, blocks;
+StreamOutline outline_stream(stream::StreamReader& reader, const std::string& path, stream::DecodedStream& skeleton) {
+  stream::DecodedStream blocks;
+  skeleton = {};
   skeleton.path = path;
   skeleton.size = reader.size();
   skeleton.header = reader.header();
@@ -236,21 +231,19 @@ StreamOutline outline_stream(stream::StreamReader& reader, const std::string& pa
     blocks.records.clear();
     blocks.values.clear();
   }
-  return outliner.finish(std::move(skeleton));
+  return outliner.finish(skeleton);
 }
 
 StreamOutline outline_stream(const stream::DecodedStream& whole) {
   Outliner outliner(whole.header);
   outliner.add(whole);
-  auto skeleton = whole;
-  drop_samples(skeleton);
-  return outliner.finish(std::move(skeleton));
+  return outliner.finish(whole);
 }
 
 // ---------------------------------------------------------------- RowCombiner
 
-RowCombiner::RowCombiner(const StreamOutline& outline, const ClockMap* clock) : clock_(clock) {
-  const auto& s = outline.skeleton;
+RowCombiner::RowCombiner(const stream::DecodedStream& s, const StreamOutline& outline, const ClockMap* clock)
+    : clock_(clock) {
   for (const auto& spec : s.sources) {
     if (spec.scope == stream::Scope::Process) process_index_[spec.id] = process_specs_.size(), process_specs_.push_back(spec);
   }
@@ -371,14 +364,14 @@ void RowCombiner::emit(std::int64_t t) {
 }
 
 std::vector<RankRow> rank_rows(const stream::DecodedStream& s) {
-  RowCombiner c(outline_stream(s), nullptr);
+  RowCombiner c(s, outline_stream(s), nullptr);
   c.add(s);
   c.finish();
   return std::move(c.ranks);
 }
 
 std::vector<NodeRow> node_rows(const stream::DecodedStream& s) {
-  RowCombiner c(outline_stream(s), nullptr);
+  RowCombiner c(s, outline_stream(s), nullptr);
   c.add(s);
   c.finish();
   return std::move(c.nodes);

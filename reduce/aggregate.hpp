@@ -46,17 +46,17 @@ struct RowOutline {
   std::vector<SourceSpan> sources;  // every source of the row's scope, in stream order
 };
 
-// Everything a stream holds except its samples, and what each row will hold.
+// What each row of a stream will hold.
 struct StreamOutline {
-  stream::DecodedStream skeleton;  // records and values dropped
   std::vector<RowOutline> ranks;   // by rank
   std::vector<RowOutline> nodes;   // none, or the node's own row (sources with samples only)
   // When a watched parent reaped a process and carries its tree counters: (pid, source id) -> time.
   std::map<std::pair<std::uint32_t, std::uint16_t>, std::int64_t> absorbed_at;
 };
 
-// The first pass: reads the rest of the stream a block at a time.
-StreamOutline outline_stream(stream::StreamReader& reader, const std::string& path);
+// The first pass: reads the rest of the stream a block at a time into
+// `skeleton`, everything the stream holds except its samples.
+StreamOutline outline_stream(stream::StreamReader& reader, const std::string& path, stream::DecodedStream& skeleton);
 StreamOutline outline_stream(const stream::DecodedStream& whole);
 
 // How processes add up to a rank, field by field (stream::Aggregation):
@@ -75,7 +75,7 @@ StreamOutline outline_stream(const stream::DecodedStream& whole);
 class RowCombiner {
  public:
   // `clock`: samples go onto the job timeline; null: they keep the stream's CLOCK_MONOTONIC.
-  RowCombiner(const StreamOutline& outline, const ClockMap* clock);
+  RowCombiner(const stream::DecodedStream& skeleton, const StreamOutline& outline, const ClockMap* clock);
   // The blocks read since the last call (subject begins, then records, in stream order).
   void add(const stream::DecodedStream& blocks);
   // The stream has ended: its last sample time is complete.

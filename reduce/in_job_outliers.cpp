@@ -1,7 +1,9 @@
 #include "reduce/in_job_outliers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "reduce/robust_stats.hpp"
 
@@ -48,45 +50,61 @@ std::vector<jobfile::Outlier> spread_outliers(const std::string& kind, const std
   return out;
 }
 
-std::vector<jobfile::Outlier> stall_windows(const std::vector<std::string>& hosts,
-                                            const std::vector<std::vector<double>>& cpu,
-                                            const std::vector<std::int64_t>& bin_start_ns, std::int64_t bin_ns) {
-  std::vector<jobfile::Outlier> out;
-  if (hosts.size() < 2) return out;
-  const std::size_t bins = bin_start_ns.size();
-  for (std::size_t h = 0; h < hosts.size(); ++h) {
-    std::size_t run = 0;
-    double value_sum = 0, others_sum = 0;
-    auto close_run = [&](std::size_t end_bin) {
-      if (run >= kStallBins) {
-        const auto first = end_bin - run;
-        const double value = value_sum / static_cast<double>(run), others = others_sum / static_cast<double>(run);
-        jobfile::Outlier o{"stall", -1, hosts[h], "cpu_utilization", value, others, value / others,
-                           bin_start_ns[first], bin_start_ns[end_bin - 1] + bin_ns, ""};
-        o.reason = "node " + hosts[h] + " stalled for " + number(static_cast<double>(run * static_cast<std::size_t>(bin_ns)) * 1e-9) +
-                   " s: its ranks used " + number(value) + " cores while the other nodes' used a median of " +
-                   number(others);
-        out.push_back(std::move(o));
-      }
-      run = 0;
-      value_sum = others_sum = 0;
-    };
-    for (std::size_t b = 0; b < bins; ++b) {
+StallFinder::StallFinder(std::vector<std::string> hosts, std::int64_t bin_ns)
+    : hosts_(std::move(hosts)), bin_ns_(bin_ns), runs_(hosts_.size()) {}
+
+void StallFinder::add(const std::vector<std::vector<double>>& cpu, const std::vector<std::int64_t>& bin_start_ns) {
+  if (hosts_.size() < 2) return;
+  for (std::size_t b = 0; b < bin_start_ns.size(); ++b) {
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
       std::vector<double> others;
-      for (std::size_t o = 0; o < hosts.size(); ++o)
+      for (std::size_t o = 0; o < hosts_.size(); ++o)
         if (o != h && !std::isnan(cpu[o][b])) others.push_back(cpu[o][b]);
       const double mine = cpu[h][b], busy = others.empty() ? 0 : median(others);
       if (!std::isnan(mine) && busy >= kBusyCores && mine < kStallFraction * busy) {
-        ++run;
-        value_sum += mine;
-        others_sum += busy;
+        auto& run = runs_[h];
+        if (run.bins++ == 0) run.start_ns = bin_start_ns[b];
+        run.end_ns = bin_start_ns[b] + bin_ns_;
+        run.value_sum += mine;
+        run.others_sum += busy;
       } else {
-        close_run(b);
+        close(h);
       }
     }
-    close_run(bins);
   }
+}
+
+void StallFinder::close(std::size_t h) {
+  auto& run = runs_[h];
+  if (run.bins >= kStallBins) {
+    const double n = static_cast<double>(run.bins), value = run.value_sum / n, others = run.others_sum / n;
+    jobfile::Outlier o{"stall", -1, hosts_[h], "cpu_utilization", value, others, value / others,
+                       run.start_ns, run.end_ns, ""};
+    o.reason = "node " + hosts_[h] + " stalled for " + number(static_cast<double>(run.end_ns - run.start_ns) * 1e-9) +
+               " s: its ranks used " + number(value) + " cores while the other nodes' used a median of " +
+               number(others);
+    found_.emplace_back(h, std::move(o));
+  }
+  run = Run{};
+}
+
+std::vector<jobfile::Outlier> StallFinder::finish() {
+  for (std::size_t h = 0; h < hosts_.size(); ++h) close(h);
+  std::stable_sort(found_.begin(), found_.end(), [](auto& a, auto& b) {
+    return std::tie(a.first, a.second.start_ns) < std::tie(b.first, b.second.start_ns);
+  });
+  std::vector<jobfile::Outlier> out;
+  for (auto& [host, o] : found_) out.push_back(std::move(o));
+  found_.clear();
   return out;
+}
+
+std::vector<jobfile::Outlier> stall_windows(const std::vector<std::string>& hosts,
+                                            const std::vector<std::vector<double>>& cpu,
+                                            const std::vector<std::int64_t>& bin_start_ns, std::int64_t bin_ns) {
+  StallFinder finder(hosts, bin_ns);
+  finder.add(cpu, bin_start_ns);
+  return finder.finish();
 }
 
 }  // namespace jobperf::reduce

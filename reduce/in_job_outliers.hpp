@@ -56,7 +56,30 @@ std::vector<jobfile::Outlier> spread_outliers(const std::string& kind, const std
                                               const std::vector<ComparedRow>& rows, std::int64_t start_ns,
                                               std::int64_t end_ns);
 
-// cpu[host][bin]: CPU cores used by the host's ranks (NaN: none running).
+// Stalls found a time window of bins at a time; a stall may span windows.
+class StallFinder {
+ public:
+  StallFinder(std::vector<std::string> hosts, std::int64_t bin_ns);
+  // cpu[host][bin]: CPU cores used by the host's ranks (NaN: none running),
+  // for the bins that start at bin_start_ns, in time order.
+  void add(const std::vector<std::vector<double>>& cpu, const std::vector<std::int64_t>& bin_start_ns);
+  // The stalls, by host (in `hosts` order) and time.
+  std::vector<jobfile::Outlier> finish();
+
+ private:
+  struct Run {
+    std::size_t bins = 0;
+    double value_sum = 0, others_sum = 0;
+    std::int64_t start_ns = 0, end_ns = 0;
+  };
+  void close(std::size_t host);
+  std::vector<std::string> hosts_;
+  std::int64_t bin_ns_;
+  std::vector<Run> runs_;  // per host: the stall under way
+  std::vector<std::pair<std::size_t, jobfile::Outlier>> found_;
+};
+
+// All bins at once.
 std::vector<jobfile::Outlier> stall_windows(const std::vector<std::string>& hosts,
                                             const std::vector<std::vector<double>>& cpu,
                                             const std::vector<std::int64_t>& bin_start_ns, std::int64_t bin_ns);

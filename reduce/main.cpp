@@ -18,7 +18,7 @@ namespace {
 int run(int argc, char** argv, int rank) {
   jr::ReduceOptions o;
   std::string job_id;
-  double batch_mib = static_cast<double>(o.batch_bytes >> 20);
+  double window_mib = static_cast<double>(o.window_bytes >> 20);
   po::options_description visible("Options");
   visible.add_options()
       ("output,o", po::value(&o.output), "job file to write (default: job-<job id>.h5)")
@@ -27,8 +27,8 @@ int run(int argc, char** argv, int rank) {
       ("force", po::bool_switch(&o.force), "replace an existing job file")
       ("timing", po::bool_switch(&o.timing), "print throughput, phase times and peak memory")
       ("no-compress", "store time series and samples uncompressed (default: shuffle+deflate)")
-      ("batch", po::value(&batch_mib)->default_value(batch_mib, "256"),
-       "MiB of raw stream each reducer rank holds at once (peak memory is about 4x this)")
+      ("window", po::value(&window_mib)->default_value(window_mib, "256"),
+       "MiB of raw stream each reducer rank reduces at once: the job goes in time windows of this much")
       ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
       ("help,h", "print this help")
       ("version", "print the version");
@@ -65,11 +65,11 @@ int run(int argc, char** argv, int rank) {
     }
     o.inputs.push_back(jobperf::stream_directory(jobperf::default_scratch(), job_id));
   }
-  if (!(batch_mib > 0)) {
-    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: --batch must be positive\n");
+  if (!(window_mib > 0)) {
+    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: --window must be positive\n");
     return jr::kUsage;
   }
-  o.batch_bytes = static_cast<std::uint64_t>(batch_mib * (1 << 20));
+  o.window_bytes = static_cast<std::uint64_t>(window_mib * (1 << 20));
   if (o.bin_seconds < 0) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: --bin must be positive\n");
     return jr::kUsage;

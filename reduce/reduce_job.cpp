@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <tuple>
@@ -350,18 +351,20 @@ std::string world_size_of(const stream::Metadata& m) {
   return "";
 }
 
-// The streams this rank reduces. Each is decoded once to list its rows; the
-// rows are kept while they fit the rank's batch budget, and the streams
-// beyond it are decoded again in their own batch, so memory stays bounded
-// whatever the number of ranks. Records are dropped as soon as the rows hold
-// their values: `streams` keep only headers, clocks, metadata and exits.
+// The streams this rank reduces. A first pass reads each once and keeps
+// everything but its samples (`streams`) and what its rows will hold
+// (`outlines`); then each time window reads each stream again from where the
+// last window stopped, and its combiner turns the records into samples.
+// Memory is bounded by a window's worth of samples, whatever the job's
+// length or the number of ranks.
 struct Local {
   std::vector<std::size_t> files;  // index into the job's stream list, per stream
-  std::vector<stream::DecodedStream> streams;
+  std::vector<stream::DecodedStream> streams;  // without records
+  std::vector<StreamOutline> outlines;
   std::vector<ClockMap> clocks;  // per stream, once the hosts' clocks are aligned
-  std::vector<std::vector<RankRow>> rank_rows;  // per stream; empty when not kept
-  std::vector<std::vector<NodeRow>> node_rows;
-  std::vector<bool> kept;
+  std::vector<std::unique_ptr<RowCombiner>> combiners;  // per stream, once the clocks are aligned
+  std::vector<std::uint64_t> resume_at;  // where the next window reads on
+  std::vector<bool> ended;
   std::vector<RowEntry> row_entries;  // every row of every stream; spans in stream time until aligned
   std::vector<std::size_t> row_stream;
   std::vector<NodeEntry> node_entries;
@@ -369,51 +372,47 @@ struct Local {
   std::vector<jobfile::ProcessRow> processes;
 };
 
-std::vector<SampleCount> counts_of(const std::vector<StepSeries>& sources) {
+std::vector<SampleCount> counts_of(const RowOutline& row) {
   std::vector<SampleCount> out;
-  for (const auto& s : sources)
-    out.push_back({s.spec.name, static_cast<std::uint32_t>(s.spec.fields.size()), static_cast<std::int64_t>(s.time_ns.size())});
+  for (const auto& s : row.sources) out.push_back({s.source, s.fields, s.samples});
   return out;
 }
 
-void span_of(const std::vector<StepSeries>& sources, std::int64_t& first, std::int64_t& last) {
+void span_of(const RowOutline& row, std::int64_t& first, std::int64_t& last) {
   first = std::numeric_limits<std::int64_t>::max();
   last = std::numeric_limits<std::int64_t>::min();
-  for (const auto& s : sources)
-    if (!s.time_ns.empty()) {
-      first = std::min(first, s.time_ns.front());
-      last = std::max(last, s.time_ns.back());
-    }
+  for (const auto& s : row.sources)
+    if (s.samples > 0) first = std::min(first, s.first_ns), last = std::max(last, s.last_ns);
 }
 
-// Decodes one stream into its rows (in stream time) and lists them.
-void add_stream(Local& local, std::size_t file, stream::DecodedStream s, bool keep_rows) {
+// The first pass over one stream: its rows, listed.
+void add_stream(Local& local, std::size_t file, const std::string& path) {
+  stream::StreamReader reader(path);
   const std::size_t index = local.streams.size();
-  auto ranks = rank_rows(s);
-  auto nodes = node_rows(s);
-  for (const auto& r : ranks) {
-    RowEntry e{r.rank, r.host, r.exit_status, 0, 0, r.stream, counts_of(r.sources)};
-    span_of(r.sources, e.first_ns, e.last_ns);
+  local.resume_at.push_back(reader.offset());
+  stream::DecodedStream skeleton;
+  auto outline = outline_stream(reader, path, skeleton);
+  for (const auto& r : outline.ranks) {
+    RowEntry e{r.rank, skeleton.header.host, r.exit_status, 0, 0, path.substr(path.find_last_of('/') + 1), counts_of(r)};
+    span_of(r, e.first_ns, e.last_ns);
     local.row_entries.push_back(std::move(e));
     local.row_stream.push_back(index);
   }
-  for (const auto& n : nodes) {
-    NodeEntry e{n.host, 0, 0, s.path, counts_of(n.sources)};
-    span_of(n.sources, e.first_ns, e.last_ns);
+  for (const auto& n : outline.nodes) {
+    NodeEntry e{skeleton.header.host, 0, 0, path, counts_of(n)};
+    span_of(n, e.first_ns, e.last_ns);
     local.node_entries.push_back(std::move(e));
     local.node_stream.push_back(index);
   }
-  std::vector<stream::Record>().swap(s.records);  // the rows hold the values now
-  std::vector<std::uint64_t>().swap(s.values);
   local.files.push_back(file);
-  local.streams.push_back(std::move(s));
-  local.kept.push_back(keep_rows);
-  local.rank_rows.push_back(keep_rows ? std::move(ranks) : std::vector<RankRow>{});
-  local.node_rows.push_back(keep_rows ? std::move(nodes) : std::vector<NodeRow>{});
+  local.streams.push_back(std::move(skeleton));
+  local.outlines.push_back(std::move(outline));
+  local.ended.push_back(false);
 }
 
 // Puts everything this rank listed on the reference timeline.
 void align_local(Local& local, const ClockAlignment& alignment) {
+  local.clocks.reserve(local.streams.size());  // the combiners keep pointers to them
   for (const auto& s : local.streams) local.clocks.emplace_back(s, alignment.offset_of(s.header.host));
   auto to_utc = [&](auto& entry, std::size_t stream) {
     if (entry.first_ns > entry.last_ns) return;  // no samples
@@ -423,8 +422,11 @@ void align_local(Local& local, const ClockAlignment& alignment) {
   for (std::size_t i = 0; i < local.row_entries.size(); ++i) to_utc(local.row_entries[i], local.row_stream[i]);
   for (std::size_t i = 0; i < local.node_entries.size(); ++i) to_utc(local.node_entries[i], local.node_stream[i]);
   for (std::size_t i = 0; i < local.streams.size(); ++i) {
-    for (auto& r : local.rank_rows[i]) move_to_timeline(r.sources, local.clocks[i]);
-    for (auto& n : local.node_rows[i]) move_to_timeline(n.sources, local.clocks[i]);
+    local.combiners.push_back(std::make_unique<RowCombiner>(local.streams[i], local.outlines[i], &local.clocks[i]));
+    for (auto* rows : {&local.outlines[i].ranks, &local.outlines[i].nodes})
+      for (auto& row : *rows)
+        for (auto& span : row.sources)
+          if (span.samples > 0) span.last_ns = local.clocks[i].to_utc(span.last_ns);  // read on until it
     const auto first_process = static_cast<std::int64_t>(local.processes.size());
     for (auto& p : process_rows(local.streams[i], local.clocks[i])) {
       if (p.parent >= 0) p.parent += first_process;
@@ -619,79 +621,129 @@ stream::Metadata primary_metadata(const Local& local, const Catalog& all, const 
   return m;
 }
 
-// ---------------------------------------------------------------- batches
+// ---------------------------------------------------------------- windows
 
-// Streams in batches of about `budget` bytes (at least one stream each): the
-// streams whose rows were kept first, then the rest in order.
-std::vector<std::vector<std::size_t>> batches_of(const Local& local, const std::vector<StreamFile>& files,
-                                                 std::uint64_t budget) {
-  std::vector<std::vector<std::size_t>> out;
-  std::vector<std::size_t> kept, rest;
-  for (std::size_t i = 0; i < local.streams.size(); ++i) (local.kept[i] ? kept : rest).push_back(i);
-  if (!kept.empty()) out.push_back(std::move(kept));
-  std::uint64_t bytes = 0;
-  bool open = false;  // the last batch takes more of the rest
-  for (auto i : rest) {
-    const auto size = files[local.files[i]].size;
-    if (!open || bytes + size > budget) out.emplace_back(), bytes = 0, open = true;
-    out.back().push_back(i);
-    bytes += size;
+// A time window of the job's bins: every reducer rank reads, derives,
+// summarises and writes one window before the next, so memory holds a
+// window's samples, whatever the job's length.
+struct Window {
+  std::size_t first_bin = 0;
+  Timeline timeline;                      // the window's bins
+  std::int64_t start_ns = 0, end_ns = 0;  // its samples: [start, end); the last window's run on to the end
+  bool last = false;
+};
+
+constexpr std::size_t kMinWindowBins = 16;
+
+// Windows of about `budget` bytes of stream on the reducer rank with the most.
+std::vector<Window> windows_of(const Timeline& tl, std::uint64_t my_bytes, std::uint64_t budget, MPI_Comm comm) {
+  unsigned long long mine = std::max<std::uint64_t>(1, (my_bytes + budget - 1) / std::max<std::uint64_t>(budget, 1));
+  unsigned long long most = 1;
+  MPI_Allreduce(&mine, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
+  std::size_t bins = std::max<std::size_t>(kMinWindowBins, (tl.bins + most - 1) / most);
+  if (bins >= jobfile::kChunkSteps)  // whole chunks: none is compressed twice
+    bins = (bins + jobfile::kChunkSteps - 1) / jobfile::kChunkSteps * jobfile::kChunkSteps;
+  std::vector<Window> out;
+  for (std::size_t first = 0; first < tl.bins; first += bins) {
+    Window w;
+    w.first_bin = first;
+    w.timeline = {tl.bin_start(first), tl.bin_ns, std::min(bins, tl.bins - first)};
+    w.start_ns = w.timeline.start_ns;
+    w.end_ns = w.timeline.bin_start(w.timeline.bins);
+    w.last = first + bins >= tl.bins;
+    if (w.last) w.end_ns = std::numeric_limits<std::int64_t>::max();
+    out.push_back(w);
   }
   return out;
 }
 
-// One batch's rows on the job timeline, each with its row of /ranks or /nodes, in row order.
-struct BatchRows {
-  std::vector<RankRow> ranks;
+// This rank's rows, each with its row of /ranks or /nodes, in row order:
+// the combiners' rows, which hold the samples read so far.
+struct LocalRows {
+  std::vector<RankRow*> ranks;
   std::vector<std::size_t> rank_index;
-  std::vector<NodeRow> nodes;
+  std::vector<NodeRow*> nodes;
   std::vector<std::size_t> node_index;
 };
 
-BatchRows load_batch(const Plan& plan, Local& local, const std::vector<StreamFile>& files,
-                     const std::vector<std::size_t>& batch) {
-  BatchRows b;
-  for (auto i : batch) {
-    if (!local.kept[i]) {  // decode again: its rows did not fit the budget the first time
-      auto s = stream::read_stream(files[local.files[i]].path);
-      local.rank_rows[i] = rank_rows(s);
-      local.node_rows[i] = node_rows(s);
-      for (auto& r : local.rank_rows[i]) move_to_timeline(r.sources, local.clocks[i]);
-      for (auto& n : local.node_rows[i]) move_to_timeline(n.sources, local.clocks[i]);
-    }
-    for (auto& r : local.rank_rows[i]) b.ranks.push_back(std::move(r));
-    for (auto& n : local.node_rows[i])
-      if (plan.node_stream.at(n.host) == local.streams[i].path) b.nodes.push_back(std::move(n));
-    local.rank_rows[i].clear();
-    local.node_rows[i].clear();
+LocalRows local_rows(const Plan& plan, Local& local) {
+  std::vector<std::pair<std::size_t, RankRow*>> ranks;
+  std::vector<std::pair<std::size_t, NodeRow*>> nodes;
+  const auto& hosts = plan.layout.nodes;
+  for (std::size_t i = 0; i < local.combiners.size(); ++i) {
+    for (auto& r : local.combiners[i]->ranks) ranks.emplace_back(plan.rank_row.at({r.rank, r.host, r.stream}), &r);
+    for (auto& n : local.combiners[i]->nodes)
+      if (plan.node_stream.at(n.host) == local.streams[i].path)
+        nodes.emplace_back(static_cast<std::size_t>(std::lower_bound(hosts.begin(), hosts.end(), n.host) - hosts.begin()), &n);
   }
-  std::vector<std::size_t> order(b.ranks.size());
-  std::iota(order.begin(), order.end(), 0);
-  auto row_of = [&](std::size_t k) { return plan.rank_row.at({b.ranks[k].rank, b.ranks[k].host, b.ranks[k].stream}); };
-  std::sort(order.begin(), order.end(), [&](auto x, auto y) { return row_of(x) < row_of(y); });
-  std::vector<RankRow> sorted;
-  for (auto k : order) b.rank_index.push_back(row_of(k)), sorted.push_back(std::move(b.ranks[k]));
-  b.ranks = std::move(sorted);
-  const auto& nodes = plan.layout.nodes;
-  std::sort(b.nodes.begin(), b.nodes.end(), [](auto& x, auto& y) { return x.host < y.host; });
-  for (const auto& n : b.nodes)
-    b.node_index.push_back(static_cast<std::size_t>(std::lower_bound(nodes.begin(), nodes.end(), n.host) - nodes.begin()));
-  return b;
+  std::sort(ranks.begin(), ranks.end());
+  std::sort(nodes.begin(), nodes.end());
+  LocalRows out;
+  for (auto [index, row] : ranks) out.rank_index.push_back(index), out.ranks.push_back(row);
+  for (auto [index, row] : nodes) out.node_index.push_back(index), out.nodes.push_back(row);
+  return out;
 }
 
-// The batch's derived metrics, per metric: rows × bins, rows in batch order.
+// True when every source of the row that has samples from the window's end
+// on holds one of them: the last bin edge can be interpolated.
+bool reaches(const std::vector<StepSeries>& series, const RowOutline& row, std::int64_t end_ns) {
+  for (std::size_t k = 0; k < series.size() && k < row.sources.size(); ++k)
+    if (row.sources[k].samples > 0 && row.sources[k].last_ns >= end_ns &&
+        (series[k].time_ns.empty() || series[k].time_ns.back() < end_ns))
+      return false;
+  return true;
+}
+
+// Reads stream i on from where the last window stopped, until its rows reach the window's end.
+void read_window(Local& local, std::size_t i, const std::string& path, const Window& w) {
+  auto& c = *local.combiners[i];
+  const auto& outline = local.outlines[i];
+  auto enough = [&] {
+    if (w.last) return false;
+    for (std::size_t r = 0; r < c.ranks.size(); ++r)
+      if (!reaches(c.ranks[r].sources, outline.ranks[r], w.end_ns)) return false;
+    for (std::size_t n = 0; n < c.nodes.size(); ++n)
+      if (!reaches(c.nodes[n].sources, outline.nodes[n], w.end_ns)) return false;
+    return true;
+  };
+  if (local.ended[i] || enough()) return;
+  stream::StreamReader reader(path);
+  reader.seek(local.resume_at[i]);
+  while (!enough()) {
+    stream::DecodedStream blocks;
+    if (!reader.next(blocks)) {
+      c.finish();
+      local.ended[i] = true;
+      break;
+    }
+    c.add(blocks);
+  }
+  local.resume_at[i] = reader.offset();
+}
+
+// Drops the samples before `end_ns` but the last of them, which the next window interpolates from.
+void drop_before(std::vector<StepSeries>& sources, std::int64_t end_ns) {
+  for (auto& s : sources) {
+    const auto before = std::lower_bound(s.time_ns.begin(), s.time_ns.end(), end_ns) - s.time_ns.begin();
+    if (before <= 1) continue;
+    s.time_ns.erase(s.time_ns.begin(), s.time_ns.begin() + (before - 1));
+    for (auto& f : s.fields) f.erase(f.begin(), f.begin() + (before - 1));
+  }
+}
+
+// The window's derived metrics, per metric: rows × bins, rows in row order.
 struct Derived {
   std::vector<std::vector<double>> rank_values, node_values;
 };
 
-template <typename Rows>
-std::vector<std::vector<double>> derive_all(const Rows& rows, const std::vector<MetricPlan>& metrics,
+template <typename Row>
+std::vector<std::vector<double>> derive_all(const std::vector<Row*>& rows, const std::vector<MetricPlan>& metrics,
                                             const Timeline& timeline) {
   std::vector<std::vector<double>> out(metrics.size());
   for (auto& values : out) values.reserve(rows.size() * timeline.bins);
   const auto wanted = inputs_of(metrics);
-  for (const auto& row : rows) {
-    auto derived = derive(row.sources, metrics, wanted, timeline);
+  for (const auto* row : rows) {
+    auto derived = derive(row->sources, metrics, wanted, timeline);
     for (std::size_t m = 0; m < metrics.size(); ++m) out[m].insert(out[m].end(), derived[m].begin(), derived[m].end());
   }
   return out;
@@ -705,44 +757,90 @@ std::size_t metric_index(const std::vector<MetricPlan>& plan, const std::string&
   return plan.size();
 }
 
-// What the summaries need from every batch, merged across reducer ranks at the end.
+// What the summaries gather window by window.
 struct Summaries {
-  std::vector<PartialStats> job, job_nodes;  // per metric, over all rows
-  std::vector<PartialStats> steps;           // per rank metric and bin, across ranks
-  std::vector<ComparedRow> rank_rows, node_rows;  // this rank's rows, for the outlier comparisons
-  std::vector<double> host_cpu;  // (host, bin): CPU of the host's ranks, and how many ranks ran
+  std::vector<PartialStats> ranks, nodes;  // [metric × row]: this rank's rows, over the windows so far
+  std::vector<PartialStats> steps;         // [metric × bin]: the window's steps across ranks
+  std::unique_ptr<StallFinder> stalls;     // on rank 0
 };
 
-Summaries start_summaries(const Plan& plan) {
+Summaries start_summaries(const Plan& plan, const LocalRows& rows) {
   Summaries s;
-  s.job.resize(plan.rank_metrics.size());
-  s.job_nodes.resize(plan.node_metrics.size());
-  s.steps.resize(plan.rank_metrics.size() * plan.timeline.bins);
-  s.host_cpu.assign(plan.layout.info.hosts.size() * plan.timeline.bins * 2, 0.0);
+  s.ranks.resize(plan.rank_metrics.size() * rows.ranks.size());
+  s.nodes.resize(plan.node_metrics.size() * rows.nodes.size());
+  s.stalls = std::make_unique<StallFinder>(plan.layout.info.hosts, plan.timeline.bin_ns);
   return s;
 }
 
-// Per metric, each row's stats (rows × kStatCount); adds the rows to the job-wide partials.
-std::vector<std::vector<double>> row_stats(const std::vector<std::vector<double>>& values, std::size_t rows,
-                                           std::size_t bins, double dt, const std::vector<double>& labels,
-                                           std::vector<PartialStats>& job) {
-  std::vector<std::vector<double>> out(values.size());
-  for (std::size_t m = 0; m < values.size(); ++m) {
-    for (std::size_t r = 0; r < rows; ++r) {
-      PartialStats p;
-      p.add_row(std::span(values[m]).subspan(r * bins, bins), dt, labels[r]);
+void extend_rows(std::vector<PartialStats>& rows, const std::vector<std::vector<double>>& values, std::size_t count,
+                 std::size_t bins, double dt) {
+  for (std::size_t m = 0; m < values.size(); ++m)
+    for (std::size_t r = 0; r < count; ++r)
+      rows[m * count + r].extend_row(std::span(values[m]).subspan(r * bins, bins), dt);
+}
+
+// CPU of each host's ranks in the window's bins, summed on rank 0 and searched for stalls there.
+void find_stalls(const Plan& plan, const LocalRows& rows, const Derived& d, const Window& w, Summaries& s,
+                 MPI_Comm comm) {
+  const auto m = metric_index(plan.rank_metrics, "cpu_utilization");
+  const auto& hosts = plan.layout.info.hosts;
+  const std::size_t bins = w.timeline.bins;
+  std::vector<double> cpu(hosts.size() * bins * 2, 0.0);  // (host, bin): CPU, and how many ranks ran
+  for (std::size_t r = 0; r < rows.ranks.size() && m < plan.rank_metrics.size(); ++r) {
+    if (rows.ranks[r]->rank < 0) continue;
+    auto h = static_cast<std::size_t>(std::find(hosts.begin(), hosts.end(), rows.ranks[r]->host) - hosts.begin());
+    for (std::size_t b = 0; b < bins && h < hosts.size(); ++b)
+      if (double v = d.rank_values[m][r * bins + b]; !std::isnan(v))
+        cpu[(h * bins + b) * 2] += v, cpu[(h * bins + b) * 2 + 1] += 1;
+  }
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Reduce(rank == 0 ? MPI_IN_PLACE : cpu.data(), cpu.data(), static_cast<int>(cpu.size()), MPI_DOUBLE, MPI_SUM, 0, comm);
+  if (rank != 0) return;
+  std::vector<std::vector<double>> per_host(hosts.size(), std::vector<double>(bins));
+  for (std::size_t h = 0; h < hosts.size(); ++h)
+    for (std::size_t b = 0; b < bins; ++b)
+      per_host[h][b] = cpu[(h * bins + b) * 2 + 1] > 0 ? cpu[(h * bins + b) * 2] : std::nan("");
+  std::vector<std::int64_t> starts;
+  for (std::size_t b = 0; b < bins; ++b) starts.push_back(w.timeline.bin_start(b));
+  s.stalls->add(per_host, starts);
+}
+
+// Adds one window to the summaries: the rows' stats so far, the steps across all ranks, the stalls.
+void summarise_window(const Plan& plan, const LocalRows& rows, const Derived& d, const Window& w, Summaries& s,
+                      MPI_Comm comm) {
+  const double dt = plan.timeline.bin_seconds();
+  const std::size_t bins = w.timeline.bins;
+  extend_rows(s.ranks, d.rank_values, rows.ranks.size(), bins, dt);
+  extend_rows(s.nodes, d.node_values, rows.nodes.size(), bins, dt);
+  s.steps.assign(plan.rank_metrics.size() * bins, PartialStats{});
+  for (std::size_t m = 0; m < d.rank_values.size(); ++m)
+    add_columns(std::span(s.steps).subspan(m * bins, bins), d.rank_values[m], rows.ranks.size(), dt);
+  merge_across(s.steps, comm);
+  find_stalls(plan, rows, d, w, s, comm);
+}
+
+// The rows complete: each row's stats, [metric][row × stat], and the job-wide partials.
+std::vector<std::vector<double>> end_rows(std::vector<PartialStats>& rows, std::size_t metrics,
+                                          const std::vector<double>& labels, std::vector<PartialStats>& job) {
+  std::vector<std::vector<double>> out(metrics);
+  job.assign(metrics, PartialStats{});
+  for (std::size_t m = 0; m < metrics; ++m)
+    for (std::size_t r = 0; r < labels.size(); ++r) {
+      auto& p = rows[m * labels.size() + r];
+      p.end_row(labels[r]);
       auto st = p.stats();
       out[m].insert(out[m].end(), st.begin(), st.end());
       job[m].merge(p);
     }
-  }
   return out;
 }
 
 template <typename Comparisons>
-void add_compared(std::vector<ComparedRow>& out, const Comparisons& comparisons, const std::vector<MetricPlan>& plan,
-                  const std::vector<std::vector<double>>& stats, const std::vector<std::int32_t>& ranks,
-                  const std::vector<std::string>& hosts) {
+std::vector<ComparedRow> compared_rows(const Comparisons& comparisons, const std::vector<MetricPlan>& plan,
+                                       const std::vector<std::vector<double>>& stats,
+                                       const std::vector<std::int32_t>& ranks, const std::vector<std::string>& hosts) {
+  std::vector<ComparedRow> out;
   for (std::size_t r = 0; r < ranks.size(); ++r) {
     ComparedRow row{ranks[r], hosts[r], {}};
     for (const auto& c : comparisons) {
@@ -751,41 +849,7 @@ void add_compared(std::vector<ComparedRow>& out, const Comparisons& comparisons,
     }
     out.push_back(std::move(row));
   }
-}
-
-// Summarises one batch into `s` and returns its per-row stats: [metric][row × stat].
-std::pair<std::vector<std::vector<double>>, std::vector<std::vector<double>>> summarise_batch(
-    const Plan& plan, const BatchRows& b, const Derived& d, Summaries& s) {
-  const auto& L = plan.layout;
-  const double dt = plan.timeline.bin_seconds();
-  const std::size_t bins = plan.timeline.bins;
-  std::vector<std::int32_t> ranks, node_ranks(b.nodes.size(), -1);
-  std::vector<std::string> rank_hosts, node_hosts;
-  std::vector<double> rank_labels, node_labels;
-  for (const auto& r : b.ranks) {
-    ranks.push_back(r.rank), rank_hosts.push_back(r.host);
-    rank_labels.push_back(r.rank >= 0 ? r.rank : std::nan(""));
-  }
-  for (std::size_t i = 0; i < b.nodes.size(); ++i)
-    node_hosts.push_back(b.nodes[i].host), node_labels.push_back(static_cast<double>(b.node_index[i]));
-  auto rank_stats = row_stats(d.rank_values, b.ranks.size(), bins, dt, rank_labels, s.job);
-  auto node_stats = row_stats(d.node_values, b.nodes.size(), bins, dt, node_labels, s.job_nodes);
-  for (std::size_t m = 0; m < d.rank_values.size(); ++m)
-    add_columns(std::span(s.steps).subspan(m * bins, bins), d.rank_values[m], b.ranks.size(), dt);
-  add_compared(s.rank_rows, kRankComparisons, plan.rank_metrics, rank_stats, ranks, rank_hosts);
-  add_compared(s.node_rows, kNodeComparisons, plan.node_metrics, node_stats, node_ranks, node_hosts);
-  // CPU per host and bin: NaN-free sums and a count of the ranks running.
-  if (auto m = metric_index(plan.rank_metrics, "cpu_utilization"); m < plan.rank_metrics.size()) {
-    const auto& hosts = L.info.hosts;
-    for (std::size_t r = 0; r < b.ranks.size(); ++r) {
-      if (ranks[r] < 0) continue;
-      auto h = static_cast<std::size_t>(std::find(hosts.begin(), hosts.end(), rank_hosts[r]) - hosts.begin());
-      for (std::size_t bin = 0; bin < bins && h < hosts.size(); ++bin)
-        if (double v = d.rank_values[m][r * bins + bin]; !std::isnan(v))
-          s.host_cpu[(h * bins + bin) * 2] += v, s.host_cpu[(h * bins + bin) * 2 + 1] += 1;
-    }
-  }
-  return {std::move(rank_stats), std::move(node_stats)};
+  return out;
 }
 
 void encode_compared(Encoder& e, const std::vector<ComparedRow>& rows) {
@@ -833,20 +897,18 @@ jobfile::Outlier decode_outlier(Decoder& d) {
   return o;
 }
 
-// Rank 0 finds them from every rank's compared rows and the per-node CPU
-// (hosts × bins, summed in a reduction); every rank gets the list, since
-// /outliers is created collectively.
-std::vector<jobfile::Outlier> find_outliers(const Plan& plan, Summaries& s, MPI_Comm comm) {
+// Rank 0 finds them from every rank's compared rows and the stalls; every
+// rank gets the list, since /outliers is created collectively.
+std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const std::vector<ComparedRow>& ranks,
+                                            const std::vector<ComparedRow>& nodes, StallFinder& stalls, MPI_Comm comm) {
   const auto& L = plan.layout;
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   std::vector<char> mine;
   Encoder e(mine);
-  encode_compared(e, s.rank_rows);
-  encode_compared(e, s.node_rows);
+  encode_compared(e, ranks);
+  encode_compared(e, nodes);
   auto gathered = gather_to_root(mine, comm);
-  auto& cpu = s.host_cpu;
-  MPI_Reduce(rank == 0 ? MPI_IN_PLACE : cpu.data(), cpu.data(), static_cast<int>(cpu.size()), MPI_DOUBLE, MPI_SUM, 0, comm);
 
   std::vector<char> found;
   if (rank == 0) {
@@ -859,16 +921,10 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, Summaries& s, MPI_
     auto [rank_metrics, rank_whats] = names_of(kRankComparisons);
     auto [node_metrics, node_whats] = names_of(kNodeComparisons);
     auto outliers = spread_outliers("rank", rank_metrics, rank_whats, rank_rows, L.info.start_ns, L.info.end_ns);
-    auto nodes = spread_outliers("node", node_metrics, node_whats, node_rows, L.info.start_ns, L.info.end_ns);
-    const auto& hosts = L.info.hosts;
-    const std::size_t bins = plan.timeline.bins;
-    std::vector<std::vector<double>> per_host(hosts.size(), std::vector<double>(bins));
-    for (std::size_t h = 0; h < hosts.size(); ++h)
-      for (std::size_t b = 0; b < bins; ++b)
-        per_host[h][b] = cpu[(h * bins + b) * 2 + 1] > 0 ? cpu[(h * bins + b) * 2] : std::nan("");
-    auto stalls = stall_windows(hosts, per_host, L.time_ns, plan.timeline.bin_ns);
-    outliers.insert(outliers.end(), nodes.begin(), nodes.end());
-    outliers.insert(outliers.end(), stalls.begin(), stalls.end());
+    auto by_node = spread_outliers("node", node_metrics, node_whats, node_rows, L.info.start_ns, L.info.end_ns);
+    auto stalled = stalls.finish();
+    outliers.insert(outliers.end(), by_node.begin(), by_node.end());
+    outliers.insert(outliers.end(), stalled.begin(), stalled.end());
     Encoder out(found);
     out.put(static_cast<std::uint32_t>(outliers.size()));
     for (const auto& o : outliers) encode_outlier(out, o);
@@ -885,52 +941,93 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, Summaries& s, MPI_
 
 // ---------------------------------------------------------------- write
 
-void write_batch(jobfile::JobFileWriter& writer, const Plan& plan, const BatchRows& b, const Derived& d,
-                 const std::vector<std::vector<double>>& rank_stats, const std::vector<std::vector<double>>& node_stats) {
-  using jobfile::Rows;
-  for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
-    writer.write_series(Rows::Ranks, m, b.rank_index, d.rank_values[m]);
-    writer.write_row_summary(Rows::Ranks, m, b.rank_index, rank_stats[m]);
-  }
-  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m) {
-    writer.write_series(Rows::Nodes, m, b.node_index, d.node_values[m]);
-    writer.write_row_summary(Rows::Nodes, m, b.node_index, node_stats[m]);
-  }
-  // Each source's samples of the batch's rows; a row without the source writes padding.
+// Samples written so far, per source of plan.sources and row of LocalRows.
+struct SampleProgress {
+  std::vector<std::vector<std::size_t>> ranks, nodes;  // [source][row]
+};
+
+// The window's samples of each source: those from its start (the earlier
+// one each row keeps is written already) to its end.
+void write_window_samples(jobfile::JobFileWriter& writer, const Plan& plan, const LocalRows& rows, const Window& w,
+                          SampleProgress& progress) {
   for (std::size_t i = 0; i < plan.sources.size(); ++i) {
     const auto& spec = plan.sources[i];
-    std::vector<jobfile::RowSamples> rows;
-    auto add = [&](const std::vector<StepSeries>& sources, std::size_t row) {
-      jobfile::RowSamples r{row, {}, nullptr};
-      for (const auto& s : sources)
-        if (s.spec.name == spec.name && s.spec.fields.size() == spec.fields.size()) r.time_ns = s.time_ns, r.values = &s.fields;
-      rows.push_back(r);
-    };
-    if (spec.scope == stream::Scope::Process)
-      for (std::size_t k = 0; k < b.ranks.size(); ++k) add(b.ranks[k].sources, b.rank_index[k]);
-    else
-      for (std::size_t k = 0; k < b.nodes.size(); ++k) add(b.nodes[k].sources, b.node_index[k]);
-    writer.write_samples(i, rows);
+    const bool process = spec.scope == stream::Scope::Process;
+    auto& written = process ? progress.ranks : progress.nodes;
+    const std::size_t count = process ? rows.ranks.size() : rows.nodes.size();
+    written.resize(plan.sources.size());
+    written[i].resize(count, 0);
+    std::vector<jobfile::RowSamples> pieces;
+    for (std::size_t k = 0; k < count; ++k) {
+      const auto& sources = process ? rows.ranks[k]->sources : rows.nodes[k]->sources;
+      jobfile::RowSamples piece{process ? rows.rank_index[k] : rows.node_index[k], written[i][k], {}, nullptr, 0};
+      for (const auto& s : sources) {
+        if (s.spec.name != spec.name || s.spec.fields.size() != spec.fields.size()) continue;
+        const auto& t = s.time_ns;
+        const auto from = std::lower_bound(t.begin(), t.end(), w.start_ns) - t.begin();
+        const auto to = std::lower_bound(t.begin(), t.end(), w.end_ns) - t.begin();
+        piece.time_ns = std::span(t).subspan(static_cast<std::size_t>(from), static_cast<std::size_t>(to - from));
+        piece.values = &s.fields;
+        piece.first = static_cast<std::size_t>(from);
+      }
+      written[i][k] += piece.time_ns.size();
+      pieces.push_back(piece);
+    }
+    writer.write_samples(i, pieces, w.last);
   }
 }
 
-void write_totals(jobfile::JobFileWriter& writer, const Plan& plan, const Summaries& s,
-                  const std::vector<jobfile::Outlier>& outliers, const Local& local, MPI_Comm comm) {
-  const std::size_t bins = plan.timeline.bins;
+void write_window(jobfile::JobFileWriter& writer, const Plan& plan, const LocalRows& rows, const Derived& d,
+                  const Window& w, const Summaries& s, SampleProgress& progress) {
+  using jobfile::Rows;
+  const std::size_t bins = w.timeline.bins;
   for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
-    writer.write_job_summary(jobfile::Rows::Ranks, m, s.job[m].job_stats());
+    writer.write_series(Rows::Ranks, m, rows.rank_index, d.rank_values[m], w.first_bin, bins);
     std::vector<double> steps;
     for (std::size_t b = 0; b < bins; ++b) {
       auto st = s.steps[m * bins + b].step_stats();
       steps.insert(steps.end(), st.begin(), st.end());
     }
-    writer.write_step_summary(m, steps);
+    writer.write_step_summary(m, w.first_bin, steps);
   }
   for (std::size_t m = 0; m < plan.node_metrics.size(); ++m)
-    writer.write_job_summary(jobfile::Rows::Nodes, m, s.job_nodes[m].job_stats());
+    writer.write_series(Rows::Nodes, m, rows.node_index, d.node_values[m], w.first_bin, bins);
+  write_window_samples(writer, plan, rows, w, progress);
+}
+
+// After the last window: the rows' and the job's summaries, the outliers, the processes.
+std::vector<jobfile::Outlier> write_totals(jobfile::JobFileWriter& writer, const Plan& plan, const LocalRows& rows,
+                                           Summaries& s, const Local& local, MPI_Comm comm) {
+  using jobfile::Rows;
+  std::vector<double> rank_labels, node_labels;
+  std::vector<std::int32_t> ranks, node_ranks(rows.nodes.size(), -1);
+  std::vector<std::string> rank_hosts, node_hosts;
+  for (const auto* r : rows.ranks) {
+    ranks.push_back(r->rank), rank_hosts.push_back(r->host);
+    rank_labels.push_back(r->rank >= 0 ? r->rank : std::nan(""));
+  }
+  for (std::size_t i = 0; i < rows.nodes.size(); ++i)
+    node_hosts.push_back(rows.nodes[i]->host), node_labels.push_back(static_cast<double>(rows.node_index[i]));
+  std::vector<PartialStats> job, job_nodes;
+  auto rank_stats = end_rows(s.ranks, plan.rank_metrics.size(), rank_labels, job);
+  auto node_stats = end_rows(s.nodes, plan.node_metrics.size(), node_labels, job_nodes);
+  merge_across(job, comm);
+  merge_across(job_nodes, comm);
+  for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
+    writer.write_row_summary(Rows::Ranks, m, rows.rank_index, rank_stats[m]);
+    writer.write_job_summary(Rows::Ranks, m, job[m].job_stats());
+  }
+  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m) {
+    writer.write_row_summary(Rows::Nodes, m, rows.node_index, node_stats[m]);
+    writer.write_job_summary(Rows::Nodes, m, job_nodes[m].job_stats());
+  }
+  auto outliers = find_outliers(plan, compared_rows(kRankComparisons, plan.rank_metrics, rank_stats, ranks, rank_hosts),
+                                compared_rows(kNodeComparisons, plan.node_metrics, node_stats, node_ranks, node_hosts),
+                                *s.stalls, comm);
   writer.write_outliers(outliers);
   writer.write_processes(local.processes);
   writer.write_tag_sums(tag_sums(local.processes, comm));
+  return outliers;
 }
 
 // Where the time went (--timing): phases on the slowest rank, input volume, peak memory.
@@ -959,7 +1056,7 @@ struct Timing {
     double bytes = 0, total = 0;
     for (const auto& f : files) bytes += static_cast<double>(f.size);
     for (std::size_t i = 0; i < phases.size(); ++i) total += worst[i];
-    std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank; %zu batch(es);",
+    std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank; %zu window(s);",
                 bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back(), rounds);
     for (std::size_t i = 0; i < phases.size(); ++i) std::printf(" %s %.3f s", phases[i].first, worst[i]);
     std::printf("\n");
@@ -982,15 +1079,14 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   if (any_failed(errors, comm)) return kFailed;
   auto owner = assign_streams(files, size);
 
-  // 2. Decode this rank's streams into rows, keeping them while they fit the budget.
+  // 2. A first pass over this rank's streams: everything but the samples, and the rows they hold.
   Local local;
-  std::uint64_t kept_bytes = 0;
+  std::uint64_t my_bytes = 0;
   for (std::size_t i = 0; i < files.size(); ++i) {
     if (owner[i] != rank) continue;
     try {
-      const bool keep = kept_bytes == 0 || kept_bytes + files[i].size <= options.batch_bytes;
-      if (keep) kept_bytes += files[i].size;
-      add_stream(local, i, stream::read_stream(files[i].path), keep);
+      add_stream(local, i, files[i].path);
+      my_bytes += files[i].size;
     } catch (const stream::StreamError& e) {
       errors.push_back(e.what());
     }
@@ -1021,33 +1117,29 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   info.metadata = std::move(metadata);
   timing.mark("plan");
 
-  // 4. Batch by batch: decode (if not kept), derive, summarise, write; then the job-wide results.
+  // 4. Window by window: read on, derive, summarise, write; then the job-wide results.
   std::vector<jobfile::Outlier> outliers;
-  auto batches = batches_of(local, files, options.batch_bytes);
-  auto rounds = static_cast<unsigned long long>(batches.size()), most = 0ull;
-  MPI_Allreduce(&rounds, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
+  const auto windows = windows_of(plan.timeline, my_bytes, options.window_bytes, comm);
   try {
     jobfile::JobFileWriter writer(options.output, comm, options.force, plan.layout);
-    auto summaries = start_summaries(plan);
-    for (std::size_t round = 0; round < most; ++round) {  // collective writes: every rank joins every round
-      auto rows = load_batch(plan, local, files, round < batches.size() ? batches[round] : std::vector<std::size_t>{});
+    const auto rows = local_rows(plan, local);
+    auto summaries = start_summaries(plan, rows);
+    SampleProgress progress;
+    for (const auto& w : windows) {
+      for (std::size_t i = 0; i < local.streams.size(); ++i) read_window(local, i, files[local.files[i]].path, w);
       timing.mark("read+rows");
-      Derived d{derive_all(rows.ranks, plan.rank_metrics, plan.timeline),
-                derive_all(rows.nodes, plan.node_metrics, plan.timeline)};
-      auto [rank_stats, node_stats] = summarise_batch(plan, rows, d, summaries);
+      Derived d{derive_all(rows.ranks, plan.rank_metrics, w.timeline), derive_all(rows.nodes, plan.node_metrics, w.timeline)};
+      summarise_window(plan, rows, d, w, summaries, comm);
       timing.mark("derive+summarise");
-      write_batch(writer, plan, rows, d, rank_stats, node_stats);
+      write_window(writer, plan, rows, d, w, summaries, progress);
+      for (auto* r : rows.ranks) drop_before(r->sources, w.end_ns);
+      for (auto* n : rows.nodes) drop_before(n->sources, w.end_ns);
       timing.mark("write");
     }
-    merge_across(summaries.job, comm);
-    merge_across(summaries.job_nodes, comm);
-    merge_across(summaries.steps, comm);
-    outliers = find_outliers(plan, summaries, comm);
-    timing.mark("derive+summarise");
-    write_totals(writer, plan, summaries, outliers, local, comm);
+    outliers = write_totals(writer, plan, rows, summaries, local, comm);
     writer.close();
     timing.mark("write");
-    if (options.timing) timing.report(files, most, comm);
+    if (options.timing) timing.report(files, windows.size(), comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;

@@ -16,9 +16,10 @@ struct ReduceOptions {
   bool quiet = false;
   bool compress = true;
   bool timing = false;  // print where the time went
-  // Raw stream bytes each reducer rank decodes, derives and writes at once:
-  // memory is bounded by this, not by the number of ranks of the job.
-  std::uint64_t batch_bytes = 256ull << 20;
+  // Raw stream bytes each reducer rank reads, derives and writes at once: the
+  // job is reduced in time windows of about this much stream on the busiest
+  // rank, so memory is bounded by it, not by the job's ranks or length.
+  std::uint64_t window_bytes = 256ull << 20;
 };
 
 // Exit statuses of jobperf-reduce.

@@ -42,6 +42,20 @@ void PartialStats::add_row(std::span<const double> bins, double bin_seconds, dou
   merge(p);
 }
 
+void PartialStats::extend_row(std::span<const double> bins, double bin_seconds) {
+  PartialStats next;
+  next.add_row(bins, bin_seconds, kNaN);
+  const double last = next.count > 0 ? next.last_sum : last_sum;
+  merge(next);
+  last_sum = last;
+}
+
+void PartialStats::end_row(double row) {
+  if (count == 0 || std::isnan(row)) return;
+  lowest_integral = highest_integral = integral;
+  lowest_row = highest_row = row;
+}
+
 void PartialStats::merge(const PartialStats& o) {
   if (o.count > 0) {
     const double n = count + o.count, d = o.mean - mean;

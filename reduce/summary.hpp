@@ -24,6 +24,11 @@ struct PartialStats {
   // A row's bins (NaN: absent); `row` labels it for lowest/highest (NaN: never chosen).
   void add_row(std::span<const double> bins, double bin_seconds, double row);
   void merge(const PartialStats& other);
+  // The same row's next bins (its next time window): as add_row, but the
+  // row's last value is its latest, and it is ranked by end_row().
+  void extend_row(std::span<const double> bins, double bin_seconds);
+  // The row is complete: `row` labels it for lowest/highest (NaN: never chosen).
+  void end_row(double row);
 
   // min, mean, max, sum (the integral), last (the rows' last values, summed), std.
   jobfile::Stats stats() const;
