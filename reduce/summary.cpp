@@ -67,10 +67,14 @@ void PartialStats::merge(const PartialStats& o) {
   max = std::max(max, o.max);
   integral += o.integral;
   last_sum += o.last_sum;
-  // Ties go to the lower row, whatever the merge order.
-  if (o.lowest_integral < lowest_integral || (o.lowest_integral == lowest_integral && o.lowest_row < lowest_row))
+  // Ties go to the lower row, whatever the merge order; integrals that agree
+  // to 12 digits tie (summed in another grouping, equal rows differ in the last bits).
+  auto tie = [](double a, double b) {
+    return a == b || (std::isfinite(a) && std::isfinite(b) && std::fabs(a - b) <= 1e-12 * std::max(std::fabs(a), std::fabs(b)));
+  };
+  if (tie(o.lowest_integral, lowest_integral) ? o.lowest_row < lowest_row : o.lowest_integral < lowest_integral)
     lowest_integral = o.lowest_integral, lowest_row = o.lowest_row;
-  if (o.highest_integral > highest_integral || (o.highest_integral == highest_integral && o.highest_row < highest_row))
+  if (tie(o.highest_integral, highest_integral) ? o.highest_row < highest_row : o.highest_integral > highest_integral)
     highest_integral = o.highest_integral, highest_row = o.highest_row;
 }
 
