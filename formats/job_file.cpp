@@ -96,7 +96,7 @@ Handle open_dataset(hid_t loc, const std::string& name) {
 
 // How a (row, time) series is stored: chunks of one row (two reducer ranks
 // never share a chunk: filters in parallel HDF5 need that) and up to
-// kChunkSteps steps, shuffled and deflated unless compression is off.
+// JobLayout::chunk_steps steps, shuffled and deflated unless compression is off.
 struct Chunking {
   std::vector<hsize_t> chunk;  // empty: contiguous
   bool compress = false;
@@ -156,6 +156,7 @@ struct JobFileWriter::Impl {
   int rank = 0;
   std::size_t time_count = 0;
   bool compress = true;
+  std::size_t chunk_steps = kChunkSteps;
   Chunking series_chunking;
   Handle file;
   Handle dxpl;
@@ -393,7 +394,7 @@ struct JobFileWriter::Impl {
       write_by_root(count, H5T_NATIVE_INT64, source.counts.data());
       h5::write_attribute(count, "long_name", std::string("samples of the row; the rest of its row is padding"));
       attach(count, row_scale, 0);
-      const Chunking chunking = rows * d.width > 0 ? Chunking{{1, std::min<hsize_t>(d.width, kChunkSteps)}, compress}
+      const Chunking chunking = rows * d.width > 0 ? Chunking{{1, std::min<hsize_t>(d.width, chunk_steps)}, compress}
                                                    : Chunking{};
       auto table = [&](const MetricInfo& m, hid_t type) {
         auto dset = create_dataset(g, m.name, type, {rows, d.width}, nullptr, chunking);
@@ -434,7 +435,8 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   MPI_Comm_rank(comm, &im.rank);
   im.time_count = layout.time_ns.size();
   im.compress = layout.compress;
-  im.series_chunking = {{1, std::min<hsize_t>(im.time_count, kChunkSteps)}, layout.compress};
+  im.chunk_steps = std::max<std::size_t>(1, layout.chunk_steps);
+  im.series_chunking = {{1, std::min<hsize_t>(im.time_count, im.chunk_steps)}, layout.compress};
   h5::silence_error_stack();
 
   int exists = 0;

@@ -105,6 +105,9 @@ struct SampleSource {
   std::vector<std::int64_t> counts;  // samples of each row of /ranks or /nodes
 };
 
+// Time steps (or samples) per chunk of a row, at most: 64 KiB of float64.
+inline constexpr std::size_t kChunkSteps = 8192;
+
 // Everything every writer rank must agree on before the collective create.
 struct JobLayout {
   JobInfo info;
@@ -120,6 +123,9 @@ struct JobLayout {
   ClockInfo clock;
   std::vector<SampleSource> samples;  // /samples, one per source
   bool compress = true;  // shuffle+deflate on the (row, time) series and (row, sample) samples
+  // Steps (and samples) per chunk of a row: a writer that writes whole chunks
+  // never has HDF5 read, inflate and deflate a chunk again.
+  std::size_t chunk_steps = kChunkSteps;
 };
 
 // A time not known: NaT for numpy, pandas and xarray.
@@ -151,9 +157,6 @@ struct RowSamples {
   std::size_t first = 0;  // the index of time_ns[0] in values
 };
 
-// Time steps per chunk of a (row, time) series: a window of steps that is a
-// multiple of it writes whole chunks.
-inline constexpr std::size_t kChunkSteps = 8192;
 
 // The processes of one JOBPERF_TAGS value (EPMT's "operations"), added up.
 struct TagSum {

@@ -635,14 +635,19 @@ struct Window {
 
 constexpr std::size_t kMinWindowBins = 16;
 
-// Windows of about `budget` bytes of stream on the reducer rank with the most.
-std::vector<Window> windows_of(const Timeline& tl, std::uint64_t my_bytes, std::uint64_t budget, MPI_Comm comm) {
-  unsigned long long mine = std::max<std::uint64_t>(1, (my_bytes + budget - 1) / std::max<std::uint64_t>(budget, 1));
+// Windows of at most kChunkSteps bins (a row's chunk: written whole, never
+// inflated and deflated again), shorter if a single stream's window would
+// exceed `budget` bytes; the same on every rank. `chunk_steps` is set to fit.
+std::vector<Window> windows_of(const Timeline& tl, std::uint64_t largest_stream, std::uint64_t budget, MPI_Comm comm,
+                               std::size_t& chunk_steps) {
+  budget = std::max<std::uint64_t>(budget, 1);
+  unsigned long long mine = std::max<std::uint64_t>((tl.bins + jobfile::kChunkSteps - 1) / jobfile::kChunkSteps,
+                                                    (largest_stream + budget - 1) / budget);
   unsigned long long most = 1;
   MPI_Allreduce(&mine, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
-  std::size_t bins = std::max<std::size_t>(kMinWindowBins, (tl.bins + most - 1) / most);
-  if (bins >= jobfile::kChunkSteps)  // whole chunks: none is compressed twice
-    bins = (bins + jobfile::kChunkSteps - 1) / jobfile::kChunkSteps * jobfile::kChunkSteps;
+  const std::size_t bins = std::max<std::size_t>(kMinWindowBins, (tl.bins + most - 1) / std::max(most, 1ull));
+  // One window holds the whole job: rows of samples of any length (up to kChunkSteps) are one chunk.
+  chunk_steps = bins >= tl.bins ? jobfile::kChunkSteps : std::min(bins, jobfile::kChunkSteps);
   std::vector<Window> out;
   for (std::size_t first = 0; first < tl.bins; first += bins) {
     Window w;
@@ -657,30 +662,69 @@ std::vector<Window> windows_of(const Timeline& tl, std::uint64_t my_bytes, std::
   return out;
 }
 
-// This rank's rows, each with its row of /ranks or /nodes, in row order:
-// the combiners' rows, which hold the samples read so far.
-struct LocalRows {
-  std::vector<RankRow*> ranks;
-  std::vector<std::size_t> rank_index;
-  std::vector<NodeRow*> nodes;
-  std::vector<std::size_t> node_index;
+// One row this rank reduces (a RankRow or NodeRow of a combiner, holding
+// the samples read so far), and what it has gathered over the windows.
+template <typename Row>
+struct Held {
+  Row* row;
+  std::size_t index;   // its row of /ranks or /nodes
+  std::size_t stream;  // of Local
+  std::uint64_t bytes; // its share of the stream
+  std::vector<PartialStats> stats;  // per metric, over the windows so far
+  std::vector<std::size_t> written; // samples written, per source of the plan
 };
 
-LocalRows local_rows(const Plan& plan, Local& local) {
-  std::vector<std::pair<std::size_t, RankRow*>> ranks;
-  std::vector<std::pair<std::size_t, NodeRow*>> nodes;
-  const auto& hosts = plan.layout.nodes;
-  for (std::size_t i = 0; i < local.combiners.size(); ++i) {
-    for (auto& r : local.combiners[i]->ranks) ranks.emplace_back(plan.rank_row.at({r.rank, r.host, r.stream}), &r);
-    for (auto& n : local.combiners[i]->nodes)
-      if (plan.node_stream.at(n.host) == local.streams[i].path)
-        nodes.emplace_back(static_cast<std::size_t>(std::lower_bound(hosts.begin(), hosts.end(), n.host) - hosts.begin()), &n);
-  }
-  std::sort(ranks.begin(), ranks.end());
-  std::sort(nodes.begin(), nodes.end());
+// This rank's rows in row order, in groups of about `budget` bytes of
+// stream per window: in each window, the groups are read, derived and
+// written one after the other.
+struct LocalRows {
+  std::vector<Held<RankRow>> ranks;
+  std::vector<Held<NodeRow>> nodes;
+  std::vector<std::size_t> group_starts;  // into ranks; the nodes go with the first group
+};
+
+struct Group {
+  std::span<Held<RankRow>> ranks;
+  std::span<Held<NodeRow>> nodes;
+};
+
+LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFile>& files, std::uint64_t budget,
+                     double window_fraction) {
   LocalRows out;
-  for (auto [index, row] : ranks) out.rank_index.push_back(index), out.ranks.push_back(row);
-  for (auto [index, row] : nodes) out.node_index.push_back(index), out.nodes.push_back(row);
+  const auto& hosts = plan.layout.nodes;
+  const std::size_t metrics = plan.rank_metrics.size(), node_metrics = plan.node_metrics.size();
+  const std::size_t sources = plan.sources.size();
+  for (std::size_t i = 0; i < local.combiners.size(); ++i) {
+    auto& c = *local.combiners[i];
+    const auto share = files[local.files[i]].size / std::max<std::size_t>(1, c.ranks.size());
+    for (auto& r : c.ranks)
+      out.ranks.push_back({&r, plan.rank_row.at({r.rank, r.host, r.stream}), i, share, std::vector<PartialStats>(metrics),
+                           std::vector<std::size_t>(sources, 0)});
+    for (auto& n : c.nodes)
+      if (plan.node_stream.at(n.host) == local.streams[i].path)
+        out.nodes.push_back({&n, static_cast<std::size_t>(std::lower_bound(hosts.begin(), hosts.end(), n.host) - hosts.begin()),
+                             i, 0, std::vector<PartialStats>(node_metrics), std::vector<std::size_t>(sources, 0)});
+  }
+  auto by_index = [](auto& a, auto& b) { return a.index < b.index; };
+  std::sort(out.ranks.begin(), out.ranks.end(), by_index);
+  std::sort(out.nodes.begin(), out.nodes.end(), by_index);
+  double bytes = 0;
+  for (std::size_t k = 0; k < out.ranks.size(); ++k) {
+    const double row = static_cast<double>(out.ranks[k].bytes) * window_fraction;
+    if (k == 0 || bytes + row > static_cast<double>(budget)) out.group_starts.push_back(k), bytes = 0;
+    bytes += row;
+  }
+  if (out.group_starts.empty()) out.group_starts.push_back(0);
+  return out;
+}
+
+Group group_of(LocalRows& rows, std::size_t g) {
+  Group out;
+  if (g >= rows.group_starts.size()) return out;  // this rank has fewer groups: it joins the writes with none
+  const std::size_t begin = rows.group_starts[g];
+  const std::size_t end = g + 1 < rows.group_starts.size() ? rows.group_starts[g + 1] : rows.ranks.size();
+  out.ranks = std::span(rows.ranks).subspan(begin, end - begin);
+  if (g == 0) out.nodes = rows.nodes;
   return out;
 }
 
@@ -721,29 +765,19 @@ void read_window(Local& local, std::size_t i, const std::string& path, const Win
   local.resume_at[i] = reader.offset();
 }
 
-// Drops the samples before `end_ns` but the last of them, which the next window interpolates from.
-void drop_before(std::vector<StepSeries>& sources, std::int64_t end_ns) {
-  for (auto& s : sources) {
-    const auto before = std::lower_bound(s.time_ns.begin(), s.time_ns.end(), end_ns) - s.time_ns.begin();
-    if (before <= 1) continue;
-    s.time_ns.erase(s.time_ns.begin(), s.time_ns.begin() + (before - 1));
-    for (auto& f : s.fields) f.erase(f.begin(), f.begin() + (before - 1));
-  }
-}
-
 // The window's derived metrics, per metric: rows × bins, rows in row order.
 struct Derived {
   std::vector<std::vector<double>> rank_values, node_values;
 };
 
 template <typename Row>
-std::vector<std::vector<double>> derive_all(const std::vector<Row*>& rows, const std::vector<MetricPlan>& metrics,
+std::vector<std::vector<double>> derive_all(std::span<Held<Row>> rows, const std::vector<MetricPlan>& metrics,
                                             const Timeline& timeline) {
   std::vector<std::vector<double>> out(metrics.size());
   for (auto& values : out) values.reserve(rows.size() * timeline.bins);
   const auto wanted = inputs_of(metrics);
-  for (const auto* row : rows) {
-    auto derived = derive(row->sources, metrics, wanted, timeline);
+  for (const auto& held : rows) {
+    auto derived = derive(held.row->sources, metrics, wanted, timeline);
     for (std::size_t m = 0; m < metrics.size(); ++m) out[m].insert(out[m].end(), derived[m].begin(), derived[m].end());
   }
   return out;
@@ -757,77 +791,71 @@ std::size_t metric_index(const std::vector<MetricPlan>& plan, const std::string&
   return plan.size();
 }
 
-// What the summaries gather window by window.
-struct Summaries {
-  std::vector<PartialStats> ranks, nodes;  // [metric × row]: this rank's rows, over the windows so far
-  std::vector<PartialStats> steps;         // [metric × bin]: the window's steps across ranks
-  std::unique_ptr<StallFinder> stalls;     // on rank 0
+// What one window gathers across its groups, then across reducer ranks.
+struct WindowSummary {
+  std::vector<PartialStats> steps;  // [metric × bin]: each step across ranks
+  std::vector<double> host_cpu;     // (host, bin): CPU of the host's ranks, and how many ran
 };
 
-Summaries start_summaries(const Plan& plan, const LocalRows& rows) {
-  Summaries s;
-  s.ranks.resize(plan.rank_metrics.size() * rows.ranks.size());
-  s.nodes.resize(plan.node_metrics.size() * rows.nodes.size());
-  s.stalls = std::make_unique<StallFinder>(plan.layout.info.hosts, plan.timeline.bin_ns);
-  return s;
+WindowSummary start_window(const Plan& plan, const Window& w) {
+  return {std::vector<PartialStats>(plan.rank_metrics.size() * w.timeline.bins),
+          std::vector<double>(plan.layout.info.hosts.size() * w.timeline.bins * 2, 0.0)};
 }
 
-void extend_rows(std::vector<PartialStats>& rows, const std::vector<std::vector<double>>& values, std::size_t count,
-                 std::size_t bins, double dt) {
+template <typename Row>
+void extend_rows(std::span<Held<Row>> rows, const std::vector<std::vector<double>>& values, std::size_t bins, double dt) {
   for (std::size_t m = 0; m < values.size(); ++m)
-    for (std::size_t r = 0; r < count; ++r)
-      rows[m * count + r].extend_row(std::span(values[m]).subspan(r * bins, bins), dt);
+    for (std::size_t r = 0; r < rows.size(); ++r) rows[r].stats[m].extend_row(std::span(values[m]).subspan(r * bins, bins), dt);
 }
 
-// CPU of each host's ranks in the window's bins, summed on rank 0 and searched for stalls there.
-void find_stalls(const Plan& plan, const LocalRows& rows, const Derived& d, const Window& w, Summaries& s,
-                 MPI_Comm comm) {
+// Adds one group's bins: to its rows' stats, to the steps across ranks, to the hosts' CPU.
+void summarise_group(const Plan& plan, const Group& g, const Derived& d, const Window& w, WindowSummary& s) {
+  const double dt = plan.timeline.bin_seconds();
+  const std::size_t bins = w.timeline.bins;
+  extend_rows(g.ranks, d.rank_values, bins, dt);
+  extend_rows(g.nodes, d.node_values, bins, dt);
+  for (std::size_t m = 0; m < d.rank_values.size(); ++m)
+    add_columns(std::span(s.steps).subspan(m * bins, bins), d.rank_values[m], g.ranks.size(), dt);
   const auto m = metric_index(plan.rank_metrics, "cpu_utilization");
   const auto& hosts = plan.layout.info.hosts;
-  const std::size_t bins = w.timeline.bins;
-  std::vector<double> cpu(hosts.size() * bins * 2, 0.0);  // (host, bin): CPU, and how many ranks ran
-  for (std::size_t r = 0; r < rows.ranks.size() && m < plan.rank_metrics.size(); ++r) {
-    if (rows.ranks[r]->rank < 0) continue;
-    auto h = static_cast<std::size_t>(std::find(hosts.begin(), hosts.end(), rows.ranks[r]->host) - hosts.begin());
+  for (std::size_t r = 0; r < g.ranks.size() && m < plan.rank_metrics.size(); ++r) {
+    const auto* row = g.ranks[r].row;
+    if (row->rank < 0) continue;
+    auto h = static_cast<std::size_t>(std::find(hosts.begin(), hosts.end(), row->host) - hosts.begin());
     for (std::size_t b = 0; b < bins && h < hosts.size(); ++b)
       if (double v = d.rank_values[m][r * bins + b]; !std::isnan(v))
-        cpu[(h * bins + b) * 2] += v, cpu[(h * bins + b) * 2 + 1] += 1;
+        s.host_cpu[(h * bins + b) * 2] += v, s.host_cpu[(h * bins + b) * 2 + 1] += 1;
   }
+}
+
+// The window's steps across all ranks, and its stalls (searched on rank 0).
+void end_window(const Plan& plan, const Window& w, WindowSummary& s, StallFinder& stalls, MPI_Comm comm) {
+  merge_across(s.steps, comm);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
+  auto& cpu = s.host_cpu;
   MPI_Reduce(rank == 0 ? MPI_IN_PLACE : cpu.data(), cpu.data(), static_cast<int>(cpu.size()), MPI_DOUBLE, MPI_SUM, 0, comm);
   if (rank != 0) return;
+  const auto& hosts = plan.layout.info.hosts;
+  const std::size_t bins = w.timeline.bins;
   std::vector<std::vector<double>> per_host(hosts.size(), std::vector<double>(bins));
   for (std::size_t h = 0; h < hosts.size(); ++h)
     for (std::size_t b = 0; b < bins; ++b)
       per_host[h][b] = cpu[(h * bins + b) * 2 + 1] > 0 ? cpu[(h * bins + b) * 2] : std::nan("");
   std::vector<std::int64_t> starts;
   for (std::size_t b = 0; b < bins; ++b) starts.push_back(w.timeline.bin_start(b));
-  s.stalls->add(per_host, starts);
-}
-
-// Adds one window to the summaries: the rows' stats so far, the steps across all ranks, the stalls.
-void summarise_window(const Plan& plan, const LocalRows& rows, const Derived& d, const Window& w, Summaries& s,
-                      MPI_Comm comm) {
-  const double dt = plan.timeline.bin_seconds();
-  const std::size_t bins = w.timeline.bins;
-  extend_rows(s.ranks, d.rank_values, rows.ranks.size(), bins, dt);
-  extend_rows(s.nodes, d.node_values, rows.nodes.size(), bins, dt);
-  s.steps.assign(plan.rank_metrics.size() * bins, PartialStats{});
-  for (std::size_t m = 0; m < d.rank_values.size(); ++m)
-    add_columns(std::span(s.steps).subspan(m * bins, bins), d.rank_values[m], rows.ranks.size(), dt);
-  merge_across(s.steps, comm);
-  find_stalls(plan, rows, d, w, s, comm);
+  stalls.add(per_host, starts);
 }
 
 // The rows complete: each row's stats, [metric][row × stat], and the job-wide partials.
-std::vector<std::vector<double>> end_rows(std::vector<PartialStats>& rows, std::size_t metrics,
+template <typename Row>
+std::vector<std::vector<double>> end_rows(std::vector<Held<Row>>& rows, std::size_t metrics,
                                           const std::vector<double>& labels, std::vector<PartialStats>& job) {
   std::vector<std::vector<double>> out(metrics);
   job.assign(metrics, PartialStats{});
   for (std::size_t m = 0; m < metrics; ++m)
-    for (std::size_t r = 0; r < labels.size(); ++r) {
-      auto& p = rows[m * labels.size() + r];
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      auto& p = rows[r].stats[m];
       p.end_row(labels[r]);
       auto st = p.stats();
       out[m].insert(out[m].end(), st.begin(), st.end());
@@ -941,48 +969,32 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const std::vector<
 
 // ---------------------------------------------------------------- write
 
-// Samples written so far, per source of plan.sources and row of LocalRows.
-struct SampleProgress {
-  std::vector<std::vector<std::size_t>> ranks, nodes;  // [source][row]
-};
-
-// The window's samples of each source: those from its start (the earlier
-// one each row keeps is written already) to its end.
-void write_window_samples(jobfile::JobFileWriter& writer, const Plan& plan, const LocalRows& rows, const Window& w,
-                          SampleProgress& progress) {
-  for (std::size_t i = 0; i < plan.sources.size(); ++i) {
-    const auto& spec = plan.sources[i];
-    const bool process = spec.scope == stream::Scope::Process;
-    auto& written = process ? progress.ranks : progress.nodes;
-    const std::size_t count = process ? rows.ranks.size() : rows.nodes.size();
-    written.resize(plan.sources.size());
-    written[i].resize(count, 0);
-    std::vector<jobfile::RowSamples> pieces;
-    for (std::size_t k = 0; k < count; ++k) {
-      const auto& sources = process ? rows.ranks[k]->sources : rows.nodes[k]->sources;
-      jobfile::RowSamples piece{process ? rows.rank_index[k] : rows.node_index[k], written[i][k], {}, nullptr, 0};
-      for (const auto& s : sources) {
-        if (s.spec.name != spec.name || s.spec.fields.size() != spec.fields.size()) continue;
-        const auto& t = s.time_ns;
-        const auto from = std::lower_bound(t.begin(), t.end(), w.start_ns) - t.begin();
-        const auto to = std::lower_bound(t.begin(), t.end(), w.end_ns) - t.begin();
-        piece.time_ns = std::span(t).subspan(static_cast<std::size_t>(from), static_cast<std::size_t>(to - from));
-        piece.values = &s.fields;
-        piece.first = static_cast<std::size_t>(from);
-      }
-      written[i][k] += piece.time_ns.size();
-      pieces.push_back(piece);
-    }
-    writer.write_samples(i, pieces, w.last);
-  }
+const StepSeries* series_of(const std::vector<StepSeries>& sources, const stream::SourceSpec& spec) {
+  for (const auto& s : sources)
+    if (s.spec.name == spec.name && s.spec.fields.size() == spec.fields.size()) return &s;
+  return nullptr;
 }
 
-void write_window(jobfile::JobFileWriter& writer, const Plan& plan, const LocalRows& rows, const Derived& d,
-                  const Window& w, const Summaries& s, SampleProgress& progress) {
+template <typename Row>
+std::vector<std::size_t> indices_of(std::span<Held<Row>> rows) {
+  std::vector<std::size_t> out;
+  for (const auto& held : rows) out.push_back(held.index);
+  return out;
+}
+
+void write_group_series(jobfile::JobFileWriter& writer, const Plan& plan, const Group& g, const Derived& d,
+                        const Window& w) {
   using jobfile::Rows;
+  const auto ranks = indices_of(g.ranks), nodes = indices_of(g.nodes);
+  for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m)
+    writer.write_series(Rows::Ranks, m, ranks, d.rank_values[m], w.first_bin, w.timeline.bins);
+  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m)
+    writer.write_series(Rows::Nodes, m, nodes, d.node_values[m], w.first_bin, w.timeline.bins);
+}
+
+void write_step_summaries(jobfile::JobFileWriter& writer, const Plan& plan, const Window& w, const WindowSummary& s) {
   const std::size_t bins = w.timeline.bins;
   for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
-    writer.write_series(Rows::Ranks, m, rows.rank_index, d.rank_values[m], w.first_bin, bins);
     std::vector<double> steps;
     for (std::size_t b = 0; b < bins; ++b) {
       auto st = s.steps[m * bins + b].step_stats();
@@ -990,40 +1002,86 @@ void write_window(jobfile::JobFileWriter& writer, const Plan& plan, const LocalR
     }
     writer.write_step_summary(m, w.first_bin, steps);
   }
-  for (std::size_t m = 0; m < plan.node_metrics.size(); ++m)
-    writer.write_series(Rows::Nodes, m, rows.node_index, d.node_values[m], w.first_bin, bins);
-  write_window_samples(writer, plan, rows, w, progress);
+}
+
+// The samples of each source read so far and not yet written, in whole
+// chunks (HDF5 would inflate and deflate a chunk written in two pieces);
+// after the last window, all, and each row's padding.
+void write_group_samples(jobfile::JobFileWriter& writer, const Plan& plan, const Group& g, const Window& w) {
+  const std::size_t chunk = plan.layout.chunk_steps;
+  for (std::size_t i = 0; i < plan.sources.size(); ++i) {
+    std::vector<jobfile::RowSamples> pieces;
+    auto add = [&](auto& held) {
+      const auto* s = series_of(held.row->sources, plan.sources[i]);
+      jobfile::RowSamples piece{held.index, held.written[i], {}, nullptr, 0};
+      if (s) {
+        const std::size_t from = held.written[i] - s->dropped, held_now = s->time_ns.size();
+        const std::size_t to = w.last ? held_now : std::max(from, (s->dropped + held_now) / chunk * chunk - s->dropped);
+        piece.time_ns = std::span(s->time_ns).subspan(from, to - from);
+        piece.values = &s->fields;
+        piece.first = from;
+      }
+      held.written[i] += piece.time_ns.size();
+      pieces.push_back(piece);
+    };
+    if (plan.sources[i].scope == stream::Scope::Process)
+      for (auto& held : g.ranks) add(held);
+    else
+      for (auto& held : g.nodes) add(held);
+    writer.write_samples(i, pieces, w.last);
+  }
+}
+
+// Drops what the next windows no longer need: the samples written, but the
+// last one before the window's end (the next window interpolates from it).
+template <typename Row>
+void drop_done(const Plan& plan, std::span<Held<Row>> rows, const Window& w) {
+  for (auto& held : rows)
+    for (auto& s : held.row->sources) {
+      const auto before = static_cast<std::size_t>(std::lower_bound(s.time_ns.begin(), s.time_ns.end(), w.end_ns) - s.time_ns.begin());
+      std::size_t n = before > 0 ? before - 1 : 0;
+      for (std::size_t i = 0; i < plan.sources.size(); ++i)
+        if (series_of(held.row->sources, plan.sources[i]) == &s) n = std::min(n, held.written[i] - s.dropped);
+      auto drop_front = [n](auto& v) {
+        v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
+        if (v.size() < v.capacity() / 4) v.shrink_to_fit();  // give the window's memory back
+      };
+      drop_front(s.time_ns);
+      for (auto& f : s.fields) drop_front(f);
+      s.dropped += n;
+    }
 }
 
 // After the last window: the rows' and the job's summaries, the outliers, the processes.
-std::vector<jobfile::Outlier> write_totals(jobfile::JobFileWriter& writer, const Plan& plan, const LocalRows& rows,
-                                           Summaries& s, const Local& local, MPI_Comm comm) {
+std::vector<jobfile::Outlier> write_totals(jobfile::JobFileWriter& writer, const Plan& plan, LocalRows& rows,
+                                           StallFinder& stalls, const Local& local, MPI_Comm comm) {
   using jobfile::Rows;
   std::vector<double> rank_labels, node_labels;
   std::vector<std::int32_t> ranks, node_ranks(rows.nodes.size(), -1);
   std::vector<std::string> rank_hosts, node_hosts;
-  for (const auto* r : rows.ranks) {
-    ranks.push_back(r->rank), rank_hosts.push_back(r->host);
-    rank_labels.push_back(r->rank >= 0 ? r->rank : std::nan(""));
+  for (const auto& held : rows.ranks) {
+    ranks.push_back(held.row->rank), rank_hosts.push_back(held.row->host);
+    rank_labels.push_back(held.row->rank >= 0 ? held.row->rank : std::nan(""));
   }
-  for (std::size_t i = 0; i < rows.nodes.size(); ++i)
-    node_hosts.push_back(rows.nodes[i]->host), node_labels.push_back(static_cast<double>(rows.node_index[i]));
+  for (const auto& held : rows.nodes)
+    node_hosts.push_back(held.row->host), node_labels.push_back(static_cast<double>(held.index));
   std::vector<PartialStats> job, job_nodes;
-  auto rank_stats = end_rows(s.ranks, plan.rank_metrics.size(), rank_labels, job);
-  auto node_stats = end_rows(s.nodes, plan.node_metrics.size(), node_labels, job_nodes);
+  auto rank_stats = end_rows(rows.ranks, plan.rank_metrics.size(), rank_labels, job);
+  auto node_stats = end_rows(rows.nodes, plan.node_metrics.size(), node_labels, job_nodes);
   merge_across(job, comm);
   merge_across(job_nodes, comm);
+  const auto rank_index = indices_of(std::span(rows.ranks)), node_index = indices_of(std::span(rows.nodes));
   for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
-    writer.write_row_summary(Rows::Ranks, m, rows.rank_index, rank_stats[m]);
+    writer.write_row_summary(Rows::Ranks, m, rank_index, rank_stats[m]);
     writer.write_job_summary(Rows::Ranks, m, job[m].job_stats());
   }
   for (std::size_t m = 0; m < plan.node_metrics.size(); ++m) {
-    writer.write_row_summary(Rows::Nodes, m, rows.node_index, node_stats[m]);
+    writer.write_row_summary(Rows::Nodes, m, node_index, node_stats[m]);
     writer.write_job_summary(Rows::Nodes, m, job_nodes[m].job_stats());
   }
   auto outliers = find_outliers(plan, compared_rows(kRankComparisons, plan.rank_metrics, rank_stats, ranks, rank_hosts),
                                 compared_rows(kNodeComparisons, plan.node_metrics, node_stats, node_ranks, node_hosts),
-                                *s.stalls, comm);
+                                stalls, comm);
   writer.write_outliers(outliers);
   writer.write_processes(local.processes);
   writer.write_tag_sums(tag_sums(local.processes, comm));
@@ -1042,7 +1100,7 @@ struct Timing {
     it->second += now - last;
     last = now;
   }
-  void report(const std::vector<StreamFile>& files, std::size_t rounds, MPI_Comm comm) const {
+  void report(const std::vector<StreamFile>& files, std::size_t windows, std::size_t groups, MPI_Comm comm) const {
     std::vector<double> mine;
     for (const auto& [name, seconds] : phases) mine.push_back(seconds);
     rusage usage{};
@@ -1056,8 +1114,9 @@ struct Timing {
     double bytes = 0, total = 0;
     for (const auto& f : files) bytes += static_cast<double>(f.size);
     for (std::size_t i = 0; i < phases.size(); ++i) total += worst[i];
-    std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank; %zu window(s);",
-                bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back(), rounds);
+    std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank; "
+                "%zu window(s) of %zu group(s);",
+                bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back(), windows, groups);
     for (std::size_t i = 0; i < phases.size(); ++i) std::printf(" %s %.3f s", phases[i].first, worst[i]);
     std::printf("\n");
   }
@@ -1117,29 +1176,44 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   info.metadata = std::move(metadata);
   timing.mark("plan");
 
-  // 4. Window by window: read on, derive, summarise, write; then the job-wide results.
+  // 4. Window by window, group by group: read on, derive, summarise, write; then the job-wide results.
   std::vector<jobfile::Outlier> outliers;
-  const auto windows = windows_of(plan.timeline, my_bytes, options.window_bytes, comm);
+  std::uint64_t largest = 0;
+  for (auto i : local.files) largest = std::max(largest, files[i].size);
+  const auto windows = windows_of(plan.timeline, largest, options.window_bytes, comm, plan.layout.chunk_steps);
+  auto rows = local_rows(plan, local, files, options.window_bytes,
+                         static_cast<double>(windows.front().timeline.bins) / static_cast<double>(plan.timeline.bins));
+  unsigned long long groups = rows.group_starts.size(), rounds = 0;
+  MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   try {
     jobfile::JobFileWriter writer(options.output, comm, options.force, plan.layout);
-    const auto rows = local_rows(plan, local);
-    auto summaries = start_summaries(plan, rows);
-    SampleProgress progress;
+    StallFinder stalls(plan.layout.info.hosts, plan.timeline.bin_ns);
     for (const auto& w : windows) {
-      for (std::size_t i = 0; i < local.streams.size(); ++i) read_window(local, i, files[local.files[i]].path, w);
-      timing.mark("read+rows");
-      Derived d{derive_all(rows.ranks, plan.rank_metrics, w.timeline), derive_all(rows.nodes, plan.node_metrics, w.timeline)};
-      summarise_window(plan, rows, d, w, summaries, comm);
+      auto summary = start_window(plan, w);
+      for (std::size_t round = 0; round < rounds; ++round) {  // collective writes: every rank joins every round
+        auto g = group_of(rows, round);
+        for (const auto& held : g.ranks) read_window(local, held.stream, files[local.files[held.stream]].path, w);
+        for (const auto& held : g.nodes) read_window(local, held.stream, files[local.files[held.stream]].path, w);
+        timing.mark("read+rows");
+        Derived d{derive_all(g.ranks, plan.rank_metrics, w.timeline), derive_all(g.nodes, plan.node_metrics, w.timeline)};
+        summarise_group(plan, g, d, w, summary);
+        timing.mark("derive+summarise");
+        write_group_series(writer, plan, g, d, w);
+        timing.mark("write series");
+        write_group_samples(writer, plan, g, w);
+        drop_done(plan, g.ranks, w);
+        drop_done(plan, g.nodes, w);
+        timing.mark("write samples");
+      }
+      end_window(plan, w, summary, stalls, comm);
       timing.mark("derive+summarise");
-      write_window(writer, plan, rows, d, w, summaries, progress);
-      for (auto* r : rows.ranks) drop_before(r->sources, w.end_ns);
-      for (auto* n : rows.nodes) drop_before(n->sources, w.end_ns);
-      timing.mark("write");
+      write_step_summaries(writer, plan, w, summary);
+      timing.mark("write series");
     }
-    outliers = write_totals(writer, plan, rows, summaries, local, comm);
+    outliers = write_totals(writer, plan, rows, stalls, local, comm);
     writer.close();
-    timing.mark("write");
-    if (options.timing) timing.report(files, windows.size(), comm);
+    timing.mark("write totals");
+    if (options.timing) timing.report(files, windows.size(), rounds, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;

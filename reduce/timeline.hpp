@@ -47,6 +47,7 @@ struct StepSeries {
   stream::SourceSpec spec;
   std::vector<std::int64_t> time_ns;
   std::vector<std::vector<double>> fields;  // [field][sample]
+  std::size_t dropped = 0;                  // samples before time_ns[0], no longer held
 };
 
 // Maps a row's sample times from its stream's CLOCK_MONOTONIC onto the reference timeline.
