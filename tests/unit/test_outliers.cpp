@@ -4,6 +4,7 @@
 
 #include "analyze/campaign.hpp"
 #include "analyze/outliers.hpp"
+#include "reduce/in_job_outliers.hpp"
 
 using namespace jobperf::analyze;
 
@@ -81,4 +82,33 @@ TEST_CASE("a vote needs a material deviation from the median, unless the floor i
   CHECK(strict[4][0].modified_z > 3.5);  // the scores are still computed and stored
   auto epmt = classify(x, 0.0);
   CHECK(epmt[4][0].outlier());
+}
+
+TEST_CASE("a node stall is found whole when time windows split it") {
+  using jobperf::reduce::StallFinder;
+  using jobperf::reduce::stall_windows;
+  const std::vector<std::string> hosts = {"a", "b", "c"};
+  const std::int64_t bin = 1'000'000'000;
+  // b stalls in bins 3..6 (0.1 cores against 2), and briefly in bin 9 (one bin: not a stall).
+  std::vector<std::vector<double>> cpu(3, std::vector<double>(12, 2.0));
+  for (int b : {3, 4, 5, 6, 9}) cpu[1][b] = 0.1;
+  std::vector<std::int64_t> starts;
+  for (int b = 0; b < 12; ++b) starts.push_back(100 * bin + b * bin);
+  const auto at_once = stall_windows(hosts, cpu, starts, bin);
+  REQUIRE(at_once.size() == 1);
+  CHECK(at_once[0].host == "b");
+  CHECK(at_once[0].start_ns == 103 * bin);
+  CHECK(at_once[0].end_ns == 107 * bin);
+  CHECK(at_once[0].value == Approx(0.1));
+  StallFinder windows(hosts, bin);
+  for (auto [from, to] : {std::pair{0, 4}, {4, 5}, {5, 12}}) {
+    std::vector<std::vector<double>> piece;
+    for (const auto& host : cpu) piece.emplace_back(host.begin() + from, host.begin() + to);
+    windows.add(piece, std::vector<std::int64_t>(starts.begin() + from, starts.begin() + to));
+  }
+  const auto split = windows.finish();
+  REQUIRE(split.size() == 1);
+  CHECK(split[0].start_ns == at_once[0].start_ns);
+  CHECK(split[0].end_ns == at_once[0].end_ns);
+  CHECK(split[0].reason == at_once[0].reason);
 }

@@ -172,3 +172,44 @@ TEST_CASE("foreign and unsupported files are refused with the file named") {
   std::remove(path.c_str());
   std::remove(stream.c_str());
 }
+
+TEST_CASE("a stream longer than the reader's buffer reads as it does from memory, damage and all") {
+  auto path = temp_path("long.jps");
+  {
+    Header h;
+    h.host = "n";
+    h.job_id = "j";
+    StreamWriter w(path, h, true);
+    w.add_source({1, "s", Scope::Node, {{"v", "1", "", FieldType::U64, Aggregation::Gauge}}});
+    for (int block = 0; block < 300; ++block) {  // about 3 MiB: blocks straddle the 1 MiB reads
+      for (int r = 0; r < 400; ++r) {
+        std::uint64_t v[] = {static_cast<std::uint64_t>(block * 400 + r)};
+        w.record(block * 400 + r, 1, 0, v);
+      }
+      w.flush();
+    }
+    w.close({{}, "done"});
+  }
+  auto bytes = slurp(path);
+  REQUIRE(bytes.size() > (2u << 20));
+  auto from_file = read_stream(path);
+  auto from_memory = decode_stream(path, bytes);
+  CHECK(from_file.records.size() == 120000);
+  CHECK(from_file.values == from_memory.values);
+  CHECK(from_file.damage.empty());
+  CHECK(from_file.closed);
+
+  bytes[(3u << 19) + 7] ^= 0x40;  // 1.5 MiB in: one record block
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto damaged = read_stream(path);
+  REQUIRE(damaged.damage.size() == 1);
+  CHECK(damaged.damage[0].offset <= (3u << 19) + 7);
+  CHECK(damaged.damage[0].offset + damaged.damage[0].length > (3u << 19) + 7);
+  CHECK(damaged.records.size() == 120000 - 400);
+  CHECK(damaged.values == decode_stream(path, bytes).values);
+  CHECK(damaged.closed);
+  std::remove(path.c_str());
+}

@@ -39,8 +39,7 @@ const stream::SourceSpec kSpec{1, "test.process", stream::Scope::Process,
 // Wrapper-mode story: collector (pid 100) runs R (pid 200); R forks C (pid 300).
 // C ends between t=2 and t=3 and R reaps it, so R's cpu at t=3 includes C's.
 // The collector reaps R at t=3.5 and records R's final values.
-stream::DecodedStream story() {
-  auto path = temp_path("story.jps");
+std::string write_story(const std::string& path) {
   stream::Header h;
   h.host = "n1";
   h.job_id = "j";
@@ -69,6 +68,11 @@ stream::DecodedStream story() {
     w.subject_end({3 * kS + kS / 2, 200, 3 << 8});  // exited with code 3
     w.close({{4 * kS, 1004 * kS, 4 * kS}, "done"});
   }
+  return path;
+}
+
+stream::DecodedStream story() {
+  auto path = write_story(temp_path("story.jps"));
   auto s = stream::read_stream(path);
   std::remove(path.c_str());
   return s;
@@ -95,6 +99,48 @@ TEST_CASE("processes add up to a rank without counting a reaped child twice") {
   CHECK(series.fields[2] == std::vector<double>{0, 6, 7, 8, 8});      // counter: C's last value kept
   CHECK(series.fields[3][1] == 7);                                    // attribute: R, the earliest live process
   CHECK(series.fields[3][3] == 6);
+}
+
+TEST_CASE("a stream combined a block at a time, resumed where the last read stopped, gives the whole's rows") {
+  auto path = write_story(temp_path("pieces.jps"));
+  const auto whole = rank_rows(stream::read_stream(path));
+  stream::StreamReader first(path);
+  std::uint64_t offset = first.offset();
+  stream::DecodedStream skeleton;
+  const auto outline = outline_stream(first, path, skeleton);
+  REQUIRE(outline.ranks.size() == 1);
+  CHECK(outline.ranks[0].exit_status == 3);
+  CHECK(outline.ranks[0].sources[0].samples == static_cast<std::int64_t>(whole[0].sources[0].time_ns.size()));
+  CHECK(outline.ranks[0].sources[0].first_ns == whole[0].sources[0].time_ns.front());
+  CHECK(outline.ranks[0].sources[0].last_ns == whole[0].sources[0].time_ns.back());
+  CHECK(skeleton.records.empty());
+  CHECK(skeleton.subjects.size() == 2);
+  CHECK(skeleton.closed);
+
+  RowCombiner combiner(skeleton, outline, nullptr);
+  for (int blocks = 0;; ++blocks) {  // one block per reader, as time windows read on
+    stream::StreamReader reader(path);
+    reader.seek(offset);
+    stream::DecodedStream block;
+    if (!reader.next(block)) {
+      combiner.finish();
+      CHECK(blocks > 4);
+      break;
+    }
+    combiner.add(block);
+    offset = reader.offset();
+  }
+  REQUIRE(combiner.ranks.size() == 1);
+  const auto& got = combiner.ranks[0].sources[0];
+  CHECK(got.time_ns == whole[0].sources[0].time_ns);
+  const auto& want = whole[0].sources[0].fields;
+  REQUIRE(got.fields.size() == want.size());
+  for (std::size_t f = 0; f < want.size(); ++f) {
+    REQUIRE(got.fields[f].size() == want[f].size());
+    for (std::size_t k = 0; k < want[f].size(); ++k)
+      CHECK((got.fields[f][k] == want[f][k] || (std::isnan(got.fields[f][k]) && std::isnan(want[f][k]))));
+  }
+  std::remove(path.c_str());
 }
 
 TEST_CASE("the clock map interpolates the UTC offset between anchors") {
@@ -182,6 +228,21 @@ TEST_CASE("summaries merge exactly in any grouping (parallel variance), as the t
   CHECK(b[jobfile::kSum] == Approx(2 * 123.5));
   CHECK(b[jobfile::kLowestRow] == 4);   // integral -13
   CHECK(b[jobfile::kHighestRow] == 2);  // integral 200
+}
+
+TEST_CASE("a row's stats gathered over time windows are its stats at once") {
+  const double nan = std::nan("");
+  const std::vector<double> bins = {nan, 1, 2, 4, nan, 8, 3, 1, nan, nan};
+  PartialStats at_once;
+  at_once.add_row(bins, 0.5, 7);
+  PartialStats windows;
+  for (auto [from, to] : {std::pair{0, 3}, {3, 4}, {4, 9}, {9, 10}})
+    windows.extend_row(std::span(bins).subspan(from, to - from), 0.5);
+  windows.end_row(7);
+  auto a = at_once.job_stats(), b = windows.job_stats();
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == Approx(a[i]).epsilon(1e-12));
+  CHECK(b[jobfile::kLast] == 1);  // the row's latest value, not a sum over windows
+  CHECK(b[jobfile::kLowestRow] == 7);
 }
 
 TEST_CASE("time steps across rows: columns of a rows x bins block add up as their values would one by one") {
