@@ -185,6 +185,8 @@ std::vector<std::string> export_csv(const std::string& job_file, const std::stri
   }
   series_csv(jobfile::read_series(job_file, jobfile::Rows::Ranks), "rank", dir + "/ranks_series.csv", written);
   series_csv(jobfile::read_series(job_file, jobfile::Rows::Nodes), "node", dir + "/nodes_series.csv", written);
+  if (auto gpus = jobfile::read_series(job_file, jobfile::Rows::Gpus); !gpus.labels.empty())
+    series_csv(gpus, "gpu", dir + "/gpus_series.csv", written);
   table_csv(jobfile::read_table(job_file, jobfile::JobTable::Processes), dir + "/processes.csv", written);
   table_csv(jobfile::read_table(job_file, jobfile::JobTable::Outliers), dir + "/outliers.csv", written);
   return written;
@@ -221,7 +223,8 @@ void export_json(const std::string& job_file, std::ostream& out) {
     out << "}";
   }
   out << "\n  ],\n  \"series\": {\"ranks\": " << json_series(jobfile::read_series(job_file, jobfile::Rows::Ranks))
-      << ",\n    \"nodes\": " << json_series(jobfile::read_series(job_file, jobfile::Rows::Nodes)) << "},\n"
+      << ",\n    \"nodes\": " << json_series(jobfile::read_series(job_file, jobfile::Rows::Nodes))
+      << ",\n    \"gpus\": " << json_series(jobfile::read_series(job_file, jobfile::Rows::Gpus)) << "},\n"
       << "  \"processes\": " << json_table(jobfile::read_table(job_file, jobfile::JobTable::Processes)) << ",\n"
       << "  \"outliers\": " << json_table(jobfile::read_table(job_file, jobfile::JobTable::Outliers)) << "\n}\n";
   if (!out) throw std::runtime_error("JSON output: write failed");

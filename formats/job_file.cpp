@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <limits>
+#include <numeric>
 
 #include "formats/clock.hpp"
 #include "formats/hdf5_io.hpp"
@@ -27,6 +28,8 @@ constexpr char kSummary[] = "summary";
 constexpr char kRankSummary[] = "summary/ranks";
 constexpr char kJobSummary[] = "summary/job";
 constexpr char kNodeSummary[] = "summary/nodes";
+constexpr char kGpus[] = "gpus";
+constexpr char kGpuSummary[] = "summary/gpus";
 constexpr char kJobNodeSummary[] = "summary/job_nodes";
 constexpr char kStepSummary[] = "summary/time";
 constexpr char kOutliers[] = "outliers";
@@ -64,7 +67,7 @@ constexpr char kMetadata[] = "metadata";
 constexpr char kClock[] = "clock";
 constexpr char kTimeUnits[] = "nanoseconds since 1970-01-01 00:00:00";
 
-const char* group_name(Rows rows) { return rows == Rows::Ranks ? kRanks : kNodes; }
+const char* group_name(Rows rows) { return rows == Rows::Ranks ? kRanks : rows == Rows::Nodes ? kNodes : kGpus; }
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
@@ -160,7 +163,15 @@ struct JobFileWriter::Impl {
   Chunking series_chunking;
   Handle file;
   Handle dxpl;
-  std::vector<Handle> rank_series, node_series, rank_summary, node_summary, job_summary, job_node_summary, step_summary;
+  std::vector<Handle> rank_series, node_series, gpu_series, rank_summary, node_summary, gpu_summary, job_summary,
+      job_node_summary, step_summary;
+
+  std::vector<Handle>& series_of(Rows rows) {
+    return rows == Rows::Ranks ? rank_series : rows == Rows::Nodes ? node_series : gpu_series;
+  }
+  std::vector<Handle>& summary_of(Rows rows) {
+    return rows == Rows::Ranks ? rank_summary : rows == Rows::Nodes ? node_summary : gpu_summary;
+  }
   struct SampleDatasets {
     Handle time;
     std::vector<Handle> fields;
@@ -171,7 +182,8 @@ struct JobFileWriter::Impl {
   void write_table(const char* group_path, const char* dimension, const Table& mine);
 
   void drop_datasets() {
-    for (auto* v : {&rank_series, &node_series, &rank_summary, &node_summary, &job_summary, &job_node_summary, &step_summary})
+    for (auto* v : {&rank_series, &node_series, &gpu_series, &rank_summary, &node_summary, &gpu_summary, &job_summary,
+                    &job_node_summary, &step_summary})
       v->clear();
     samples.clear();
   }
@@ -514,6 +526,28 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   h5::write_attribute(node_scale, "long_name", std::string("host name"));
   im.node_series = im.series_datasets(nodes, layout.node_metrics, layout.nodes.size(), node_scale, node_time);
 
+  // /gpus: (gpu, time), when some node recorded its GPUs one by one
+  auto gpu_rows = [&](hid_t group) {
+    std::vector<std::int64_t> rows(layout.gpu_hosts.size());
+    std::iota(rows.begin(), rows.end(), 0);
+    auto scale = create_dataset(group, "gpu", H5T_STD_I64LE, {rows.size()});
+    im.write_by_root(scale, H5T_NATIVE_INT64, rows.data());
+    check(H5DSset_scale(scale, "gpu"), "make gpu a dimension scale", 0);
+    h5::write_attribute(scale, "long_name", std::string("GPU row"));
+    auto host = im.string_dataset(group, "host", layout.gpu_hosts);
+    attach(host, scale, 0);
+    auto index = create_dataset(group, "index", H5T_STD_I32LE, {rows.size()});
+    im.write_by_root(index, H5T_NATIVE_INT32, layout.gpu_indices.data());
+    h5::write_attribute(index, "long_name", std::string("the GPU's index on its host (NVML)"));
+    attach(index, scale, 0);
+    return scale;
+  };
+  if (!layout.gpu_hosts.empty()) {
+    auto gpus = create_group(root, kGpus);
+    auto gpu_time = im.time_scale(gpus, layout.time_ns, layout.bin_seconds);
+    im.gpu_series = im.series_datasets(gpus, layout.gpu_metrics, layout.gpu_hosts.size(), gpu_rows(gpus), gpu_time);
+  }
+
   // /summary: per rank, per node, job-wide (over ranks, over nodes), per time step
   auto summary = create_group(root, kSummary);
   const std::vector<std::string> stat_names(kStatNames.begin(), kStatNames.end());
@@ -532,6 +566,10 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   auto summary_node_scale = im.string_dataset(node_summary, "node", layout.nodes);
   check(H5DSset_scale(summary_node_scale, "node"), "make node a dimension scale", 0);
   im.node_summary = im.stat_datasets(node_summary, layout.node_metrics, summary_node_scale, layout.nodes.size(), stat_names);
+  if (!layout.gpu_hosts.empty()) {
+    auto gpu_summary = create_group(root, kGpuSummary);
+    im.gpu_summary = im.stat_datasets(gpu_summary, layout.gpu_metrics, gpu_rows(gpu_summary), layout.gpu_hosts.size(), stat_names);
+  }
   im.job_summary = im.stat_datasets(create_group(root, kJobSummary), layout.rank_metrics, -1, 0, job_stat_names("rank"));
   im.job_node_summary = im.stat_datasets(create_group(root, kJobNodeSummary), layout.node_metrics, -1, 0, job_stat_names("node"));
   auto step_summary = create_group(root, kStepSummary);
@@ -559,15 +597,13 @@ void require_sorted(std::span<const std::size_t> rows) {
 void JobFileWriter::write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
                                  std::span<const double> values, std::size_t first_step, std::size_t steps) {
   require_sorted(row_indices);
-  auto& datasets = rows == Rows::Ranks ? impl_->rank_series : impl_->node_series;
-  impl_->write_rows(datasets.at(metric), row_indices, steps, values.data(), H5T_NATIVE_DOUBLE, first_step);
+  impl_->write_rows(impl_->series_of(rows).at(metric), row_indices, steps, values.data(), H5T_NATIVE_DOUBLE, first_step);
 }
 
 void JobFileWriter::write_row_summary(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
                                       std::span<const double> values) {
   require_sorted(row_indices);
-  auto& datasets = rows == Rows::Ranks ? impl_->rank_summary : impl_->node_summary;
-  impl_->write_rows(datasets.at(metric), row_indices, kStatCount, values.data(), H5T_NATIVE_DOUBLE);
+  impl_->write_rows(impl_->summary_of(rows).at(metric), row_indices, kStatCount, values.data(), H5T_NATIVE_DOUBLE);
 }
 
 void JobFileWriter::write_job_summary(Rows rows, std::size_t metric, const JobStats& stats) {
@@ -864,13 +900,19 @@ JobSummary read_job_summary(const std::string& path) {
 Series read_series(const std::string& path, Rows rows) {
   return guarded(path, [&] {
     auto file = open_job_file(path);
-    auto group = open_group(file, group_name(rows));
     Series s;
+    if (rows == Rows::Gpus && H5Lexists(file, kGpus, H5P_DEFAULT) <= 0) return s;  // no GPU recorded one by one
+    auto group = open_group(file, group_name(rows));
     s.time_ns = h5::read_int64s(open_dataset(group, "time"));
     if (rows == Rows::Ranks) {
       for (auto r : h5::read_int64s(open_dataset(group, "rank"))) s.labels.push_back("rank " + std::to_string(r));
-    } else {
+    } else if (rows == Rows::Nodes) {
       s.labels = h5::read_fixed_strings(open_dataset(group, "node"));
+    } else {
+      auto hosts = h5::read_fixed_strings(open_dataset(group, "host"));
+      auto index = h5::read_int64s(open_dataset(group, "index"));
+      for (std::size_t i = 0; i < hosts.size() && i < index.size(); ++i)
+        s.labels.push_back(hosts[i] + " gpu " + std::to_string(index[i]));
     }
     read_metrics(group, s.metrics, s.values);
     return s;

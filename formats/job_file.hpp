@@ -16,7 +16,7 @@
 
 namespace jobperf::jobfile {
 
-inline constexpr std::int64_t kSchemaVersion = 3;
+inline constexpr std::int64_t kSchemaVersion = 4;
 
 // Per row (rank, node) over its time steps; `sum` is the time integral.
 enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStd, kStatCount };
@@ -92,7 +92,7 @@ struct Outlier {
   std::string reason;
 };
 
-enum class Rows { Ranks, Nodes };
+enum class Rows { Ranks, Nodes, Gpus };
 
 // The raw samples of one source (/samples/<source>), as the rows (ranks or
 // nodes) hold them before binning: the rank's processes combined, times on
@@ -120,6 +120,9 @@ struct JobLayout {
   std::vector<std::string> nodes;     // the rows of /nodes
   std::vector<MetricInfo> rank_metrics;
   std::vector<MetricInfo> node_metrics;
+  std::vector<std::string> gpu_hosts;     // the rows of /gpus: each GPU of each node that recorded them
+  std::vector<std::int32_t> gpu_indices;  // the GPU's index on its host
+  std::vector<MetricInfo> gpu_metrics;
   ClockInfo clock;
   std::vector<SampleSource> samples;  // /samples, one per source
   bool compress = true;  // shuffle+deflate on the (row, time) series and (row, sample) samples
@@ -219,6 +222,7 @@ struct Series {
   std::vector<MetricInfo> metrics;
   std::vector<std::vector<double>> values;  // per metric: rows×time, row-major
 };
+// Rows::Gpus: no rows when the job has no /gpus.
 Series read_series(const std::string& path, Rows rows);
 
 struct RankSummary {

@@ -21,10 +21,6 @@ std::int64_t exit_code(std::int32_t wait_status) {
 
 std::int32_t rank_of(const stream::SubjectBegin& b, const stream::Header& h) { return b.rank >= 0 ? b.rank : h.rank; }
 
-bool is_node_sample(const stream::Record& r, const stream::SourceSpec& spec) {
-  // Subject 0 is the node; other subjects are devices (GPUs), kept in the stream for now.
-  return r.subject == 0 && r.value_count == spec.fields.size();
-}
 
 // The first pass, fed blocks in stream order: counts each row's samples
 // exactly as RowCombiner will produce them, and finds when each reaped
@@ -44,7 +40,7 @@ class Outliner {
     StreamOutline out;
     std::map<std::int32_t, std::size_t> by_rank;  // rows by rank
     for (auto& [rank, row] : ranks_) by_rank[rank] = 0;
-    for (auto& [rank, index] : by_rank) index = out.ranks.size(), out.ranks.push_back({rank, -1, {}});
+    for (auto& [rank, index] : by_rank) index = out.ranks.size(), out.ranks.push_back({rank, -1, -1, {}});
     for (const auto& e : skeleton.subject_ends) {
       auto it = processes_.find(e.pid);
       if (it == processes_.end()) continue;
@@ -72,14 +68,18 @@ class Outliner {
         o.sources.push_back(span);
       }
     }
-    RowOutline node;
-    for (const auto& spec : sources_) {
-      auto it = node_.find(spec.id);
-      if (spec.scope != stream::Scope::Node || it == node_.end()) continue;
-      node.sources.push_back({spec.name, static_cast<std::uint32_t>(spec.fields.size()), it->second.samples,
-                              it->second.first_ns, it->second.last_ns});
-    }
-    if (!node.sources.empty()) out.nodes.push_back(std::move(node));
+    auto node_row = [&](const std::map<std::uint16_t, Span>& spans, std::int32_t device) {
+      RowOutline row{-1, device, -1, {}};
+      for (const auto& spec : sources_) {
+        auto it = spans.find(spec.id);
+        if (spec.scope != stream::Scope::Node || it == spans.end()) continue;
+        row.sources.push_back({spec.name, static_cast<std::uint32_t>(spec.fields.size()), it->second.samples,
+                               it->second.first_ns, it->second.last_ns});
+      }
+      return row;
+    };
+    if (!node_.empty()) out.nodes.push_back(node_row(node_, -1));
+    for (const auto& [subject, spans] : devices_) out.devices.push_back(node_row(spans, static_cast<std::int32_t>(subject) - 1));
     for (const auto& spec : sources_) {
       bool tree = std::any_of(spec.fields.begin(), spec.fields.end(),
                               [](auto& f) { return f.aggregation == Aggregation::TreeCounter; });
@@ -123,8 +123,8 @@ class Outliner {
     for (const auto& s : sources_)
       if (s.id == r.source) spec = &s;
     if (!spec) return;
-    if (spec->scope == stream::Scope::Node) {
-      if (is_node_sample(r, *spec)) count(node_[r.source], t, true);
+    if (spec->scope == stream::Scope::Node) {  // subject 0: the node; 1, 2, ...: its devices (GPUs)
+      if (r.value_count == spec->fields.size()) count(r.subject == 0 ? node_[r.source] : devices_[r.subject][r.source], t, true);
       return;
     }
     auto it = processes_.find(r.subject);
@@ -195,6 +195,7 @@ class Outliner {
   std::unordered_map<std::uint32_t, Process> processes_;
   std::map<std::int32_t, std::map<std::uint16_t, Span>> ranks_;  // rank -> source id -> its samples
   std::map<std::uint16_t, Span> node_;
+  std::map<std::uint32_t, std::map<std::uint16_t, Span>> devices_;  // subject -> source id -> its samples
   std::unordered_map<std::pair<std::uint32_t, std::uint16_t>, std::vector<std::uint32_t>, PairHash> waiting_;
   std::int64_t now_ = kNone;
 };
@@ -265,18 +266,21 @@ RowCombiner::RowCombiner(const stream::DecodedStream& s, const StreamOutline& ou
     ranks.push_back(std::move(row));
     rows_.push_back({{}, kNever, std::vector<std::int64_t>(process_specs_.size(), kNone)});
   }
-  for (const auto& o : outline.nodes) {
+  for (const auto& spec : s.sources)
+    if (spec.scope == stream::Scope::Node) node_fields_[spec.id] = spec.fields.size();
+  auto node_row = [&](const RowOutline& o) {
     NodeRow row;
     row.host = s.header.host;
+    row.device = o.device;
     for (const auto& span : o.sources)
       for (const auto& spec : s.sources)
-        if (spec.name == span.source && spec.scope == stream::Scope::Node) {
-          node_index_[spec.id] = node_specs_.size();
-          node_specs_.push_back(spec);
-          row.sources.push_back(series_of(spec));
-        }
-    nodes.push_back(std::move(row));
-  }
+        if (spec.name == span.source && spec.scope == stream::Scope::Node) row.sources.push_back(series_of(spec));
+    return row;
+  };
+  for (const auto& o : outline.nodes) nodes.push_back(node_row(o));
+  for (const auto& o : outline.devices) devices.push_back(node_row(o));
+  if (!nodes.empty()) node_rows_[0] = &nodes[0];
+  for (auto& d : devices) node_rows_[static_cast<std::uint32_t>(d.device) + 1] = &d;
   std::map<std::uint32_t, const stream::SubjectBegin*> begins;  // by pid, as the first pass keeps them
   for (const auto& b : s.subjects) begins[b.pid] = &b;
   for (const auto& [pid, b] : begins) {
@@ -299,13 +303,16 @@ void RowCombiner::add(const stream::DecodedStream& blocks) {
     if (auto it = processes_.find(b.pid); it != processes_.end()) it->second.begun = true;
   for (const auto& r : blocks.records) {
     if (r.time_ns > now_) emit(now_), now_ = r.time_ns;  // the samples at now_ are complete
-    if (auto n = node_index_.find(r.source); n != node_index_.end()) {
-      if (!is_node_sample(r, node_specs_[n->second])) continue;
-      auto& series = nodes[0].sources[n->second];
-      series.time_ns.push_back(utc(now_));
-      auto v = blocks.values_of(r);
-      for (std::size_t f = 0; f < series.fields.size(); ++f)
-        series.fields[f].push_back(stream::raw_to_double(v[f], series.spec.fields[f].type));
+    if (auto n = node_fields_.find(r.source); n != node_fields_.end()) {
+      auto row = node_rows_.find(r.subject);
+      if (r.value_count != n->second || row == node_rows_.end()) continue;
+      for (auto& series : row->second->sources) {
+        if (series.spec.id != r.source) continue;
+        series.time_ns.push_back(utc(now_));
+        auto v = blocks.values_of(r);
+        for (std::size_t f = 0; f < series.fields.size(); ++f)
+          series.fields[f].push_back(stream::raw_to_double(v[f], series.spec.fields[f].type));
+      }
       continue;
     }
     auto k = process_index_.find(r.source);
@@ -374,7 +381,9 @@ std::vector<NodeRow> node_rows(const stream::DecodedStream& s) {
   RowCombiner c(s, outline_stream(s), nullptr);
   c.add(s);
   c.finish();
-  return std::move(c.nodes);
+  auto rows = std::move(c.nodes);
+  for (auto& d : c.devices) rows.push_back(std::move(d));
+  return rows;
 }
 
 }  // namespace jobperf::reduce

@@ -25,8 +25,10 @@ struct RankRow {
   std::vector<StepSeries> sources;
 };
 
+// The node's own samples, or one of its devices' (a GPU's).
 struct NodeRow {
   std::string host;
+  std::int32_t device = -1;  // -1: the node; else the device's index on the node
   std::vector<StepSeries> sources;
 };
 
@@ -42,6 +44,7 @@ struct SourceSpan {
 
 struct RowOutline {
   std::int32_t rank = -1;
+  std::int32_t device = -1;  // device rows: the device's index
   std::int64_t exit_status = -1;
   std::vector<SourceSpan> sources;  // every source of the row's scope, in stream order
 };
@@ -50,6 +53,7 @@ struct RowOutline {
 struct StreamOutline {
   std::vector<RowOutline> ranks;   // by rank
   std::vector<RowOutline> nodes;   // none, or the node's own row (sources with samples only)
+  std::vector<RowOutline> devices; // one per device with samples (node sources' subjects 1, 2, ...), by index
   // When a watched parent reaped a process and carries its tree counters: (pid, source id) -> time.
   std::map<std::pair<std::uint32_t, std::uint16_t>, std::int64_t> absorbed_at;
 };
@@ -76,14 +80,17 @@ class RowCombiner {
  public:
   // `clock`: samples go onto the job timeline; null: they keep the stream's CLOCK_MONOTONIC.
   RowCombiner(const stream::DecodedStream& skeleton, const StreamOutline& outline, const ClockMap* clock);
+  RowCombiner(const RowCombiner&) = delete;  // it points into itself
+  RowCombiner& operator=(const RowCombiner&) = delete;
   // The blocks read since the last call (subject begins, then records, in stream order).
   void add(const stream::DecodedStream& blocks);
   // The stream has ended: its last sample time is complete.
   void finish();
 
   // Samples so far, appended as each sample time completes; the caller may take them.
-  std::vector<RankRow> ranks;  // as outline.ranks
-  std::vector<NodeRow> nodes;  // as outline.nodes
+  std::vector<RankRow> ranks;    // as outline.ranks
+  std::vector<NodeRow> nodes;    // as outline.nodes
+  std::vector<NodeRow> devices;  // as outline.devices
 
  private:
   struct SourceState {
@@ -106,8 +113,10 @@ class RowCombiner {
   std::int64_t utc(std::int64_t t) const { return clock_ ? clock_->to_utc(t) : t; }
 
   const ClockMap* clock_;
-  std::vector<stream::SourceSpec> process_specs_, node_specs_;
-  std::unordered_map<std::uint16_t, std::size_t> process_index_, node_index_;  // source id -> index
+  std::vector<stream::SourceSpec> process_specs_;
+  std::unordered_map<std::uint16_t, std::size_t> process_index_;  // source id -> index
+  std::unordered_map<std::uint16_t, std::size_t> node_fields_;    // node-scope source id -> its fields
+  std::unordered_map<std::uint32_t, NodeRow*> node_rows_;          // subject -> the node's or a device's row
   std::unordered_map<std::uint32_t, Process> processes_;
   std::vector<Row> rows_;
   std::vector<std::pair<std::size_t, std::size_t>> pending_;  // (row, source) with records at now_
@@ -116,6 +125,6 @@ class RowCombiner {
 
 // Both passes over a stream held whole (tests, small tools).
 std::vector<RankRow> rank_rows(const stream::DecodedStream& stream);
-std::vector<NodeRow> node_rows(const stream::DecodedStream& stream);
+std::vector<NodeRow> node_rows(const stream::DecodedStream& stream);  // the node's, then its devices'
 
 }  // namespace jobperf::reduce

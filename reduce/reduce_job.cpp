@@ -169,6 +169,7 @@ struct RowEntry {
 };
 struct NodeEntry {
   std::string host;
+  std::int32_t device;  // -1: the node's own samples; else a device's (GPU's) index
   std::int64_t first_ns, last_ns;
   std::string stream;  // path
   std::vector<SampleCount> samples;
@@ -220,6 +221,7 @@ std::vector<char> encode(const Catalog& c) {
   e.put(static_cast<std::uint32_t>(c.nodes.size()));
   for (const auto& n : c.nodes) {
     e.put_string(n.host);
+    e.put(n.device);
     e.put(n.first_ns);
     e.put(n.last_ns);
     e.put_string(n.stream);
@@ -258,6 +260,7 @@ void decode_into(const std::vector<char>& bytes, Catalog& c) {
   for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
     NodeEntry e;
     e.host = d.get_string();
+    e.device = d.get<std::int32_t>();
     e.first_ns = d.get<std::int64_t>();
     e.last_ns = d.get<std::int64_t>();
     e.stream = d.get_string();
@@ -398,12 +401,13 @@ void add_stream(Local& local, std::size_t file, const std::string& path) {
     local.row_entries.push_back(std::move(e));
     local.row_stream.push_back(index);
   }
-  for (const auto& n : outline.nodes) {
-    NodeEntry e{skeleton.header.host, 0, 0, path, counts_of(n)};
-    span_of(n, e.first_ns, e.last_ns);
-    local.node_entries.push_back(std::move(e));
-    local.node_stream.push_back(index);
-  }
+  for (const auto* rows : {&outline.nodes, &outline.devices})
+    for (const auto& n : *rows) {
+      NodeEntry e{skeleton.header.host, n.device, 0, 0, path, counts_of(n)};
+      span_of(n, e.first_ns, e.last_ns);
+      local.node_entries.push_back(std::move(e));
+      local.node_stream.push_back(index);
+    }
   local.files.push_back(file);
   local.streams.push_back(std::move(skeleton));
   local.outlines.push_back(std::move(outline));
@@ -458,10 +462,11 @@ Catalog catalog_of(const Local& local) {
 struct Plan {
   jobfile::JobLayout layout;
   Timeline timeline;
-  std::vector<MetricPlan> rank_metrics, node_metrics;
+  std::vector<MetricPlan> rank_metrics, node_metrics, gpu_metrics;
   std::vector<stream::SourceSpec> sources;  // every source of the job, same order on every rank
   std::map<std::string, std::string> node_stream;  // host -> the stream whose node samples it keeps
   std::map<std::tuple<std::int32_t, std::string, std::string>, std::size_t> rank_row;  // (rank, host, stream) -> row
+  std::map<std::pair<std::string, std::int32_t>, std::size_t> gpu_row;  // (host, device) -> row
   std::vector<std::string> errors;
 };
 
@@ -485,7 +490,7 @@ std::vector<jobfile::SampleSource> sample_sources(const Plan& plan, const std::v
       t.row_kind = jobfile::Rows::Nodes;
       for (const auto& host : plan.layout.nodes)
         for (const auto& n : nodes)
-          if (n.host == host && plan.node_stream.at(host) == n.stream) t.counts.push_back(count_of(n.samples, spec));
+          if (n.host == host && n.device < 0 && plan.node_stream.at(host) == n.stream) t.counts.push_back(count_of(n.samples, spec));
     }
     out.push_back(std::move(t));
   }
@@ -547,14 +552,33 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   }
   for (std::size_t i = 0; i < rows.size(); ++i) plan.rank_row[{rows[i].rank, rows[i].host, rows[i].stream}] = i;
   // A host's node samples come from one stream: several (job steps) would count it twice.
-  for (const auto& n : all.nodes)
+  for (const auto& n : all.nodes) {
+    if (n.device >= 0) continue;  // devices go with their node's stream
     if (auto [it, fresh] = plan.node_stream.emplace(n.host, n.stream); !fresh) it->second = std::min(it->second, n.stream);
+  }
   for (const auto& [host, stream] : plan.node_stream) L.nodes.push_back(host);
   plan.sources = all.sources;
   plan.rank_metrics = plan_metrics(all.sources, stream::Scope::Process);
   plan.node_metrics = plan_metrics(all.sources, stream::Scope::Node);
   L.rank_metrics = infos(plan.rank_metrics);
   L.node_metrics = infos(plan.node_metrics);
+  // Devices (GPUs) one by one, from the stream that gives their host's node samples: the
+  // metrics of the node sources they have samples of.
+  std::set<std::string> device_sources;
+  for (const auto& n : all.nodes) {
+    auto chosen = plan.node_stream.find(n.host);
+    if (n.device < 0 || chosen == plan.node_stream.end() || chosen->second != n.stream) continue;
+    plan.gpu_row[{n.host, n.device}] = 0;
+    for (const auto& c : n.samples) device_sources.insert(c.source);
+  }
+  for (auto& [key, row] : plan.gpu_row) {
+    row = L.gpu_hosts.size();
+    L.gpu_hosts.push_back(key.first);
+    L.gpu_indices.push_back(key.second);
+  }
+  for (const auto& m : plan.node_metrics)
+    if (device_sources.count(m.source)) plan.gpu_metrics.push_back(m);
+  L.gpu_metrics = infos(plan.gpu_metrics);
   L.samples = sample_sources(plan, rows, all.nodes);
 
   auto& info = L.info;
@@ -679,13 +703,13 @@ struct Held {
 // written one after the other.
 struct LocalRows {
   std::vector<Held<RankRow>> ranks;
-  std::vector<Held<NodeRow>> nodes;
-  std::vector<std::size_t> group_starts;  // into ranks; the nodes go with the first group
+  std::vector<Held<NodeRow>> nodes, gpus;
+  std::vector<std::size_t> group_starts;  // into ranks; the nodes and GPUs go with the first group
 };
 
 struct Group {
   std::span<Held<RankRow>> ranks;
-  std::span<Held<NodeRow>> nodes;
+  std::span<Held<NodeRow>> nodes, gpus;
 };
 
 LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFile>& files, std::uint64_t budget,
@@ -704,10 +728,14 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
       if (plan.node_stream.at(n.host) == local.streams[i].path)
         out.nodes.push_back({&n, static_cast<std::size_t>(std::lower_bound(hosts.begin(), hosts.end(), n.host) - hosts.begin()),
                              i, 0, std::vector<PartialStats>(node_metrics), std::vector<std::size_t>(sources, 0)});
+    for (auto& d : c.devices)
+      if (auto row = plan.gpu_row.find({d.host, d.device}); row != plan.gpu_row.end() && plan.node_stream.at(d.host) == local.streams[i].path)
+        out.gpus.push_back({&d, row->second, i, 0, std::vector<PartialStats>(plan.gpu_metrics.size()), {}});
   }
   auto by_index = [](auto& a, auto& b) { return a.index < b.index; };
   std::sort(out.ranks.begin(), out.ranks.end(), by_index);
   std::sort(out.nodes.begin(), out.nodes.end(), by_index);
+  std::sort(out.gpus.begin(), out.gpus.end(), by_index);
   double bytes = 0;
   for (std::size_t k = 0; k < out.ranks.size(); ++k) {
     const double row = static_cast<double>(out.ranks[k].bytes) * window_fraction;
@@ -724,7 +752,7 @@ Group group_of(LocalRows& rows, std::size_t g) {
   const std::size_t begin = rows.group_starts[g];
   const std::size_t end = g + 1 < rows.group_starts.size() ? rows.group_starts[g + 1] : rows.ranks.size();
   out.ranks = std::span(rows.ranks).subspan(begin, end - begin);
-  if (g == 0) out.nodes = rows.nodes;
+  if (g == 0) out.nodes = rows.nodes, out.gpus = rows.gpus;
   return out;
 }
 
@@ -748,6 +776,8 @@ void read_window(Local& local, std::size_t i, const std::string& path, const Win
       if (!reaches(c.ranks[r].sources, outline.ranks[r], w.end_ns)) return false;
     for (std::size_t n = 0; n < c.nodes.size(); ++n)
       if (!reaches(c.nodes[n].sources, outline.nodes[n], w.end_ns)) return false;
+    for (std::size_t n = 0; n < c.devices.size(); ++n)
+      if (!reaches(c.devices[n].sources, outline.devices[n], w.end_ns)) return false;
     return true;
   };
   if (local.ended[i] || enough()) return;
@@ -767,7 +797,7 @@ void read_window(Local& local, std::size_t i, const std::string& path, const Win
 
 // The window's derived metrics, per metric: rows × bins, rows in row order.
 struct Derived {
-  std::vector<std::vector<double>> rank_values, node_values;
+  std::vector<std::vector<double>> rank_values, node_values, gpu_values;
 };
 
 template <typename Row>
@@ -814,6 +844,7 @@ void summarise_group(const Plan& plan, const Group& g, const Derived& d, const W
   const std::size_t bins = w.timeline.bins;
   extend_rows(g.ranks, d.rank_values, bins, dt);
   extend_rows(g.nodes, d.node_values, bins, dt);
+  extend_rows(g.gpus, d.gpu_values, bins, dt);
   for (std::size_t m = 0; m < d.rank_values.size(); ++m)
     add_columns(std::span(s.steps).subspan(m * bins, bins), d.rank_values[m], g.ranks.size(), dt);
   const auto m = metric_index(plan.rank_metrics, "cpu_utilization");
@@ -985,11 +1016,13 @@ std::vector<std::size_t> indices_of(std::span<Held<Row>> rows) {
 void write_group_series(jobfile::JobFileWriter& writer, const Plan& plan, const Group& g, const Derived& d,
                         const Window& w) {
   using jobfile::Rows;
-  const auto ranks = indices_of(g.ranks), nodes = indices_of(g.nodes);
+  const auto ranks = indices_of(g.ranks), nodes = indices_of(g.nodes), gpus = indices_of(g.gpus);
   for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m)
     writer.write_series(Rows::Ranks, m, ranks, d.rank_values[m], w.first_bin, w.timeline.bins);
   for (std::size_t m = 0; m < plan.node_metrics.size(); ++m)
     writer.write_series(Rows::Nodes, m, nodes, d.node_values[m], w.first_bin, w.timeline.bins);
+  for (std::size_t m = 0; m < plan.gpu_metrics.size(); ++m)
+    writer.write_series(Rows::Gpus, m, gpus, d.gpu_values[m], w.first_bin, w.timeline.bins);
 }
 
 void write_step_summaries(jobfile::JobFileWriter& writer, const Plan& plan, const Window& w, const WindowSummary& s) {
@@ -1032,15 +1065,16 @@ void write_group_samples(jobfile::JobFileWriter& writer, const Plan& plan, const
   }
 }
 
-// Drops what the next windows no longer need: the samples written, but the
-// last one before the window's end (the next window interpolates from it).
+// Drops what the next windows no longer need: the samples written (rows
+// whose samples go to /samples), but the last one before the window's end
+// (the next window interpolates from it).
 template <typename Row>
 void drop_done(const Plan& plan, std::span<Held<Row>> rows, const Window& w) {
   for (auto& held : rows)
     for (auto& s : held.row->sources) {
       const auto before = static_cast<std::size_t>(std::lower_bound(s.time_ns.begin(), s.time_ns.end(), w.end_ns) - s.time_ns.begin());
       std::size_t n = before > 0 ? before - 1 : 0;
-      for (std::size_t i = 0; i < plan.sources.size(); ++i)
+      for (std::size_t i = 0; i < held.written.size(); ++i)
         if (series_of(held.row->sources, plan.sources[i]) == &s) n = std::min(n, held.written[i] - s.dropped);
       auto drop_front = [n](auto& v) {
         v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
@@ -1068,9 +1102,13 @@ std::vector<jobfile::Outlier> write_totals(jobfile::JobFileWriter& writer, const
   std::vector<PartialStats> job, job_nodes;
   auto rank_stats = end_rows(rows.ranks, plan.rank_metrics.size(), rank_labels, job);
   auto node_stats = end_rows(rows.nodes, plan.node_metrics.size(), node_labels, job_nodes);
+  std::vector<PartialStats> job_gpus;  // not written: a GPU's row summaries and the nodes' sums are
+  auto gpu_stats = end_rows(rows.gpus, plan.gpu_metrics.size(), std::vector<double>(rows.gpus.size(), std::nan("")), job_gpus);
   merge_across(job, comm);
   merge_across(job_nodes, comm);
   const auto rank_index = indices_of(std::span(rows.ranks)), node_index = indices_of(std::span(rows.nodes));
+  const auto gpu_index = indices_of(std::span(rows.gpus));
+  for (std::size_t m = 0; m < plan.gpu_metrics.size(); ++m) writer.write_row_summary(Rows::Gpus, m, gpu_index, gpu_stats[m]);
   for (std::size_t m = 0; m < plan.rank_metrics.size(); ++m) {
     writer.write_row_summary(Rows::Ranks, m, rank_index, rank_stats[m]);
     writer.write_job_summary(Rows::Ranks, m, job[m].job_stats());
@@ -1194,8 +1232,10 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
         auto g = group_of(rows, round);
         for (const auto& held : g.ranks) read_window(local, held.stream, files[local.files[held.stream]].path, w);
         for (const auto& held : g.nodes) read_window(local, held.stream, files[local.files[held.stream]].path, w);
+        for (const auto& held : g.gpus) read_window(local, held.stream, files[local.files[held.stream]].path, w);
         timing.mark("read+rows");
-        Derived d{derive_all(g.ranks, plan.rank_metrics, w.timeline), derive_all(g.nodes, plan.node_metrics, w.timeline)};
+        Derived d{derive_all(g.ranks, plan.rank_metrics, w.timeline), derive_all(g.nodes, plan.node_metrics, w.timeline),
+                  derive_all(g.gpus, plan.gpu_metrics, w.timeline)};
         summarise_group(plan, g, d, w, summary);
         timing.mark("derive+summarise");
         write_group_series(writer, plan, g, d, w);
@@ -1203,6 +1243,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
         write_group_samples(writer, plan, g, w);
         drop_done(plan, g.ranks, w);
         drop_done(plan, g.nodes, w);
+        drop_done(plan, g.gpus, w);
         timing.mark("write samples");
       }
       end_window(plan, w, summary, stalls, comm);

@@ -26,10 +26,10 @@ print("ok: sidecar found ranks 0 and 1 by environment, CPU seconds", cpu)
 PY
 # The same streams in windows of 16 bins (processes start, are reaped by their
 # parents and end between windows) give the same job file as in one window.
-"${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --quiet --bin 0.02 -o "$work/side1-whole.h5" "$JOBPERF_SCRATCH/jobperf/side1"
-"${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --timing --bin 0.02 --window 0.00001 -o "$work/side1-windows.h5" \
+"${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --quiet --bin 0.01 -o "$work/side1-whole.h5" "$JOBPERF_SCRATCH/jobperf/side1"
+"${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --timing --bin 0.01 --window 0.00001 -o "$work/side1-windows.h5" \
   "$JOBPERF_SCRATCH/jobperf/side1" | tee "$work/side1-windows.txt"
-grep -Eq " ([3-9]|[1-9][0-9]) window\(s\)" "$work/side1-windows.txt" || fail "expected several windows"
+grep -Eq " ([3-9]|[1-9][0-9]+) window\(s\)" "$work/side1-windows.txt" || fail "expected several windows"
 "$python" "$tests/mpi/same_job_file.py" "$work/side1-windows.h5" "$work/side1-whole.h5"
 
 # 2. Discovery by pid; jobperf-collect --stop ends the sidecar cleanly.

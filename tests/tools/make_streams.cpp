@@ -5,6 +5,8 @@
 // carries node samples (1 GB/s received on the network).
 // For in-job outliers: --imbalance R makes every rank use 1 core but rank R
 // 0.3; --stall H:FROM:TO idles the ranks of host node<H> for samples [FROM, TO).
+// --gpus G: each host's local rank 0 also records G GPUs, GPU g busy
+// 10·(g+1) % and drawing 100+g W, and the node's GPU totals (NVML's layout).
 #include <cstdio>
 #include <cmath>
 #include <cstdlib>
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
   double interval = 1.0;
   int imbalanced_rank = -1, stalled_host = -1;
   long stall_from = 0, stall_to = 0;
+  int gpus = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string o = argv[i];
     if (o == "--dir") dir = argv[i + 1];
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
     else if (o == "--samples") samples = std::atol(argv[i + 1]);
     else if (o == "--interval") interval = std::atof(argv[i + 1]);
     else if (o == "--imbalance") imbalanced_rank = std::atoi(argv[i + 1]);
+    else if (o == "--gpus") gpus = std::atoi(argv[i + 1]);
     else if (o == "--stall") std::sscanf(argv[i + 1], "%d:%ld:%ld", &stalled_host, &stall_from, &stall_to);
     else {
       std::fprintf(stderr, "jobperf-test-make-streams: unknown option %s\n", o.c_str());
@@ -42,8 +46,10 @@ int main(int argc, char** argv) {
   collect::SourceConfig config;
   auto process_spec = collect::make_process_procfs_source(config)->describe();
   auto node_spec = collect::make_node_procfs_source(config)->describe();
+  auto gpu_spec = collect::make_nvidia_gpu_source(config)->describe();
   process_spec.id = 1;
   node_spec.id = 2;
+  gpu_spec.id = 3;
   const std::int64_t step = static_cast<std::int64_t>(interval * 1e9);
   const std::int64_t mono0 = 1'000'000'000'000, utc0 = 1'750'000'000'000'000'000;
   auto field = [](const stream::SourceSpec& s, const std::string& name) {
@@ -67,6 +73,7 @@ int main(int argc, char** argv) {
                 {"env.OMPI_COMM_WORLD_SIZE", std::to_string(ranks)}});
     w.add_source(process_spec);
     if (h.local_rank == 0) w.add_source(node_spec);
+    if (h.local_rank == 0 && gpus > 0) w.add_source(gpu_spec);
     const std::uint32_t pid = 2000 + static_cast<std::uint32_t>(r);
     w.subject_begin({mono0, pid, static_cast<std::uint32_t>(h.pid), r, mono0, "synthetic-app"});
     std::vector<std::uint64_t> v(process_spec.fields.size()), n(node_spec.fields.size());
@@ -87,6 +94,22 @@ int main(int argc, char** argv) {
         n[field(node_spec, "net_rx_bytes")] = static_cast<std::uint64_t>(seconds * 1e9);
         n[field(node_spec, "mem_total")] = 64ull << 30;
         w.record(t, 2, 0, n);
+        if (gpus > 0) {
+          std::vector<std::uint64_t> total(gpu_spec.fields.size(), stream::to_raw(0));
+          double busy = 0, watts = 0;
+          for (int g = 0; g < gpus; ++g) {
+            std::vector<std::uint64_t> one(gpu_spec.fields.size(), stream::to_raw(0));
+            one[field(gpu_spec, "gpus")] = stream::to_raw(1);
+            one[field(gpu_spec, "utilization")] = stream::to_raw(10.0 * (g + 1));
+            one[field(gpu_spec, "power")] = stream::to_raw(100.0 + g);
+            w.record(t, 3, static_cast<std::uint32_t>(g + 1), one);
+            busy += 10.0 * (g + 1) / gpus, watts += 100.0 + g;
+          }
+          total[field(gpu_spec, "gpus")] = stream::to_raw(gpus);
+          total[field(gpu_spec, "utilization")] = stream::to_raw(busy);
+          total[field(gpu_spec, "power")] = stream::to_raw(watts);
+          w.record(t, 3, 0, total);
+        }
       }
       if (k % 64 == 63) w.flush();
     }
