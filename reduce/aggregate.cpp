@@ -329,6 +329,12 @@ void RowCombiner::add(const stream::DecodedStream& blocks) {
 
 void RowCombiner::finish() { emit(now_); }
 
+void RowCombiner::drop_node_rows() {
+  node_rows_.clear();
+  nodes.clear();
+  devices.clear();
+}
+
 void RowCombiner::emit(std::int64_t t) {
   std::sort(pending_.begin(), pending_.end());
   for (auto [r, k] : pending_) {
@@ -375,15 +381,6 @@ std::vector<RankRow> rank_rows(const stream::DecodedStream& s) {
   c.add(s);
   c.finish();
   return std::move(c.ranks);
-}
-
-std::vector<NodeRow> node_rows(const stream::DecodedStream& s) {
-  RowCombiner c(s, outline_stream(s), nullptr);
-  c.add(s);
-  c.finish();
-  auto rows = std::move(c.nodes);
-  for (auto& d : c.devices) rows.push_back(std::move(d));
-  return rows;
 }
 
 }  // namespace jobperf::reduce

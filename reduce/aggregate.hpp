@@ -86,6 +86,8 @@ class RowCombiner {
   void add(const stream::DecodedStream& blocks);
   // The stream has ended: its last sample time is complete.
   void finish();
+  // Another stream gives this host's node and device samples: skip them here.
+  void drop_node_rows();
 
   // Samples so far, appended as each sample time completes; the caller may take them.
   std::vector<RankRow> ranks;    // as outline.ranks
@@ -123,8 +125,7 @@ class RowCombiner {
   std::int64_t now_ = std::numeric_limits<std::int64_t>::min();
 };
 
-// Both passes over a stream held whole (tests, small tools).
+// Both passes over a stream held whole (tests).
 std::vector<RankRow> rank_rows(const stream::DecodedStream& stream);
-std::vector<NodeRow> node_rows(const stream::DecodedStream& stream);  // the node's, then its devices'
 
 }  // namespace jobperf::reduce

@@ -691,7 +691,7 @@ std::vector<Window> windows_of(const Timeline& tl, std::uint64_t largest_stream,
 template <typename Row>
 struct Held {
   Row* row;
-  std::size_t index;   // its row of /ranks or /nodes
+  std::size_t index;   // its row of /ranks, /nodes or /gpus
   std::size_t stream;  // of Local
   std::uint64_t bytes; // its share of the stream
   std::vector<PartialStats> stats;  // per metric, over the windows so far
@@ -720,17 +720,21 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
   const std::size_t sources = plan.sources.size();
   for (std::size_t i = 0; i < local.combiners.size(); ++i) {
     auto& c = *local.combiners[i];
+    const auto& host = local.streams[i].header.host;
+    if (auto chosen = plan.node_stream.find(host); chosen == plan.node_stream.end() || chosen->second != local.streams[i].path) {
+      c.drop_node_rows();  // another stream of this host gives them (or none does)
+      local.outlines[i].nodes.clear();
+      local.outlines[i].devices.clear();
+    }
     const auto share = files[local.files[i]].size / std::max<std::size_t>(1, c.ranks.size());
     for (auto& r : c.ranks)
       out.ranks.push_back({&r, plan.rank_row.at({r.rank, r.host, r.stream}), i, share, std::vector<PartialStats>(metrics),
                            std::vector<std::size_t>(sources, 0)});
     for (auto& n : c.nodes)
-      if (plan.node_stream.at(n.host) == local.streams[i].path)
-        out.nodes.push_back({&n, static_cast<std::size_t>(std::lower_bound(hosts.begin(), hosts.end(), n.host) - hosts.begin()),
-                             i, 0, std::vector<PartialStats>(node_metrics), std::vector<std::size_t>(sources, 0)});
+      out.nodes.push_back({&n, static_cast<std::size_t>(std::lower_bound(hosts.begin(), hosts.end(), n.host) - hosts.begin()),
+                           i, 0, std::vector<PartialStats>(node_metrics), std::vector<std::size_t>(sources, 0)});
     for (auto& d : c.devices)
-      if (auto row = plan.gpu_row.find({d.host, d.device}); row != plan.gpu_row.end() && plan.node_stream.at(d.host) == local.streams[i].path)
-        out.gpus.push_back({&d, row->second, i, 0, std::vector<PartialStats>(plan.gpu_metrics.size()), {}});
+      out.gpus.push_back({&d, plan.gpu_row.at({d.host, d.device}), i, 0, std::vector<PartialStats>(plan.gpu_metrics.size()), {}});
   }
   auto by_index = [](auto& a, auto& b) { return a.index < b.index; };
   std::sort(out.ranks.begin(), out.ranks.end(), by_index);
