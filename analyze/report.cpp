@@ -112,6 +112,7 @@ std::string row(const std::vector<std::string>& cells, bool header = false, cons
 
 const std::vector<std::string> kRankCharts = {"cpu_utilization", "rss", "write_call_bandwidth", "read_call_bandwidth"};
 const std::vector<std::string> kNodeCharts = {"cpu_busy", "mem_used", "net_rx_bandwidth", "disk_write_bandwidth"};
+const std::vector<std::string> kGpuCharts = {"gpu_utilization", "gpu_memory_used", "gpu_power"};
 
 std::string charts(const jobfile::Series& s, const std::vector<std::string>& wanted) {
   std::string out;
@@ -128,6 +129,7 @@ std::string job_report_html(const std::string& path) {
   auto job = jobfile::read_job_summary(path);
   auto ranks = jobfile::read_series(path, jobfile::Rows::Ranks);
   auto nodes = jobfile::read_series(path, jobfile::Rows::Nodes);
+  auto gpus = jobfile::read_series(path, jobfile::Rows::Gpus);
   auto summary = jobfile::read_rank_summary(path);
   const auto& info = job.info;
   std::ostringstream b;
@@ -151,6 +153,7 @@ std::string job_report_html(const std::string& path) {
               number(stats[jobfile::kMax]), number(stats[jobfile::kSum])});
   b << "</table>\n<h2>Ranks over time</h2>\n" << charts(ranks, kRankCharts);
   if (!nodes.labels.empty()) b << "<h2>Nodes over time</h2>\n" << charts(nodes, kNodeCharts);
+  if (!gpus.labels.empty()) b << "<h2>GPUs over time</h2>\n" << charts(gpus, kGpuCharts);
 
   b << "<h2>Per rank</h2><table>";
   std::vector<std::string> header = {"rank", "host"};
