@@ -17,7 +17,9 @@ std::string number(double v) {
 }
 
 std::string row_name(const std::string& kind, const ComparedRow& row) {
-  return kind == "rank" ? "rank " + std::to_string(row.rank) + " (" + row.host + ")" : "node " + row.host;
+  if (kind == "rank") return "rank " + std::to_string(row.rank) + " (" + row.host + ")";
+  if (kind == "gpu") return "GPU " + std::to_string(row.device) + " of " + row.host;
+  return "node " + row.host;
 }
 
 }  // namespace

@@ -38,6 +38,10 @@ inline constexpr ComparedMetric kRankComparisons[] = {
     {"cpu_wait", jobfile::kMean, "mean I/O and run-queue wait"},
     {"rss", jobfile::kMax, "peak memory"},
 };
+inline constexpr ComparedMetric kGpuComparisons[] = {
+    {"gpu_utilization", jobfile::kMean, "mean utilisation"},
+    {"gpu_memory_used", jobfile::kMax, "peak memory used"},
+};
 inline constexpr ComparedMetric kNodeComparisons[] = {
     {"cpu_busy", jobfile::kMean, "mean CPU busy fraction"},
     {"cpu_iowait", jobfile::kMean, "mean I/O wait"},
@@ -45,12 +49,13 @@ inline constexpr ComparedMetric kNodeComparisons[] = {
 };
 
 struct ComparedRow {
-  std::int32_t rank = -1;  // -1 for nodes
+  std::int32_t rank = -1;  // -1 for nodes and GPUs
   std::string host;
+  std::int32_t device = -1;  // GPUs: the index on the host
   std::vector<double> values;  // one per compared metric; NaN when the row lacks it
 };
 
-// Rows far from the others on each metric (kind "rank" or "node").
+// Rows far from the others on each metric (kind "rank", "node" or "gpu").
 std::vector<jobfile::Outlier> spread_outliers(const std::string& kind, const std::vector<std::string>& metrics,
                                               const std::vector<std::string>& whats,
                                               const std::vector<ComparedRow>& rows, std::int64_t start_ns,

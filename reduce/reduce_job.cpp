@@ -902,10 +902,11 @@ std::vector<std::vector<double>> end_rows(std::vector<Held<Row>>& rows, std::siz
 template <typename Comparisons>
 std::vector<ComparedRow> compared_rows(const Comparisons& comparisons, const std::vector<MetricPlan>& plan,
                                        const std::vector<std::vector<double>>& stats,
-                                       const std::vector<std::int32_t>& ranks, const std::vector<std::string>& hosts) {
+                                       const std::vector<std::int32_t>& ranks, const std::vector<std::string>& hosts,
+                                       const std::vector<std::int32_t>& devices = {}) {
   std::vector<ComparedRow> out;
   for (std::size_t r = 0; r < ranks.size(); ++r) {
-    ComparedRow row{ranks[r], hosts[r], {}};
+    ComparedRow row{ranks[r], hosts[r], devices.empty() ? -1 : devices[r], {}};
     for (const auto& c : comparisons) {
       auto m = metric_index(plan, c.metric);
       row.values.push_back(m < plan.size() ? stats[m][r * jobfile::kStatCount + c.stat] : std::nan(""));
@@ -920,6 +921,7 @@ void encode_compared(Encoder& e, const std::vector<ComparedRow>& rows) {
   for (const auto& row : rows) {
     e.put(row.rank);
     e.put_string(row.host);
+    e.put(row.device);
     e.put(static_cast<std::uint32_t>(row.values.size()));
     for (double v : row.values) e.put(v);
   }
@@ -930,6 +932,7 @@ void decode_compared(Decoder& d, std::vector<ComparedRow>& rows) {
     ComparedRow row;
     row.rank = d.get<std::int32_t>();
     row.host = d.get_string();
+    row.device = d.get<std::int32_t>();
     for (auto v = d.get<std::uint32_t>(); v > 0; --v) row.values.push_back(d.get<double>());
     rows.push_back(std::move(row));
   }
@@ -963,7 +966,8 @@ jobfile::Outlier decode_outlier(Decoder& d) {
 // Rank 0 finds them from every rank's compared rows and the stalls; every
 // rank gets the list, since /outliers is created collectively.
 std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const std::vector<ComparedRow>& ranks,
-                                            const std::vector<ComparedRow>& nodes, StallFinder& stalls, MPI_Comm comm) {
+                                            const std::vector<ComparedRow>& nodes, const std::vector<ComparedRow>& gpus,
+                                            StallFinder& stalls, MPI_Comm comm) {
   const auto& L = plan.layout;
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
@@ -971,22 +975,27 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const std::vector<
   Encoder e(mine);
   encode_compared(e, ranks);
   encode_compared(e, nodes);
+  encode_compared(e, gpus);
   auto gathered = gather_to_root(mine, comm);
 
   std::vector<char> found;
   if (rank == 0) {
-    std::vector<ComparedRow> rank_rows, node_rows;
+    std::vector<ComparedRow> rank_rows, node_rows, gpu_rows;
     for (const auto& blob : gathered) {
       Decoder dec(blob.data(), blob.size());
       decode_compared(dec, rank_rows);
       decode_compared(dec, node_rows);
+      decode_compared(dec, gpu_rows);
     }
     auto [rank_metrics, rank_whats] = names_of(kRankComparisons);
     auto [node_metrics, node_whats] = names_of(kNodeComparisons);
     auto outliers = spread_outliers("rank", rank_metrics, rank_whats, rank_rows, L.info.start_ns, L.info.end_ns);
     auto by_node = spread_outliers("node", node_metrics, node_whats, node_rows, L.info.start_ns, L.info.end_ns);
+    auto [gpu_metrics, gpu_whats] = names_of(kGpuComparisons);
+    auto by_gpu = spread_outliers("gpu", gpu_metrics, gpu_whats, gpu_rows, L.info.start_ns, L.info.end_ns);
     auto stalled = stalls.finish();
     outliers.insert(outliers.end(), by_node.begin(), by_node.end());
+    outliers.insert(outliers.end(), by_gpu.begin(), by_gpu.end());
     outliers.insert(outliers.end(), stalled.begin(), stalled.end());
     Encoder out(found);
     out.put(static_cast<std::uint32_t>(outliers.size()));
@@ -1103,10 +1112,13 @@ std::vector<jobfile::Outlier> write_totals(jobfile::JobFileWriter& writer, const
   }
   for (const auto& held : rows.nodes)
     node_hosts.push_back(held.row->host), node_labels.push_back(static_cast<double>(held.index));
+  std::vector<std::string> gpu_hosts;
+  std::vector<std::int32_t> gpu_devices;
+  for (const auto& held : rows.gpus) gpu_hosts.push_back(held.row->host), gpu_devices.push_back(held.row->device);
   std::vector<PartialStats> job, job_nodes;
   auto rank_stats = end_rows(rows.ranks, plan.rank_metrics.size(), rank_labels, job);
   auto node_stats = end_rows(rows.nodes, plan.node_metrics.size(), node_labels, job_nodes);
-  std::vector<PartialStats> job_gpus;  // not written: a GPU's row summaries and the nodes' sums are
+  std::vector<PartialStats> job_gpus;  // not written: the GPUs' row summaries and the nodes' sums are
   auto gpu_stats = end_rows(rows.gpus, plan.gpu_metrics.size(), std::vector<double>(rows.gpus.size(), std::nan("")), job_gpus);
   merge_across(job, comm);
   merge_across(job_nodes, comm);
@@ -1123,6 +1135,8 @@ std::vector<jobfile::Outlier> write_totals(jobfile::JobFileWriter& writer, const
   }
   auto outliers = find_outliers(plan, compared_rows(kRankComparisons, plan.rank_metrics, rank_stats, ranks, rank_hosts),
                                 compared_rows(kNodeComparisons, plan.node_metrics, node_stats, node_ranks, node_hosts),
+                                compared_rows(kGpuComparisons, plan.gpu_metrics, gpu_stats,
+                                              std::vector<std::int32_t>(rows.gpus.size(), -1), gpu_hosts, gpu_devices),
                                 stalls, comm);
   writer.write_outliers(outliers);
   writer.write_processes(local.processes);

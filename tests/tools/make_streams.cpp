@@ -6,7 +6,8 @@
 // For in-job outliers: --imbalance R makes every rank use 1 core but rank R
 // 0.3; --stall H:FROM:TO idles the ranks of host node<H> for samples [FROM, TO).
 // --gpus G: each host's local rank 0 also records G GPUs, GPU g busy
-// 10·(g+1) % and drawing 100+g W, and the node's GPU totals (NVML's layout).
+// 10·(g+1) % and drawing 100+g W, and the node's GPU totals (NVML's layout);
+// --idle-gpu H:I makes every GPU 60 % busy but GPU I of host node<H>, idle.
 #include <cstdio>
 #include <cmath>
 #include <cstdlib>
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
   double interval = 1.0;
   int imbalanced_rank = -1, stalled_host = -1;
   long stall_from = 0, stall_to = 0;
-  int gpus = 0;
+  int gpus = 0, idle_host = -1, idle_gpu = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string o = argv[i];
     if (o == "--dir") dir = argv[i + 1];
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     else if (o == "--interval") interval = std::atof(argv[i + 1]);
     else if (o == "--imbalance") imbalanced_rank = std::atoi(argv[i + 1]);
     else if (o == "--gpus") gpus = std::atoi(argv[i + 1]);
+    else if (o == "--idle-gpu") std::sscanf(argv[i + 1], "%d:%d", &idle_host, &idle_gpu);
     else if (o == "--stall") std::sscanf(argv[i + 1], "%d:%ld:%ld", &stalled_host, &stall_from, &stall_to);
     else {
       std::fprintf(stderr, "jobperf-test-make-streams: unknown option %s\n", o.c_str());
@@ -100,10 +102,11 @@ int main(int argc, char** argv) {
           for (int g = 0; g < gpus; ++g) {
             std::vector<std::uint64_t> one(gpu_spec.fields.size(), stream::to_raw(0));
             one[field(gpu_spec, "gpus")] = stream::to_raw(1);
-            one[field(gpu_spec, "utilization")] = stream::to_raw(10.0 * (g + 1));
+            const double busy_pct = idle_host < 0 ? 10.0 * (g + 1) : r % hosts == idle_host && g == idle_gpu ? 0 : 60;
+            one[field(gpu_spec, "utilization")] = stream::to_raw(busy_pct);
             one[field(gpu_spec, "power")] = stream::to_raw(100.0 + g);
             w.record(t, 3, static_cast<std::uint32_t>(g + 1), one);
-            busy += 10.0 * (g + 1) / gpus, watts += 100.0 + g;
+            busy += busy_pct / gpus, watts += 100.0 + g;
           }
           total[field(gpu_spec, "gpus")] = stream::to_raw(gpus);
           total[field(gpu_spec, "utilization")] = stream::to_raw(busy);
