@@ -433,7 +433,8 @@ void decode_block(std::uint16_t type, std::span<const char> payload, DecodedStre
 // ---------------------------------------------------------------- StreamReader
 
 namespace {
-constexpr std::size_t kReadAhead = 1 << 20;  // bytes read at once from a file
+constexpr std::size_t kReadAhead = 1 << 20;       // bytes read at once from a file
+constexpr std::size_t kHeaderReadAhead = 64 << 10;  // the header: listing streams, resuming one, reads no more
 
 Header decode_header_block(const std::string& name, std::span<const char> payload) {
   try {
@@ -473,7 +474,8 @@ std::span<const char> StreamReader::bytes_at(std::uint64_t offset, std::size_t l
   if (fd_ < 0) return memory_.subspan(static_cast<std::size_t>(offset), length);
   if (offset < buffer_offset_ || offset + length > buffer_offset_ + buffer_.size()) {
     buffer_offset_ = offset;
-    buffer_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max(length, kReadAhead), size_ - offset)));
+    const std::size_t ahead = first_block_ == 0 ? kHeaderReadAhead : kReadAhead;  // 0: the header is being read
+    buffer_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max(length, ahead), size_ - offset)));
     std::size_t got = 0;
     while (got < buffer_.size()) {
       ssize_t n = ::pread(fd_, buffer_.data() + got, buffer_.size() - got, static_cast<off_t>(offset + got));
