@@ -57,12 +57,12 @@ class Outliner {
         if (p.rank == rank && p.ppid == static_cast<std::uint32_t>(header_.pid) && p.wait_status >= 0)
           o.exit_status = exit_code(p.wait_status);
       }
+      const std::int64_t start = rank_start(rank);
       for (const auto& spec : sources_) {
         if (spec.scope != stream::Scope::Process) continue;
         SourceSpan span{spec.name, static_cast<std::uint32_t>(spec.fields.size()), 0, kNever, kNone};
         if (auto it = row.find(spec.id); it != row.end()) {
           span.samples = it->second.samples, span.first_ns = it->second.first_ns, span.last_ns = it->second.last_ns;
-          const std::int64_t start = rank_start(rank);
           if (start < span.first_ns) ++span.samples, span.first_ns = start;  // the combination starts from zero
         }
         o.sources.push_back(span);
