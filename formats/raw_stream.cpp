@@ -159,14 +159,6 @@ SourceSpec decode_source(Decoder& d) {
 }
 
 std::uint64_t to_raw(double v) { return std::bit_cast<std::uint64_t>(v); }
-double raw_to_double(std::uint64_t raw, FieldType type) {
-  switch (type) {
-    case FieldType::U64: return static_cast<double>(raw);
-    case FieldType::I64: return static_cast<double>(static_cast<std::int64_t>(raw));
-    case FieldType::F64: return std::bit_cast<double>(raw);
-  }
-  return 0.0;
-}
 
 // ---------------------------------------------------------------- writer
 
@@ -446,7 +438,8 @@ Header decode_header_block(const std::string& name, std::span<const char> payloa
 }
 }  // namespace
 
-StreamReader::StreamReader(const std::string& path) : name_(path) {
+StreamReader::StreamReader(const std::string& path, std::vector<char>* buffer) : name_(path) {
+  if (buffer) buffer_ = buffer;
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw StreamError(path + ": cannot open: " + errno_text());
   struct stat st {};
@@ -472,25 +465,27 @@ void StreamReader::seek(std::uint64_t offset) { offset_ = std::clamp<std::uint64
 std::span<const char> StreamReader::bytes_at(std::uint64_t offset, std::size_t length) {
   length = static_cast<std::size_t>(std::min<std::uint64_t>(length, size_ - std::min(offset, size_)));
   if (fd_ < 0) return memory_.subspan(static_cast<std::size_t>(offset), length);
-  if (offset < buffer_offset_ || offset + length > buffer_offset_ + buffer_.size()) {
+  auto& buffer = *buffer_;
+  if (offset < buffer_offset_ || offset + length > buffer_offset_ + buffered_) {
     buffer_offset_ = offset;
     const std::size_t ahead = first_block_ == 0 ? kHeaderReadAhead : kReadAhead;  // 0: the header is being read
-    buffer_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max(length, ahead), size_ - offset)));
+    buffered_ = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(length, ahead), size_ - offset));
+    if (buffer.size() < buffered_) buffer.resize(buffered_);
     std::size_t got = 0;
-    while (got < buffer_.size()) {
-      ssize_t n = ::pread(fd_, buffer_.data() + got, buffer_.size() - got, static_cast<off_t>(offset + got));
+    while (got < buffered_) {
+      ssize_t n = ::pread(fd_, buffer.data() + got, buffered_ - got, static_cast<off_t>(offset + got));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        buffer_.resize(got);  // what could be read is decoded; the rest reads as truncated
+        buffered_ = got;  // what could be read is decoded; the rest reads as truncated
         size_ = offset + got;
         damage_note_ = n < 0 ? "cannot read: " + errno_text() : "file shrank while reading";
         break;
       }
       got += static_cast<std::size_t>(n);
     }
-    length = std::min(length, buffer_.size());
+    length = std::min(length, buffered_);
   }
-  return {buffer_.data() + (offset - buffer_offset_), length};
+  return {buffer.data() + (offset - buffer_offset_), length};
 }
 
 std::string StreamReader::check_block(std::uint64_t offset, Block& out) {

@@ -10,6 +10,7 @@
 // block at the end; the sync word and CRC let a reader skip a damaged block
 // and carry on with the next intact one.
 #pragma once
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -157,7 +158,14 @@ ClockOffset decode_clock_offset(Decoder& d);
 
 // Values travel as raw 64-bit patterns; FieldSpec::type says how to read them.
 std::uint64_t to_raw(double v);
-double raw_to_double(std::uint64_t raw, FieldType type);
+inline double raw_to_double(std::uint64_t raw, FieldType type) {  // inline: called for every value read
+  switch (type) {
+    case FieldType::U64: return static_cast<double>(raw);
+    case FieldType::I64: return static_cast<double>(static_cast<std::int64_t>(raw));
+    case FieldType::F64: return std::bit_cast<double>(raw);
+  }
+  return 0.0;
+}
 
 class StreamWriter {
  public:
@@ -248,7 +256,10 @@ struct DecodedStream {
 // damaged.
 class StreamReader {
  public:
-  explicit StreamReader(const std::string& path);
+  // `buffer`: memory to read the file into, kept by the caller so that
+  // readers opened one after another reuse it (no allocation, no page
+  // faults per reader), by one reader at a time; null: the reader's own.
+  explicit StreamReader(const std::string& path, std::vector<char>* buffer = nullptr);
   StreamReader(const std::string& name, std::span<const char> bytes);
   ~StreamReader();
   StreamReader(const StreamReader&) = delete;
@@ -276,7 +287,9 @@ class StreamReader {
   int fd_ = -1;
   std::uint64_t size_ = 0;
   std::span<const char> memory_;  // the stream, when it is already in memory
-  std::vector<char> buffer_;      // else a piece of the file
+  std::vector<char> own_buffer_;
+  std::vector<char>* buffer_ = &own_buffer_;  // else a piece of the file: buffered_ bytes from buffer_offset_
+  std::size_t buffered_ = 0;
   std::uint64_t buffer_offset_ = 0;
   std::string damage_note_;       // why the file ended early, if it did
   Header header_;

@@ -340,38 +340,39 @@ void RowCombiner::emit(std::int64_t t) {
   for (auto [r, k] : pending_) {
     auto& series = ranks[r].sources[k];
     const auto& row = rows_[r];
-    const auto& spec = process_specs_[k];
-    const std::size_t nf = spec.fields.size();
+    const auto& fields = process_specs_[k].fields;
+    const std::size_t nf = fields.size();
     if (series.time_ns.empty() && row.start_ns < t) {  // the rank's counters start at zero
       series.time_ns.push_back(utc(row.start_ns));
       for (std::size_t f = 0; f < nf; ++f)
-        series.fields[f].push_back(spec.fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0);
+        series.fields[f].push_back(fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0);
     }
     series.time_ns.push_back(utc(t));
-    for (std::size_t f = 0; f < nf; ++f) {
-      const auto agg = spec.fields[f].aggregation;
-      const auto type = spec.fields[f].type;
-      double sum = 0, attribute = kNaN;
-      for (const auto* p : row.members) {
-        const auto& st = p->sources[k];
-        if (!st.sampled || st.last.size() <= f) continue;
-        const bool alive = p->end_ns > t;
-        const double v = stream::raw_to_double(st.last[f], type);
-        switch (agg) {
+    // Member by member, each one's values in order: the inner loop reads one array.
+    sums_.resize(nf);
+    for (std::size_t f = 0; f < nf; ++f) sums_[f] = fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0;
+    for (const auto* p : row.members) {
+      const auto& st = p->sources[k];
+      if (!st.sampled) continue;
+      const bool alive = p->end_ns > t, not_absorbed = t < st.absorbed_at;
+      const std::size_t n = std::min(nf, st.last.size());
+      for (std::size_t f = 0; f < n; ++f) {
+        const double v = stream::raw_to_double(st.last[f], fields[f].type);
+        switch (fields[f].aggregation) {
           case Aggregation::Gauge:
-            if (alive) sum += v;
+            if (alive) sums_[f] += v;
             break;
-          case Aggregation::Counter: sum += v; break;
+          case Aggregation::Counter: sums_[f] += v; break;
           case Aggregation::TreeCounter:
-            if (t < st.absorbed_at) sum += v;
+            if (not_absorbed) sums_[f] += v;
             break;
           case Aggregation::Attribute:
-            if (alive && std::isnan(attribute)) attribute = v;
+            if (alive && std::isnan(sums_[f])) sums_[f] = v;
             break;
         }
       }
-      series.fields[f].push_back(agg == Aggregation::Attribute ? attribute : sum);
     }
+    for (std::size_t f = 0; f < nf; ++f) series.fields[f].push_back(sums_[f]);
   }
   pending_.clear();
 }

@@ -122,6 +122,7 @@ class RowCombiner {
   std::unordered_map<std::uint32_t, Process> processes_;
   std::vector<Row> rows_;
   std::vector<std::pair<std::size_t, std::size_t>> pending_;  // (row, source) with records at now_
+  std::vector<double> sums_;  // emit()'s per-field sums, kept to spare an allocation per sample
   std::int64_t now_ = std::numeric_limits<std::int64_t>::min();
 };
 

@@ -130,26 +130,36 @@ class Parser {
   char last_ = 0;
 };
 
-double apply(const Expression& e, std::size_t i, const std::vector<const std::vector<double>*>& inputs,
-             std::size_t& next_input) {
+// Evaluates `e` over whole columns, leaves in the order the parser listed
+// them: one pass over each input instead of a walk of the tree per bin.
+void apply(const Expression& e, const std::vector<const std::vector<double>*>& inputs, std::size_t& next_input,
+           std::span<double> out) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   switch (e.kind) {
-    case Expression::Number: return e.number;
+    case Expression::Number: std::fill(out.begin(), out.end(), e.number); return;
     case Expression::Field:
-    case Expression::Rate: {
-      const auto* series = inputs[next_input++];
-      return series ? (*series)[i] : std::numeric_limits<double>::quiet_NaN();
-    }
-    case Expression::Negate: return -apply(*e.left, i, inputs, next_input);
+    case Expression::Rate:
+      if (const auto* series = inputs[next_input++]) std::copy_n(series->begin(), out.size(), out.begin());
+      else std::fill(out.begin(), out.end(), kNaN);
+      return;
+    case Expression::Negate:
+      apply(*e.left, inputs, next_input, out);
+      for (double& v : out) v = -v;
+      return;
     default: break;
   }
-  double l = apply(*e.left, i, inputs, next_input);
-  double r = apply(*e.right, i, inputs, next_input);
+  apply(*e.left, inputs, next_input, out);
+  std::vector<double> right(out.size());
+  apply(*e.right, inputs, next_input, right);
+  const std::size_t n = out.size();
   switch (e.kind) {
-    case Expression::Add: return l + r;
-    case Expression::Sub: return l - r;
-    case Expression::Mul: return l * r;
-    case Expression::Div: return r == 0 ? std::numeric_limits<double>::quiet_NaN() : l / r;
-    default: return 0;
+    case Expression::Add: for (std::size_t i = 0; i < n; ++i) out[i] += right[i]; break;
+    case Expression::Sub: for (std::size_t i = 0; i < n; ++i) out[i] -= right[i]; break;
+    case Expression::Mul: for (std::size_t i = 0; i < n; ++i) out[i] *= right[i]; break;
+    case Expression::Div:
+      for (std::size_t i = 0; i < n; ++i) out[i] = right[i] == 0 ? kNaN : out[i] / right[i];
+      break;
+    default: break;
   }
 }
 
@@ -216,14 +226,16 @@ std::vector<DerivedMetric> parse_metrics_file(const std::string& path) {
   return parse_metrics_text(path, text.str());
 }
 
-std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, const InputLookup& input) {
+void evaluate_into(const DerivedMetric& metric, const InputLookup& input, std::span<double> out) {
   std::vector<const std::vector<double>*> series;
   for (const auto& [field, rate] : metric.inputs) series.push_back(input(field, rate));
+  std::size_t next = 0;
+  apply(*metric.expression, series, next, out);
+}
+
+std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, const InputLookup& input) {
   std::vector<double> out(bins);
-  for (std::size_t i = 0; i < bins; ++i) {
-    std::size_t next = 0;  // inputs are listed in the order apply() visits leaves
-    out[i] = apply(*metric.expression, i, series, next);
-  }
+  evaluate_into(metric, input, out);
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,8 @@ std::vector<DerivedMetric> parse_metrics_text(const std::string& name, std::stri
 using InputLookup = std::function<const std::vector<double>*(const std::string& field, bool rate)>;
 // Evaluates elementwise over `bins` values; a missing input gives NaN.
 std::vector<double> evaluate(const DerivedMetric& metric, std::size_t bins, const InputLookup& input);
+// The same into `out` (its size: the bins); inputs are at least that long.
+void evaluate_into(const DerivedMetric& metric, const InputLookup& input, std::span<double> out);
 
 // share/metrics/<source>.metrics if it exists, else "".
 std::string find_metrics_file(const std::string& source_name);

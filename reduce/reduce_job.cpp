@@ -321,23 +321,21 @@ FieldsBySource inputs_of(const std::vector<MetricPlan>& plan) {
   return wanted;
 }
 
-// All metrics of one row: [metric][bin].
-std::vector<std::vector<double>> derive(const std::vector<StepSeries>& sources, const std::vector<MetricPlan>& plan,
-                                        const FieldsBySource& wanted, const Timeline& timeline) {
+// All metrics of one row into out[metric], from `at` on.
+void derive(const std::vector<StepSeries>& sources, const std::vector<MetricPlan>& plan, const FieldsBySource& wanted,
+            const Timeline& timeline, std::vector<std::vector<double>>& out, std::size_t at) {
   static const std::set<std::string> none;
   std::map<std::string, BinnedSource> binned;
   for (const auto& s : sources) {
     auto it = wanted.find(s.spec.name);
     binned.emplace(s.spec.name, resample(s, timeline, it == wanted.end() ? &none : &it->second));
   }
-  std::vector<std::vector<double>> out;
-  for (const auto& p : plan) {
-    auto it = binned.find(p.source);
-    out.push_back(evaluate(p.metric, timeline.bins, [&](const std::string& field, bool rate) {
+  for (std::size_t m = 0; m < plan.size(); ++m) {
+    auto it = binned.find(plan[m].source);
+    evaluate_into(plan[m].metric, [&](const std::string& field, bool rate) {
       return it == binned.end() ? nullptr : it->second.find(field, rate);
-    }));
+    }, std::span(out[m]).subspan(at, timeline.bins));
   }
-  return out;
 }
 
 // ---------------------------------------------------------------- the job
@@ -373,6 +371,7 @@ struct Local {
   std::vector<NodeEntry> node_entries;
   std::vector<std::size_t> node_stream;
   std::vector<jobfile::ProcessRow> processes;
+  std::vector<char> read_buffer;  // every StreamReader's, one after another
 };
 
 std::vector<SampleCount> counts_of(const RowOutline& row) {
@@ -390,7 +389,7 @@ void span_of(const RowOutline& row, std::int64_t& first, std::int64_t& last) {
 
 // The first pass over one stream: its rows, listed.
 void add_stream(Local& local, std::size_t file, const std::string& path) {
-  stream::StreamReader reader(path);
+  stream::StreamReader reader(path, &local.read_buffer);
   const std::size_t index = local.streams.size();
   local.resume_at.push_back(reader.offset());
   stream::DecodedStream skeleton;
@@ -427,10 +426,10 @@ void align_local(Local& local, const ClockAlignment& alignment) {
   for (std::size_t i = 0; i < local.node_entries.size(); ++i) to_utc(local.node_entries[i], local.node_stream[i]);
   for (std::size_t i = 0; i < local.streams.size(); ++i) {
     local.combiners.push_back(std::make_unique<RowCombiner>(local.streams[i], local.outlines[i], &local.clocks[i]));
-    for (auto* rows : {&local.outlines[i].ranks, &local.outlines[i].nodes})
+    for (auto* rows : {&local.outlines[i].ranks, &local.outlines[i].nodes, &local.outlines[i].devices})
       for (auto& row : *rows)
         for (auto& span : row.sources)
-          if (span.samples > 0) span.last_ns = local.clocks[i].to_utc(span.last_ns);  // read on until it
+          if (span.samples > 0) to_utc(span, i);  // windows read on until their end
     const auto first_process = static_cast<std::int64_t>(local.processes.size());
     for (auto& p : process_rows(local.streams[i], local.clocks[i])) {
       if (p.parent >= 0) p.parent += first_process;
@@ -770,10 +769,34 @@ bool reaches(const std::vector<StepSeries>& series, const RowOutline& row, std::
   return true;
 }
 
+// Room for a window's samples at once, estimated from the outline: no
+// series grows by doubling (copying itself and faulting in new pages).
+template <typename Row>
+void make_room(std::vector<Row>& rows, const std::vector<RowOutline>& outlines, const Window& w) {
+  for (std::size_t r = 0; r < rows.size() && r < outlines.size(); ++r)
+    for (std::size_t k = 0; k < rows[r].sources.size() && k < outlines[r].sources.size(); ++k) {
+      const auto& span = outlines[r].sources[k];
+      auto& s = rows[r].sources[k];
+      if (span.samples <= 0) continue;
+      const double part = w.last || span.last_ns <= span.first_ns
+                              ? 1.0
+                              : std::clamp(static_cast<double>(w.end_ns - span.first_ns) /
+                                               static_cast<double>(span.last_ns - span.first_ns), 0.0, 1.0);
+      const auto until_end = std::min<std::size_t>(static_cast<std::size_t>(part * static_cast<double>(span.samples)) + 2,
+                                                   static_cast<std::size_t>(span.samples));
+      if (until_end <= s.dropped || until_end - s.dropped <= s.time_ns.capacity()) continue;
+      s.time_ns.reserve(until_end - s.dropped);
+      for (auto& f : s.fields) f.reserve(until_end - s.dropped);
+    }
+}
+
 // Reads stream i on from where the last window stopped, until its rows reach the window's end.
 void read_window(Local& local, std::size_t i, const std::string& path, const Window& w) {
   auto& c = *local.combiners[i];
   const auto& outline = local.outlines[i];
+  make_room(c.ranks, outline.ranks, w);
+  make_room(c.nodes, outline.nodes, w);
+  make_room(c.devices, outline.devices, w);
   auto enough = [&] {
     if (w.last) return false;
     for (std::size_t r = 0; r < c.ranks.size(); ++r)
@@ -785,7 +808,7 @@ void read_window(Local& local, std::size_t i, const std::string& path, const Win
     return true;
   };
   if (local.ended[i] || enough()) return;
-  stream::StreamReader reader(path);
+  stream::StreamReader reader(path, &local.read_buffer);
   reader.seek(local.resume_at[i]);
   while (!enough()) {
     stream::DecodedStream blocks;
@@ -807,13 +830,9 @@ struct Derived {
 template <typename Row>
 std::vector<std::vector<double>> derive_all(std::span<Held<Row>> rows, const std::vector<MetricPlan>& metrics,
                                             const Timeline& timeline) {
-  std::vector<std::vector<double>> out(metrics.size());
-  for (auto& values : out) values.reserve(rows.size() * timeline.bins);
+  std::vector<std::vector<double>> out(metrics.size(), std::vector<double>(rows.size() * timeline.bins));
   const auto wanted = inputs_of(metrics);
-  for (const auto& held : rows) {
-    auto derived = derive(held.row->sources, metrics, wanted, timeline);
-    for (std::size_t m = 0; m < metrics.size(); ++m) out[m].insert(out[m].end(), derived[m].begin(), derived[m].end());
-  }
+  for (std::size_t r = 0; r < rows.size(); ++r) derive(rows[r].row->sources, metrics, wanted, timeline, out, r * timeline.bins);
   return out;
 }
 
