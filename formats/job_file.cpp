@@ -9,6 +9,7 @@
 #include <ctime>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 
 #include "formats/clock.hpp"
 #include "formats/hdf5_io.hpp"
@@ -750,13 +751,21 @@ void JobFileWriter::write_samples(std::size_t source, std::span<const RowSamples
     if (prev && r.row == prev->row + 1 && r.column == prev->column && columns(r) == columns(*prev)) ++runs.back().second;
     else runs.emplace_back(i, 1);
   }
-  // Each piece padded to its block's width: NaT after the row's last time, NaN after its last value.
+  // Each piece padded to its block's width: NaT after the row's last time,
+  // NaN after its last value. The buffers serve field after field.
+  std::vector<std::vector<std::int64_t>> time_buffers(runs.size());
+  std::vector<std::vector<double>> value_buffers(runs.size());
   auto write = [&](hid_t dset, hid_t mem_type, auto missing, auto value_at) {
-    std::vector<std::vector<decltype(missing)>> buffers;
+    auto& buffers = [&]() -> auto& {
+      if constexpr (std::is_same_v<decltype(missing), double>) return value_buffers;
+      else return time_buffers;
+    }();
     std::vector<Impl::Block> blocks;
-    for (auto [first, count] : runs) {
+    for (std::size_t b = 0; b < runs.size(); ++b) {
+      const auto [first, count] = runs[b];
       const std::size_t width = columns(*rows[first]);
-      auto& buffer = buffers.emplace_back(count * width, missing);
+      auto& buffer = buffers[b];
+      buffer.assign(count * width, missing);
       for (std::size_t i = 0; i < count; ++i) {
         const auto& r = *rows[first + i];
         for (std::size_t k = 0; k < r.time_ns.size(); ++k) buffer[i * width + k] = value_at(r, k);

@@ -348,7 +348,7 @@ std::string describe(const Damage& d) {
 
 namespace {
 
-void decode_records(Decoder& d, DecodedStream& s) {
+void decode_records(Decoder& d, DecodedStream& s, bool values) {
   auto count = d.get<std::uint32_t>();
   for (std::uint32_t i = 0; i < count; ++i) {
     Record r{};
@@ -359,19 +359,21 @@ void decode_records(Decoder& d, DecodedStream& s) {
     r.first_value = s.values.size();
     const char* p = d.position();
     d.skip(std::size_t{r.value_count} * 8);
-    s.values.resize(s.values.size() + r.value_count);
-    std::memcpy(s.values.data() + r.first_value, p, std::size_t{r.value_count} * 8);
+    if (values) {
+      s.values.resize(s.values.size() + r.value_count);
+      std::memcpy(s.values.data() + r.first_value, p, std::size_t{r.value_count} * 8);
+    }
     s.records.push_back(r);
   }
 }
 
 // Blocks of a type this reader does not know are skipped: newer writers may
 // add block types without breaking older readers.
-void decode_block(std::uint16_t type, std::span<const char> payload, DecodedStream& s) {
+void decode_block(std::uint16_t type, std::span<const char> payload, DecodedStream& s, bool values) {
   Decoder d(payload.data(), payload.size());
   switch (type) {
     case kSchema: s.sources.push_back(decode_source(d)); break;
-    case kRecords: decode_records(d, s); break;
+    case kRecords: decode_records(d, s, values); break;
     case kAnchor: s.anchors.push_back(get_anchor(d)); break;
     case kSubjectBegin: {
       SubjectBegin sb;
@@ -532,7 +534,7 @@ bool StreamReader::next(DecodedStream& s) {
   std::string why = check_block(offset_, b);
   if (why.empty()) {
     try {
-      decode_block(b.type, b.payload, s);
+      decode_block(b.type, b.payload, s, values_);
       ++s.blocks_read;
     } catch (const DecodeError& e) {
       s.damage.push_back({offset_, kBlockHeaderSize + b.payload.size(), std::string("bad payload: ") + e.what()});

@@ -273,6 +273,8 @@ class StreamReader {
   // Decodes the next block into `into` (records and values appended), or
   // lists the damaged bytes up to the next intact block; false at the end.
   bool next(DecodedStream& into);
+  // false: records are decoded without their values (when and whose only).
+  void decode_values(bool yes) { values_ = yes; }
 
  private:
   struct Block {
@@ -294,6 +296,7 @@ class StreamReader {
   std::string damage_note_;       // why the file ended early, if it did
   Header header_;
   std::uint64_t first_block_ = 0, offset_ = 0;
+  bool values_ = true;
 };
 
 // Reads every intact block; damaged or torn blocks are listed in `damage`

@@ -210,6 +210,7 @@ StreamOutline outline_stream(stream::StreamReader& reader, const std::string& pa
   skeleton.header = reader.header();
   skeleton.blocks_read = 1;
   Outliner outliner(skeleton.header);
+  reader.decode_values(false);  // the outline needs when and whose, not what
   while (reader.next(blocks)) {
     outliner.add(blocks);
     // Keep all but the samples; damage offsets and block counts carry over.

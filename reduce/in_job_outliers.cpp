@@ -57,12 +57,14 @@ StallFinder::StallFinder(std::vector<std::string> hosts, std::int64_t bin_ns)
 
 void StallFinder::add(const std::vector<std::vector<double>>& cpu, const std::vector<std::int64_t>& bin_start_ns) {
   if (hosts_.size() < 2) return;
+  std::vector<double> running;  // the bin's hosts with ranks running, sorted
   for (std::size_t b = 0; b < bin_start_ns.size(); ++b) {
+    running.clear();
+    for (const auto& host : cpu)
+      if (!std::isnan(host[b])) running.push_back(host[b]);
+    std::sort(running.begin(), running.end());
     for (std::size_t h = 0; h < hosts_.size(); ++h) {
-      std::vector<double> others;
-      for (std::size_t o = 0; o < hosts_.size(); ++o)
-        if (o != h && !std::isnan(cpu[o][b])) others.push_back(cpu[o][b]);
-      const double mine = cpu[h][b], busy = others.empty() ? 0 : median(others);
+      const double mine = cpu[h][b], others = median_without(running, mine), busy = std::isnan(others) ? 0 : others;
       if (!std::isnan(mine) && busy >= kBusyCores && mine < kStallFraction * busy) {
         auto& run = runs_[h];
         if (run.bins++ == 0) run.start_ns = bin_start_ns[b];

@@ -17,6 +17,19 @@ double quantile(std::vector<double> v, double q) {
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
+double median_without(const std::vector<double>& sorted, double value) {
+  const bool drop = !std::isnan(value);
+  const std::size_t n = sorted.size() - (drop && !sorted.empty() ? 1 : 0);
+  if (n == 0) return std::nan("");
+  const auto skip = drop ? static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), value) - sorted.begin())
+                         : sorted.size();
+  auto at = [&](std::size_t i) { return sorted[i < skip ? i : i + 1]; };
+  const double pos = 0.5 * static_cast<double>(n - 1);  // as quantile(v, 0.5)
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = std::min(lo + 1, n - 1);
+  return at(lo) + (pos - static_cast<double>(lo)) * (at(hi) - at(lo));
+}
+
 std::vector<double> modified_z_scores(const std::vector<double>& x) {
   const double m = median(x);
   std::vector<double> deviation(x.size());

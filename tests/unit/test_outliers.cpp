@@ -1,5 +1,6 @@
 // EPMT's classifiers on hand-computed data.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 
 #include "analyze/campaign.hpp"
@@ -12,6 +13,23 @@ TEST_CASE("quantiles interpolate like numpy") {
   CHECK(quantile({1, 2, 3, 4}, 0.25) == 1.75);
   CHECK(quantile({4, 1, 3, 2}, 0.75) == 3.25);
   CHECK(median({5, 1, 3}) == 3);
+}
+
+TEST_CASE("the median without one element matches the median of the rest") {
+  std::vector<double> v{7, 1, 3, 3, 9, 4, 4, 2};
+  for (std::size_t n = 0; n <= v.size(); ++n) {
+    std::vector<double> sorted(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
+    std::sort(sorted.begin(), sorted.end());
+    if (n == 0) CHECK(std::isnan(jobperf::reduce::median_without(sorted, std::nan(""))));
+    else CHECK(jobperf::reduce::median_without(sorted, std::nan("")) == median(sorted));
+    for (std::size_t k = 0; k < n; ++k) {
+      auto rest = sorted;
+      rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(k));
+      const double got = jobperf::reduce::median_without(sorted, sorted[k]);
+      if (rest.empty()) CHECK(std::isnan(got));
+      else CHECK(got == median(rest));
+    }
+  }
 }
 
 TEST_CASE("modified z-score, z-score and Tukey fences on a clear outlier") {
