@@ -755,7 +755,7 @@ void JobFileWriter::write_samples(std::size_t source, std::span<const RowSamples
   // NaN after its last value. The buffers serve field after field.
   std::vector<std::vector<std::int64_t>> time_buffers(runs.size());
   std::vector<std::vector<double>> value_buffers(runs.size());
-  auto write = [&](hid_t dset, hid_t mem_type, auto missing, auto value_at) {
+  auto write = [&](hid_t dset, hid_t mem_type, auto missing, auto row_values) {
     auto& buffers = [&]() -> auto& {
       if constexpr (std::is_same_v<decltype(missing), double>) return value_buffers;
       else return time_buffers;
@@ -766,18 +766,17 @@ void JobFileWriter::write_samples(std::size_t source, std::span<const RowSamples
       const std::size_t width = columns(*rows[first]);
       auto& buffer = buffers[b];
       buffer.assign(count * width, missing);
-      for (std::size_t i = 0; i < count; ++i) {
-        const auto& r = *rows[first + i];
-        for (std::size_t k = 0; k < r.time_ns.size(); ++k) buffer[i * width + k] = value_at(r, k);
-      }
+      for (std::size_t i = 0; i < count; ++i)
+        if (const auto& r = *rows[first + i]; !r.time_ns.empty())
+          std::copy_n(row_values(r), r.time_ns.size(), buffer.begin() + static_cast<std::ptrdiff_t>(i * width));
       blocks.push_back({rows[first]->row, count, rows[first]->column, width, buffer.data()});
     }
     impl_->write_blocks(dset, blocks, mem_type);
   };
-  write(d.time, H5T_NATIVE_INT64, kMissingTime, [](const RowSamples& r, std::size_t k) { return r.time_ns[k]; });
+  write(d.time, H5T_NATIVE_INT64, kMissingTime, [](const RowSamples& r) { return r.time_ns.data(); });
   for (std::size_t f = 0; f < d.fields.size(); ++f)
     write(d.fields[f], H5T_NATIVE_DOUBLE, std::numeric_limits<double>::quiet_NaN(),
-          [f](const RowSamples& r, std::size_t k) { return r.values ? (*r.values)[f][r.first + k] : 0.0; });
+          [f](const RowSamples& r) { return (*r.values)[f].data() + r.first; });
 }
 
 void JobFileWriter::write_outliers(const std::vector<Outlier>& outliers) { impl_->write_outliers(outliers); }
