@@ -376,7 +376,25 @@ struct JobFileWriter::Impl {
     column(g, "end_time", H5T_STD_I64LE, H5T_NATIVE_INT64, times["end_time"], scale, kTimeUnits, "window end");
   }
 
-  // /samples/<source>: a (row, sample) table per source, rows as in /ranks or /nodes.
+  // The gpu dimension of /gpus, /summary/gpus and /samples/<source>.gpus, with each GPU's host and index.
+  Handle gpu_scale(hid_t group, const JobLayout& layout) {
+    std::vector<std::int64_t> rows(layout.gpu_hosts.size());
+    std::iota(rows.begin(), rows.end(), 0);
+    auto scale = create_dataset(group, "gpu", H5T_STD_I64LE, {rows.size()});
+    write_by_root(scale, H5T_NATIVE_INT64, rows.data());
+    check(H5DSset_scale(scale, "gpu"), "make gpu a dimension scale", 0);
+    h5::write_attribute(scale, "long_name", std::string("GPU row"));
+    auto host = string_dataset(group, "host", layout.gpu_hosts);
+    attach(host, scale, 0);
+    auto index = create_dataset(group, "index", H5T_STD_I32LE, {rows.size()});
+    write_by_root(index, H5T_NATIVE_INT32, layout.gpu_indices.data());
+    h5::write_attribute(index, "long_name", std::string("the GPU's index on its host (NVML)"));
+    attach(index, scale, 0);
+    return scale;
+  }
+
+  // /samples/<source>: a (row, sample) table per source, rows as in /ranks,
+  // /nodes or (<source>.gpus) /gpus.
   void create_samples(hid_t root, const JobLayout& layout) {
     if (layout.samples.empty()) return;
     auto group = create_group(root, kSamples);
@@ -393,6 +411,8 @@ struct JobFileWriter::Impl {
         h5::write_attribute(row_scale, "long_name", std::string("MPI rank"));
         auto host = string_dataset(g, "host", layout.rank_hosts);
         attach(host, row_scale, 0);
+      } else if (source.row_kind == Rows::Gpus) {
+        row_scale = gpu_scale(g, layout);
       } else {
         row_scale = string_dataset(g, "node", layout.nodes);
         check(H5DSset_scale(row_scale, "node"), "make node a dimension scale", 0);
@@ -528,25 +548,10 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   im.node_series = im.series_datasets(nodes, layout.node_metrics, layout.nodes.size(), node_scale, node_time);
 
   // /gpus: (gpu, time), when some node recorded its GPUs one by one
-  auto gpu_rows = [&](hid_t group) {
-    std::vector<std::int64_t> rows(layout.gpu_hosts.size());
-    std::iota(rows.begin(), rows.end(), 0);
-    auto scale = create_dataset(group, "gpu", H5T_STD_I64LE, {rows.size()});
-    im.write_by_root(scale, H5T_NATIVE_INT64, rows.data());
-    check(H5DSset_scale(scale, "gpu"), "make gpu a dimension scale", 0);
-    h5::write_attribute(scale, "long_name", std::string("GPU row"));
-    auto host = im.string_dataset(group, "host", layout.gpu_hosts);
-    attach(host, scale, 0);
-    auto index = create_dataset(group, "index", H5T_STD_I32LE, {rows.size()});
-    im.write_by_root(index, H5T_NATIVE_INT32, layout.gpu_indices.data());
-    h5::write_attribute(index, "long_name", std::string("the GPU's index on its host (NVML)"));
-    attach(index, scale, 0);
-    return scale;
-  };
   if (!layout.gpu_hosts.empty()) {
     auto gpus = create_group(root, kGpus);
     auto gpu_time = im.time_scale(gpus, layout.time_ns, layout.bin_seconds);
-    im.gpu_series = im.series_datasets(gpus, layout.gpu_metrics, layout.gpu_hosts.size(), gpu_rows(gpus), gpu_time);
+    im.gpu_series = im.series_datasets(gpus, layout.gpu_metrics, layout.gpu_hosts.size(), im.gpu_scale(gpus, layout), gpu_time);
   }
 
   // /summary: per rank, per node, job-wide (over ranks, over nodes), per time step
@@ -569,7 +574,7 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   im.node_summary = im.stat_datasets(node_summary, layout.node_metrics, summary_node_scale, layout.nodes.size(), stat_names);
   if (!layout.gpu_hosts.empty()) {
     auto gpu_summary = create_group(root, kGpuSummary);
-    im.gpu_summary = im.stat_datasets(gpu_summary, layout.gpu_metrics, gpu_rows(gpu_summary), layout.gpu_hosts.size(), stat_names);
+    im.gpu_summary = im.stat_datasets(gpu_summary, layout.gpu_metrics, im.gpu_scale(gpu_summary, layout), layout.gpu_hosts.size(), stat_names);
   }
   im.job_summary = im.stat_datasets(create_group(root, kJobSummary), layout.rank_metrics, -1, 0, job_stat_names("rank"));
   im.job_node_summary = im.stat_datasets(create_group(root, kJobNodeSummary), layout.node_metrics, -1, 0, job_stat_names("node"));

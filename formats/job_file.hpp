@@ -16,7 +16,7 @@
 
 namespace jobperf::jobfile {
 
-inline constexpr std::int64_t kSchemaVersion = 4;
+inline constexpr std::int64_t kSchemaVersion = 5;
 
 // Per row (rank, node) over its time steps; `sum` is the time integral.
 enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStd, kStatCount };
@@ -102,7 +102,7 @@ struct SampleSource {
   std::string source;
   Rows row_kind = Rows::Ranks;
   std::vector<MetricInfo> fields;    // name, units, long_name
-  std::vector<std::int64_t> counts;  // samples of each row of /ranks or /nodes
+  std::vector<std::int64_t> counts;  // samples of each row of /ranks, /nodes or /gpus
 };
 
 // Time steps (or samples) per chunk of a row, at most: 64 KiB of float64.

@@ -458,6 +458,12 @@ Catalog catalog_of(const Local& local) {
   return c;
 }
 
+// One table of /samples: a source's samples by rank, node or GPU.
+struct SampleTable {
+  std::size_t source;  // of Plan::sources
+  jobfile::Rows rows;
+};
+
 struct Plan {
   jobfile::JobLayout layout;
   Timeline timeline;
@@ -466,6 +472,7 @@ struct Plan {
   std::map<std::string, std::string> node_stream;  // host -> the stream whose node samples it keeps
   std::map<std::tuple<std::int32_t, std::string, std::string>, std::size_t> rank_row;  // (rank, host, stream) -> row
   std::map<std::pair<std::string, std::int32_t>, std::size_t> gpu_row;  // (host, device) -> row
+  std::vector<SampleTable> sample_tables;  // as layout.samples
   std::vector<std::string> errors;
 };
 
@@ -475,25 +482,39 @@ std::int64_t count_of(const std::vector<SampleCount>& counts, const stream::Sour
   return 0;
 }
 
-// /samples: one (row, sample) table per source, rows as in /ranks or /nodes.
-std::vector<jobfile::SampleSource> sample_sources(const Plan& plan, const std::vector<RowEntry>& sorted_rows,
-                                                  const std::vector<NodeEntry>& nodes) {
-  std::vector<jobfile::SampleSource> out;
-  for (const auto& spec : plan.sources) {
+// /samples: one (row, sample) table per source, rows as in /ranks or /nodes;
+// and one by GPU (as in /gpus) per node source that GPUs have samples of.
+void plan_samples(Plan& plan, const std::vector<RowEntry>& sorted_rows, const std::vector<NodeEntry>& nodes,
+                  const std::set<std::string>& device_sources) {
+  auto table = [&](std::size_t source, jobfile::Rows rows, const std::string& name) {
     jobfile::SampleSource t;
-    t.source = spec.name;
-    for (const auto& f : spec.fields) t.fields.push_back({f.name, f.units, f.description, ""});
+    t.source = name;
+    t.row_kind = rows;
+    for (const auto& f : plan.sources[source].fields) t.fields.push_back({f.name, f.units, f.description, ""});
+    plan.sample_tables.push_back({source, rows});
+    return t;
+  };
+  auto chosen = [&](const NodeEntry& n) { return plan.node_stream.at(n.host) == n.stream; };
+  for (std::size_t i = 0; i < plan.sources.size(); ++i) {
+    const auto& spec = plan.sources[i];
     if (spec.scope == stream::Scope::Process) {
+      auto t = table(i, jobfile::Rows::Ranks, spec.name);
       for (const auto& r : sorted_rows) t.counts.push_back(count_of(r.samples, spec));
-    } else {
-      t.row_kind = jobfile::Rows::Nodes;
-      for (const auto& host : plan.layout.nodes)
-        for (const auto& n : nodes)
-          if (n.host == host && n.device < 0 && plan.node_stream.at(host) == n.stream) t.counts.push_back(count_of(n.samples, spec));
+      plan.layout.samples.push_back(std::move(t));
+      continue;
     }
-    out.push_back(std::move(t));
+    auto t = table(i, jobfile::Rows::Nodes, spec.name);
+    for (const auto& host : plan.layout.nodes)
+      for (const auto& n : nodes)
+        if (n.host == host && n.device < 0 && chosen(n)) t.counts.push_back(count_of(n.samples, spec));
+    plan.layout.samples.push_back(std::move(t));
+    if (!device_sources.count(spec.name)) continue;
+    auto by_gpu = table(i, jobfile::Rows::Gpus, spec.name + ".gpus");
+    by_gpu.counts.assign(plan.gpu_row.size(), 0);
+    for (const auto& n : nodes)
+      if (n.device >= 0 && chosen(n)) by_gpu.counts[plan.gpu_row.at({n.host, n.device})] = count_of(n.samples, spec);
+    plan.layout.samples.push_back(std::move(by_gpu));
   }
-  return out;
 }
 
 Plan plan_job(const Catalog& all, const ReduceOptions& options) {
@@ -578,7 +599,7 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   for (const auto& m : plan.node_metrics)
     if (device_sources.count(m.source)) plan.gpu_metrics.push_back(m);
   L.gpu_metrics = infos(plan.gpu_metrics);
-  L.samples = sample_sources(plan, rows, all.nodes);
+  plan_samples(plan, rows, all.nodes, device_sources);
 
   auto& info = L.info;
   info.job_id = *job_ids.begin();
@@ -694,7 +715,7 @@ struct Held {
   std::size_t stream;  // of Local
   std::uint64_t bytes; // its share of the stream
   std::vector<PartialStats> stats;  // per metric, over the windows so far
-  std::vector<std::size_t> written; // samples written, per source of the plan
+  std::vector<std::size_t> written; // samples written, per table of /samples (Plan::sample_tables)
 };
 
 // This rank's rows in row order, in groups of about `budget` bytes of
@@ -716,7 +737,7 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
   LocalRows out;
   const auto& hosts = plan.layout.nodes;
   const std::size_t metrics = plan.rank_metrics.size(), node_metrics = plan.node_metrics.size();
-  const std::size_t sources = plan.sources.size();
+  const std::size_t tables = plan.sample_tables.size();
   for (std::size_t i = 0; i < local.combiners.size(); ++i) {
     auto& c = *local.combiners[i];
     const auto& host = local.streams[i].header.host;
@@ -728,12 +749,13 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
     const auto share = files[local.files[i]].size / std::max<std::size_t>(1, c.ranks.size());
     for (auto& r : c.ranks)
       out.ranks.push_back({&r, plan.rank_row.at({r.rank, r.host, r.stream}), i, share, std::vector<PartialStats>(metrics),
-                           std::vector<std::size_t>(sources, 0)});
+                           std::vector<std::size_t>(tables, 0)});
     for (auto& n : c.nodes)
       out.nodes.push_back({&n, static_cast<std::size_t>(std::lower_bound(hosts.begin(), hosts.end(), n.host) - hosts.begin()),
-                           i, 0, std::vector<PartialStats>(node_metrics), std::vector<std::size_t>(sources, 0)});
+                           i, 0, std::vector<PartialStats>(node_metrics), std::vector<std::size_t>(tables, 0)});
     for (auto& d : c.devices)
-      out.gpus.push_back({&d, plan.gpu_row.at({d.host, d.device}), i, 0, std::vector<PartialStats>(plan.gpu_metrics.size()), {}});
+      out.gpus.push_back({&d, plan.gpu_row.at({d.host, d.device}), i, 0, std::vector<PartialStats>(plan.gpu_metrics.size()),
+                          std::vector<std::size_t>(tables, 0)});
   }
   auto by_index = [](auto& a, auto& b) { return a.index < b.index; };
   std::sort(out.ranks.begin(), out.ranks.end(), by_index);
@@ -1074,26 +1096,28 @@ void write_step_summaries(jobfile::JobFileWriter& writer, const Plan& plan, cons
 // after the last window, all, and each row's padding.
 void write_group_samples(jobfile::JobFileWriter& writer, const Plan& plan, const Group& g, const Window& w) {
   const std::size_t chunk = plan.layout.chunk_steps;
-  for (std::size_t i = 0; i < plan.sources.size(); ++i) {
+  for (std::size_t t = 0; t < plan.sample_tables.size(); ++t) {
+    const auto& spec = plan.sources[plan.sample_tables[t].source];
     std::vector<jobfile::RowSamples> pieces;
     auto add = [&](auto& held) {
-      const auto* s = series_of(held.row->sources, plan.sources[i]);
-      jobfile::RowSamples piece{held.index, held.written[i], {}, nullptr, 0};
+      const auto* s = series_of(held.row->sources, spec);
+      jobfile::RowSamples piece{held.index, held.written[t], {}, nullptr, 0};
       if (s) {
-        const std::size_t from = held.written[i] - s->dropped, held_now = s->time_ns.size();
+        const std::size_t from = held.written[t] - s->dropped, held_now = s->time_ns.size();
         const std::size_t to = w.last ? held_now : std::max(from, (s->dropped + held_now) / chunk * chunk - s->dropped);
         piece.time_ns = std::span(s->time_ns).subspan(from, to - from);
         piece.values = &s->fields;
         piece.first = from;
       }
-      held.written[i] += piece.time_ns.size();
+      held.written[t] += piece.time_ns.size();
       pieces.push_back(piece);
     };
-    if (plan.sources[i].scope == stream::Scope::Process)
-      for (auto& held : g.ranks) add(held);
-    else
-      for (auto& held : g.nodes) add(held);
-    writer.write_samples(i, pieces, w.last);
+    switch (plan.sample_tables[t].rows) {
+      case jobfile::Rows::Ranks: std::for_each(g.ranks.begin(), g.ranks.end(), add); break;
+      case jobfile::Rows::Nodes: std::for_each(g.nodes.begin(), g.nodes.end(), add); break;
+      case jobfile::Rows::Gpus: std::for_each(g.gpus.begin(), g.gpus.end(), add); break;
+    }
+    writer.write_samples(t, pieces, w.last);
   }
 }
 
@@ -1101,13 +1125,14 @@ void write_group_samples(jobfile::JobFileWriter& writer, const Plan& plan, const
 // whose samples go to /samples), but the last one before the window's end
 // (the next window interpolates from it).
 template <typename Row>
-void drop_done(const Plan& plan, std::span<Held<Row>> rows, const Window& w) {
+void drop_done(const Plan& plan, std::span<Held<Row>> rows, jobfile::Rows kind, const Window& w) {
   for (auto& held : rows)
     for (auto& s : held.row->sources) {
       const auto before = static_cast<std::size_t>(std::lower_bound(s.time_ns.begin(), s.time_ns.end(), w.end_ns) - s.time_ns.begin());
       std::size_t n = before > 0 ? before - 1 : 0;
-      for (std::size_t i = 0; i < held.written.size(); ++i)
-        if (series_of(held.row->sources, plan.sources[i]) == &s) n = std::min(n, held.written[i] - s.dropped);
+      for (std::size_t t = 0; t < plan.sample_tables.size(); ++t)
+        if (plan.sample_tables[t].rows == kind && series_of(held.row->sources, plan.sources[plan.sample_tables[t].source]) == &s)
+          n = std::min(n, held.written[t] - s.dropped);
       auto drop_front = [n](auto& v) {
         v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
         if (v.size() < v.capacity() / 4) v.shrink_to_fit();  // give the window's memory back
@@ -1278,9 +1303,9 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
         write_group_series(writer, plan, g, d, w);
         timing.mark("write series");
         write_group_samples(writer, plan, g, w);
-        drop_done(plan, g.ranks, w);
-        drop_done(plan, g.nodes, w);
-        drop_done(plan, g.gpus, w);
+        drop_done(plan, g.ranks, jobfile::Rows::Ranks, w);
+        drop_done(plan, g.nodes, jobfile::Rows::Nodes, w);
+        drop_done(plan, g.gpus, jobfile::Rows::Gpus, w);
         timing.mark("write samples");
       }
       end_window(plan, w, summary, stalls, comm);
