@@ -428,7 +428,7 @@ void decode_block(std::uint16_t type, std::span<const char> payload, DecodedStre
 
 namespace {
 constexpr std::size_t kReadAhead = 1 << 20;       // bytes read at once from a file
-constexpr std::size_t kHeaderReadAhead = 64 << 10;  // the header: listing streams, resuming one, reads no more
+constexpr std::size_t kHeaderReadAhead = 4 << 10;  // the header: listing streams, resuming one, reads no more
 
 Header decode_header_block(const std::string& name, std::span<const char> payload) {
   try {

@@ -849,13 +849,15 @@ struct Derived {
   std::vector<std::vector<double>> rank_values, node_values, gpu_values;
 };
 
+// Into `out`, kept from group to group: its memory is written, not
+// allocated, zeroed and faulted in again.
 template <typename Row>
-std::vector<std::vector<double>> derive_all(std::span<Held<Row>> rows, const std::vector<MetricPlan>& metrics,
-                                            const Timeline& timeline) {
-  std::vector<std::vector<double>> out(metrics.size(), std::vector<double>(rows.size() * timeline.bins));
+void derive_all(std::span<Held<Row>> rows, const std::vector<MetricPlan>& metrics, const Timeline& timeline,
+                std::vector<std::vector<double>>& out) {
+  out.resize(metrics.size());
+  for (auto& values : out) values.resize(rows.size() * timeline.bins);
   const auto wanted = inputs_of(metrics);
   for (std::size_t r = 0; r < rows.size(); ++r) derive(rows[r].row->sources, metrics, wanted, timeline, out, r * timeline.bins);
-  return out;
 }
 
 // ---------------------------------------------------------------- summarise, compare
@@ -1288,6 +1290,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   try {
     jobfile::JobFileWriter writer(options.output, comm, options.force, plan.layout);
     StallFinder stalls(plan.layout.info.hosts, plan.timeline.bin_ns);
+    Derived d;  // a group's derived metrics
     for (const auto& w : windows) {
       auto summary = start_window(plan, w);
       for (std::size_t round = 0; round < rounds; ++round) {  // collective writes: every rank joins every round
@@ -1296,8 +1299,9 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
         for (const auto& held : g.nodes) read_window(local, held.stream, files[local.files[held.stream]].path, w);
         for (const auto& held : g.gpus) read_window(local, held.stream, files[local.files[held.stream]].path, w);
         timing.mark("read+rows");
-        Derived d{derive_all(g.ranks, plan.rank_metrics, w.timeline), derive_all(g.nodes, plan.node_metrics, w.timeline),
-                  derive_all(g.gpus, plan.gpu_metrics, w.timeline)};
+        derive_all(g.ranks, plan.rank_metrics, w.timeline, d.rank_values);
+        derive_all(g.nodes, plan.node_metrics, w.timeline, d.node_values);
+        derive_all(g.gpus, plan.gpu_metrics, w.timeline, d.gpu_values);
         summarise_group(plan, g, d, w, summary);
         timing.mark("derive+summarise");
         write_group_series(writer, plan, g, d, w);
