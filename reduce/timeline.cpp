@@ -107,18 +107,25 @@ BinnedSource resample(const StepSeries& s, const Timeline& tl, const std::set<st
       // Bins where the row existed: those ending after its first sample and starting at or before its last.
       const auto begin = static_cast<std::size_t>(std::max<std::int64_t>(0, (first - tl.start_ns) / tl.bin_ns));
       double low_edge = counter ? sweep.cumulative_at(tl.bin_start(begin)) : 0;
+      std::size_t end = begin;
       for (std::size_t b = begin; b < tl.bins; ++b) {
         const auto lo = tl.bin_start(b), hi = lo + tl.bin_ns;
         if (lo > last) break;
+        end = b + 1;
         if (hi <= first) continue;
         if (counter) {
           const double high_edge = sweep.cumulative_at(hi);
-          bins[b] = (high_edge - low_edge) / tl.bin_seconds();
+          bins[b] = high_edge - low_edge;
           low_edge = high_edge;
         } else {
           bins[b] = sweep.last_at(hi - 1);
         }
       }
+      // Increments to rates in a loop of its own, which the compiler
+      // vectorises: one division per bin inside the sweep stalled it.
+      const double seconds = tl.bin_seconds();
+      if (counter)
+        for (std::size_t b = begin; b < end; ++b) bins[b] /= seconds;
     }
     out.values.push_back(std::move(bins));
   }
