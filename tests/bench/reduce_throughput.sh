@@ -20,11 +20,17 @@ steps=$((hours * 3600))
   --samples "$steps" --job-id bench
 echo "streams: $ranks ranks x $steps samples, $(du -sm "$work/streams" | cut -f1) MiB"
 seconds() { sed -n 's/.* in \([0-9.]*\) s = .*/\1/p' <<<"$1" | head -1; }  # "... in S s = ..."
+# The last run's files deleted and every dirty page written back, outside the
+# timed runs: replacing a file still being written back waits for the disk.
+settle() { rm -f "$work/limit.h5"; sync; }
 for np in 1 2 4; do
   for mode in compressed uncompressed; do
     flag=$([ $mode = uncompressed ] && echo --no-compress || true)
+    rm -f "$work/job.h5"
+    settle  # neither run pays for the other's writeback
     out=$(mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-reduce" -q --timing --force $flag \
           -o "$work/job.h5" "$work/streams")
+    settle
     limit=$(mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-bench-h5-write" \
             "$work/job.h5" "$work/limit.h5")
     reduce_s=$(seconds "$out") limit_s=$(seconds "$limit")
