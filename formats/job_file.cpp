@@ -481,10 +481,8 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
   H5Pset_all_coll_metadata_ops(fapl, true);
   H5Pset_coll_metadata_write(fapl, true);
-  // Whole uncompressed chunks start on their own boundary; smaller objects
-  // (and compressed chunks) are packed, since padding them tripled files.
-  const hsize_t chunk_bytes = im.series_chunking.chunk[1] * sizeof(double);
-  if (chunk_bytes >= 4096) H5Pset_alignment(fapl, chunk_bytes, chunk_bytes);
+  // No alignment: chunks of unequal sizes (series, samples one longer)
+  // padded to one boundary doubled the uncompressed file.
   hid_t fid = H5Fcreate(im.tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (fid < 0) throw JobFileError(im.tmp_path + ": cannot create HDF5 file (is the directory writable?)");
   im.file = Handle(fid, H5Fclose);

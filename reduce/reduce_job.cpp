@@ -1289,6 +1289,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   try {
     jobfile::JobFileWriter writer(options.output, comm, options.force, plan.layout);
+    timing.mark("create file");
     StallFinder stalls(plan.layout.info.hosts, plan.timeline.bin_ns);
     Derived d;  // a group's derived metrics
     for (const auto& w : windows) {

@@ -2,7 +2,7 @@
 // baseline for jobperf-reduce's throughput: the time to write the job
 // file's own arrays again, already in memory, with the same layout (its
 // datasets' creation properties: chunks, shuffle+deflate or none, early
-// allocation), the same file alignment and collective I/O, and nothing
+// allocation), the same file access (collective I/O and metadata), and nothing
 // else: no reading of streams, no computing. Every rank writes its block of
 // rows of every chunked two-dimensional dataset (the series and the raw
 // samples, nearly all of a job file's bytes), as jobperf-reduce's ranks do.
@@ -11,7 +11,6 @@
 #include <hdf5.h>
 #include <mpi.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -39,18 +38,18 @@ herr_t list_chunked_2d(hid_t root, const char* name, const H5O_info_t* info, voi
   return 0;
 }
 
-hid_t mpio_fapl(std::size_t align_bytes) {
+// As jobperf-reduce opens the job file: MPI-IO, collective metadata.
+hid_t mpio_fapl() {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
   H5Pset_all_coll_metadata_ops(fapl, true);
   H5Pset_coll_metadata_write(fapl, true);
-  if (align_bytes >= 4096) H5Pset_alignment(fapl, align_bytes, align_bytes);
   return fapl;
 }
 
 // This rank's rows of every chunked 2-D dataset of `path`, read before the clock starts.
-std::vector<Array> read_arrays(const char* path, int rank, int size, std::size_t& chunk_bytes) {
-  hid_t fapl = mpio_fapl(0);
+std::vector<Array> read_arrays(const char* path, int rank, int size) {
+  hid_t fapl = mpio_fapl();
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   if (file < 0) {
     std::fprintf(stderr, "jobperf-bench-h5-write: %s: cannot open as HDF5\n", path);
@@ -59,7 +58,6 @@ std::vector<Array> read_arrays(const char* path, int rank, int size, std::size_t
   std::vector<std::string> names;
   H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, list_chunked_2d, &names);
   std::vector<Array> out;
-  chunk_bytes = 0;
   for (const auto& name : names) {
     Array a;
     a.name = name;
@@ -67,11 +65,9 @@ std::vector<Array> read_arrays(const char* path, int rank, int size, std::size_t
     hid_t stored = H5Dget_type(d);
     a.type = H5Tget_native_type(stored, H5T_DIR_DEFAULT);
     a.dcpl = H5Dget_create_plist(d);
-    hsize_t dims[2], chunk[2];
+    hsize_t dims[2];
     hid_t space = H5Dget_space(d);
     H5Sget_simple_extent_dims(space, dims, nullptr);
-    H5Pget_chunk(a.dcpl, 2, chunk);
-    chunk_bytes = std::max<std::size_t>(chunk_bytes, chunk[1] * H5Tget_size(a.type));
     a.rows = dims[0], a.steps = dims[1];
     a.first = a.rows * static_cast<hsize_t>(rank) / static_cast<hsize_t>(size);
     a.mine = a.rows * static_cast<hsize_t>(rank + 1) / static_cast<hsize_t>(size) - a.first;
@@ -104,8 +100,7 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return 2;
   }
-  std::size_t chunk_bytes = 0;
-  auto arrays = read_arrays(argv[1], rank, size, chunk_bytes);
+  auto arrays = read_arrays(argv[1], rank, size);
   bool compressed = false;
   double bytes = 0;
   for (const auto& a : arrays) {
@@ -115,7 +110,7 @@ int main(int argc, char** argv) {
 
   MPI_Barrier(MPI_COMM_WORLD);
   const double start = MPI_Wtime();
-  hid_t fapl = mpio_fapl(chunk_bytes);
+  hid_t fapl = mpio_fapl();
   hid_t file = H5Fcreate(argv[2], H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER), lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
