@@ -38,6 +38,15 @@ herr_t list_chunked_2d(hid_t root, const char* name, const H5O_info_t* info, voi
   return 0;
 }
 
+// Selects the rank's rows of `a` in the file's `space`; returns the memory space to match.
+hid_t select_mine(hid_t space, const Array& a) {
+  const hsize_t at[2] = {a.first, 0}, block[2] = {a.mine, a.steps};
+  hid_t mem = H5Screate_simple(2, block, nullptr);
+  if (a.mine == 0) H5Sselect_none(space), H5Sselect_none(mem);
+  else H5Sselect_hyperslab(space, H5S_SELECT_SET, at, nullptr, block, nullptr);
+  return mem;
+}
+
 // As jobperf-reduce opens the job file: MPI-IO, collective metadata.
 hid_t mpio_fapl() {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -72,10 +81,7 @@ std::vector<Array> read_arrays(const char* path, int rank, int size) {
     a.first = a.rows * static_cast<hsize_t>(rank) / static_cast<hsize_t>(size);
     a.mine = a.rows * static_cast<hsize_t>(rank + 1) / static_cast<hsize_t>(size) - a.first;
     a.data.resize(a.mine * a.steps * H5Tget_size(a.type));
-    const hsize_t at[2] = {a.first, 0}, block[2] = {a.mine, a.steps};
-    hid_t mem = H5Screate_simple(2, block, nullptr);
-    if (a.mine == 0) H5Sselect_none(space), H5Sselect_none(mem);
-    else H5Sselect_hyperslab(space, H5S_SELECT_SET, at, nullptr, block, nullptr);
+    hid_t mem = select_mine(space, a);
     if (H5Dread(d, a.type, mem, space, H5P_DEFAULT, a.data.data()) < 0) MPI_Abort(MPI_COMM_WORLD, 1);
     H5Sclose(mem);
     H5Sclose(space);
@@ -116,12 +122,10 @@ int main(int argc, char** argv) {
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   H5Pset_create_intermediate_group(lcpl, 1);
   for (const auto& a : arrays) {
-    const hsize_t dims[2] = {a.rows, a.steps}, block[2] = {a.mine, a.steps}, at[2] = {a.first, 0};
+    const hsize_t dims[2] = {a.rows, a.steps};
     hid_t space = H5Screate_simple(2, dims, nullptr);
     hid_t dset = H5Dcreate2(file, a.name.c_str(), a.type, space, lcpl, a.dcpl, H5P_DEFAULT);
-    hid_t mem = H5Screate_simple(2, block, nullptr);
-    if (a.mine == 0) H5Sselect_none(space), H5Sselect_none(mem);
-    else H5Sselect_hyperslab(space, H5S_SELECT_SET, at, nullptr, block, nullptr);
+    hid_t mem = select_mine(space, a);
     if (H5Dwrite(dset, a.type, mem, space, dxpl, a.data.data()) < 0) MPI_Abort(MPI_COMM_WORLD, 1);
     H5Sclose(mem);
     H5Dclose(dset);
