@@ -317,14 +317,19 @@ void RowCombiner::add(const stream::DecodedStream& blocks) {
       continue;
     }
     auto k = process_index_.find(r.source);
-    auto p = processes_.find(r.subject);
-    if (k == process_index_.end() || p == processes_.end() || !p->second.begun) continue;
-    auto& state = p->second.sources[k->second];
+    if (r.subject != last_pid_) {  // a rank's records mostly follow one another: one lookup per run
+      auto p = processes_.find(r.subject);
+      last_pid_ = r.subject;
+      last_process_ = p == processes_.end() ? nullptr : &p->second;
+    }
+    auto* p = last_process_;
+    if (k == process_index_.end() || !p || !p->begun) continue;
+    auto& state = p->sources[k->second];
     auto v = blocks.values_of(r);
     state.sampled = true;
     state.last.assign(v.begin(), v.end());
-    auto& touched = rows_[p->second.row].touched[k->second];
-    if (touched != now_) touched = now_, pending_.emplace_back(p->second.row, k->second);
+    auto& touched = rows_[p->row].touched[k->second];
+    if (touched != now_) touched = now_, pending_.emplace_back(p->row, k->second);
   }
 }
 
@@ -349,6 +354,12 @@ void RowCombiner::emit(std::int64_t t) {
         series.fields[f].push_back(fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0);
     }
     series.time_ns.push_back(utc(t));
+    if (const auto* only = row.members.size() == 1 ? &row.members[0]->sources[k] : nullptr;
+        only && only->sampled && only->last.size() >= nf && row.members[0]->end_ns > t && t < only->absorbed_at) {
+      // One live process, the usual rank: every kind of field is its value.
+      for (std::size_t f = 0; f < nf; ++f) series.fields[f].push_back(stream::raw_to_double(only->last[f], fields[f].type));
+      continue;
+    }
     // Member by member, each one's values in order: the inner loop reads one array.
     sums_.resize(nf);
     for (std::size_t f = 0; f < nf; ++f) sums_[f] = fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0;

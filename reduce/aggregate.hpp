@@ -120,6 +120,8 @@ class RowCombiner {
   std::unordered_map<std::uint16_t, std::size_t> node_fields_;    // node-scope source id -> its fields
   std::unordered_map<std::uint32_t, NodeRow*> node_rows_;          // subject -> the node's or a device's row
   std::unordered_map<std::uint32_t, Process> processes_;
+  std::uint32_t last_pid_ = 0;         // add()'s last lookup in processes_ (pid 0 is never watched)
+  Process* last_process_ = nullptr;
   std::vector<Row> rows_;
   std::vector<std::pair<std::size_t, std::size_t>> pending_;  // (row, source) with records at now_
   std::vector<double> sums_;  // emit()'s per-field sums, kept to spare an allocation per sample

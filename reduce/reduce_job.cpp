@@ -1253,7 +1253,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
     }
   }
   if (any_failed(errors, comm)) return kFailed;
-  timing.mark("read+rows");
+  timing.mark("outline");  // the first pass
   auto clocks = align_clocks(local.streams, comm);
   align_local(local, clocks);
   timing.mark("align");
