@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -108,9 +107,11 @@ TEST_CASE("preload: perf counters of the process, its threads included, on reque
   REQUIRE(s.process_exits.size() == 1);
   const auto& x = s.process_exits[0];
   // The task clock counts the threads' CPU time too (two burners of 50 ms of CPU each),
-  // and agrees with the process's own rusage within a scheduler tick or so.
+  // and never more than the process's own rusage, within a scheduler tick or so. It
+  // may count less: rusage also holds what ran before the library's constructor
+  // opened the counters (the loader; a sanitizer runtime's set-up, 100 ms on a loaded CI).
   CHECK(x.perf_task_clock_ns >= 100'000'000);
-  CHECK(std::abs(static_cast<double>(x.perf_task_clock_ns) - static_cast<double>(x.user_ns + x.system_ns)) < 30e6);
+  CHECK(static_cast<double>(x.perf_task_clock_ns) < static_cast<double>(x.user_ns + x.system_ns) + 30e6);
   fs::remove(stream);
 }
 
