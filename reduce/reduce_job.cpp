@@ -474,6 +474,13 @@ struct Plan {
   std::map<std::pair<std::string, std::int32_t>, std::size_t> gpu_row;  // (host, device) -> row
   std::vector<SampleTable> sample_tables;  // as layout.samples
   std::vector<std::string> errors;
+
+  // Whether `stream` gives `host`'s node and device samples (a host's
+  // streams of several job steps would count them twice).
+  bool gives_node_samples(const std::string& host, const std::string& stream) const {
+    auto it = node_stream.find(host);
+    return it != node_stream.end() && it->second == stream;
+  }
 };
 
 std::int64_t count_of(const std::vector<SampleCount>& counts, const stream::SourceSpec& spec) {
@@ -494,7 +501,7 @@ void plan_samples(Plan& plan, const std::vector<RowEntry>& sorted_rows, const st
     plan.sample_tables.push_back({source, rows});
     return t;
   };
-  auto chosen = [&](const NodeEntry& n) { return plan.node_stream.at(n.host) == n.stream; };
+  auto chosen = [&](const NodeEntry& n) { return plan.gives_node_samples(n.host, n.stream); };
   for (std::size_t i = 0; i < plan.sources.size(); ++i) {
     const auto& spec = plan.sources[i];
     if (spec.scope == stream::Scope::Process) {
@@ -586,8 +593,7 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   // metrics of the node sources they have samples of.
   std::set<std::string> device_sources;
   for (const auto& n : all.nodes) {
-    auto chosen = plan.node_stream.find(n.host);
-    if (n.device < 0 || chosen == plan.node_stream.end() || chosen->second != n.stream) continue;
+    if (n.device < 0 || !plan.gives_node_samples(n.host, n.stream)) continue;
     plan.gpu_row[{n.host, n.device}] = 0;
     for (const auto& c : n.samples) device_sources.insert(c.source);
   }
@@ -741,7 +747,7 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
   for (std::size_t i = 0; i < local.combiners.size(); ++i) {
     auto& c = *local.combiners[i];
     const auto& host = local.streams[i].header.host;
-    if (auto chosen = plan.node_stream.find(host); chosen == plan.node_stream.end() || chosen->second != local.streams[i].path) {
+    if (!plan.gives_node_samples(host, local.streams[i].path)) {
       c.drop_node_rows();  // another stream of this host gives them (or none does)
       local.outlines[i].nodes.clear();
       local.outlines[i].devices.clear();
