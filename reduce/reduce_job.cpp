@@ -322,13 +322,15 @@ FieldsBySource inputs_of(const std::vector<MetricPlan>& plan) {
 }
 
 // All metrics of one row into out[metric], from `at` on.
+// `binned` is scratch, kept from row to row.
 void derive(const std::vector<StepSeries>& sources, const std::vector<MetricPlan>& plan, const FieldsBySource& wanted,
-            const Timeline& timeline, std::vector<std::vector<double>>& out, std::size_t at) {
+            const Timeline& timeline, std::map<std::string, BinnedSource>& binned,
+            std::vector<std::vector<double>>& out, std::size_t at) {
   static const std::set<std::string> none;
-  std::map<std::string, BinnedSource> binned;
+  for (auto& [source, bins] : binned) bins.names.clear();  // the last row's sources: not this row's
   for (const auto& s : sources) {
     auto it = wanted.find(s.spec.name);
-    binned.emplace(s.spec.name, resample(s, timeline, it == wanted.end() ? &none : &it->second));
+    resample_into(s, timeline, it == wanted.end() ? &none : &it->second, binned[s.spec.name]);
   }
   for (std::size_t m = 0; m < plan.size(); ++m) {
     auto it = binned.find(plan[m].source);
@@ -863,7 +865,9 @@ void derive_all(std::span<Held<Row>> rows, const std::vector<MetricPlan>& metric
   out.resize(metrics.size());
   for (auto& values : out) values.resize(rows.size() * timeline.bins);
   const auto wanted = inputs_of(metrics);
-  for (std::size_t r = 0; r < rows.size(); ++r) derive(rows[r].row->sources, metrics, wanted, timeline, out, r * timeline.bins);
+  std::map<std::string, BinnedSource> binned;
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    derive(rows[r].row->sources, metrics, wanted, timeline, binned, out, r * timeline.bins);
 }
 
 // ---------------------------------------------------------------- summarise, compare

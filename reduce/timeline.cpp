@@ -61,74 +61,109 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Reads a sample series at increasing times, in one pass: bin edges only
-// move forward, so each lookup resumes where the last one stopped.
-class Sweep {
- public:
-  Sweep(const std::vector<std::int64_t>& t, const std::vector<double>& v) : t_(t), v_(v) {}
-  // Cumulative value at `at`, linear between samples, held flat outside them.
-  double cumulative_at(std::int64_t at) {
-    if (at <= t_.front()) return v_.front();
-    if (at >= t_.back()) return v_.back();
-    advance_past(at);  // t_[next_ - 1] <= at < t_[next_]
-    const auto lo = next_ - 1;
-    const double f = static_cast<double>(at - t_[lo]) / static_cast<double>(t_[next_] - t_[lo]);
-    return v_[lo] + f * (v_[next_] - v_[lo]);
-  }
-  // The last value at or before `at`; NaN before the first sample.
-  double last_at(std::int64_t at) {
-    advance_past(at);
-    return next_ == 0 ? kNaN : v_[next_ - 1];
-  }
-
- private:
-  void advance_past(std::int64_t at) {
-    while (next_ < t_.size() && t_[next_] <= at) ++next_;
-  }
-  const std::vector<std::int64_t>& t_;
-  const std::vector<double>& v_;
-  std::size_t next_ = 0;
+// Where a row's bins fall among its samples. Every field of the row has the
+// same sample times, so this is worked out once per row and each field is
+// then a straight gather (the per-field sweep, with a division per bin, was
+// the reducer's largest own cost).
+struct BinPositions {
+  std::size_t begin = 0, end = 0;  // bins where the row existed
+  // Counters: bin edge k (bin_start(begin + k), end - begin + 1 of them)
+  // lies at fraction frac[k] between samples lo[k] and hi[k].
+  std::vector<std::uint32_t> lo, hi;
+  std::vector<double> frac;
+  // Gauges: the last sample at or before each bin's end, or -1.
+  std::vector<std::int64_t> last;
 };
+
+// Bins ending after the row's first sample and starting at or before its last.
+void span_bins(const std::vector<std::int64_t>& t, const Timeline& tl, BinPositions& p) {
+  const auto first = t.front(), last = t.back();
+  p.begin = static_cast<std::size_t>(std::max<std::int64_t>(0, (first - tl.start_ns) / tl.bin_ns));
+  while (p.begin < tl.bins && tl.bin_start(p.begin) + tl.bin_ns <= first) ++p.begin;
+  p.end = p.begin;
+  while (p.end < tl.bins && tl.bin_start(p.end) <= last) ++p.end;
+}
+
+// The cumulative value at each edge: linear between samples, flat outside them.
+void locate_edges(const std::vector<std::int64_t>& t, const Timeline& tl, BinPositions& p) {
+  const std::size_t edges = p.end - p.begin + 1, n = t.size();
+  p.lo.resize(edges), p.hi.resize(edges), p.frac.resize(edges);
+  std::size_t next = 0;  // edges only move forward: one pass over the samples
+  for (std::size_t k = 0; k < edges; ++k) {
+    const auto at = tl.bin_start(p.begin + k);
+    while (next < n && t[next] <= at) ++next;  // t[next - 1] <= at < t[next]
+    if (next == 0 || next == n) {
+      p.lo[k] = p.hi[k] = static_cast<std::uint32_t>(next == 0 ? 0 : n - 1), p.frac[k] = 0;
+    } else {
+      p.lo[k] = static_cast<std::uint32_t>(next - 1), p.hi[k] = static_cast<std::uint32_t>(next);
+      p.frac[k] = static_cast<double>(at - t[next - 1]) / static_cast<double>(t[next] - t[next - 1]);
+    }
+  }
+}
+
+void locate_bin_ends(const std::vector<std::int64_t>& t, const Timeline& tl, BinPositions& p) {
+  p.last.resize(p.end - p.begin);
+  std::size_t next = 0;
+  for (std::size_t b = p.begin; b < p.end; ++b) {
+    const auto at = tl.bin_start(b) + tl.bin_ns - 1;
+    while (next < t.size() && t[next] <= at) ++next;
+    p.last[b - p.begin] = static_cast<std::int64_t>(next) - 1;
+  }
+}
+
+// Counter increments per bin, as rates.
+void counter_bins(const std::vector<double>& v, const BinPositions& p, double seconds, std::vector<double>& bins) {
+  double low = v[p.lo[0]] + p.frac[0] * (v[p.hi[0]] - v[p.lo[0]]);
+  for (std::size_t k = 1; k <= p.end - p.begin; ++k) {
+    const double high = v[p.lo[k]] + p.frac[k] * (v[p.hi[k]] - v[p.lo[k]]);
+    bins[p.begin + k - 1] = high - low;
+    low = high;
+  }
+  // A loop of its own, which the compiler vectorises.
+  for (std::size_t b = p.begin; b < p.end; ++b) bins[b] /= seconds;
+}
+
+void gauge_bins(const std::vector<double>& v, const BinPositions& p, std::vector<double>& bins) {
+  for (std::size_t b = p.begin; b < p.end; ++b) {
+    const auto at = p.last[b - p.begin];
+    bins[b] = at < 0 ? kNaN : v[static_cast<std::size_t>(at)];
+  }
+}
 
 }  // namespace
 
-BinnedSource resample(const StepSeries& s, const Timeline& tl, const std::set<std::string>* wanted) {
-  BinnedSource out;
+void resample_into(const StepSeries& s, const Timeline& tl, const std::set<std::string>* wanted, BinnedSource& out) {
+  out.names.clear();
+  out.is_counter.clear();
+  BinPositions positions;
+  bool edges_located = false, ends_located = false;
+  if (!s.time_ns.empty()) span_bins(s.time_ns, tl, positions);
+  std::size_t used = 0;
   for (std::size_t f = 0; f < s.spec.fields.size(); ++f) {
     const auto& field = s.spec.fields[f];
     if (wanted && !wanted->count(field.name)) continue;
     bool counter = field.aggregation == Aggregation::Counter || field.aggregation == Aggregation::TreeCounter;
     out.names.push_back(field.name);
     out.is_counter.push_back(counter);
-    std::vector<double> bins(tl.bins, kNaN);
-    if (!s.time_ns.empty()) {
-      const auto first = s.time_ns.front(), last = s.time_ns.back();
-      Sweep sweep(s.time_ns, s.fields[f]);
-      // Bins where the row existed: those ending after its first sample and starting at or before its last.
-      const auto begin = static_cast<std::size_t>(std::max<std::int64_t>(0, (first - tl.start_ns) / tl.bin_ns));
-      double low_edge = counter ? sweep.cumulative_at(tl.bin_start(begin)) : 0;
-      std::size_t end = begin;
-      for (std::size_t b = begin; b < tl.bins; ++b) {
-        const auto lo = tl.bin_start(b), hi = lo + tl.bin_ns;
-        if (lo > last) break;
-        end = b + 1;
-        if (hi <= first) continue;
-        if (counter) {
-          const double high_edge = sweep.cumulative_at(hi);
-          bins[b] = high_edge - low_edge;
-          low_edge = high_edge;
-        } else {
-          bins[b] = sweep.last_at(hi - 1);
-        }
-      }
-      // Increments to rates in a loop of its own, which the compiler
-      // vectorises: one division per bin inside the sweep stalled it.
-      const double seconds = tl.bin_seconds();
-      if (counter)
-        for (std::size_t b = begin; b < end; ++b) bins[b] /= seconds;
+    if (out.values.size() <= used) out.values.emplace_back();
+    auto& bins = out.values[used++];
+    bins.resize(tl.bins);
+    std::fill(bins.begin(), bins.begin() + static_cast<std::ptrdiff_t>(positions.begin), kNaN);
+    std::fill(bins.begin() + static_cast<std::ptrdiff_t>(positions.end), bins.end(), kNaN);
+    if (positions.end == positions.begin) continue;
+    if (counter) {
+      if (!edges_located) locate_edges(s.time_ns, tl, positions), edges_located = true;
+      counter_bins(s.fields[f], positions, tl.bin_seconds(), bins);
+    } else {
+      if (!ends_located) locate_bin_ends(s.time_ns, tl, positions), ends_located = true;
+      gauge_bins(s.fields[f], positions, bins);
     }
-    out.values.push_back(std::move(bins));
   }
+}
+
+BinnedSource resample(const StepSeries& s, const Timeline& tl, const std::set<std::string>* wanted) {
+  BinnedSource out;
+  resample_into(s, tl, wanted, out);
   return out;
 }
 

@@ -67,11 +67,15 @@ struct Timeline {
 struct BinnedSource {
   std::vector<std::string> names;
   std::vector<bool> is_counter;
-  std::vector<std::vector<double>> values;  // [field][bin]
+  std::vector<std::vector<double>> values;  // [field][bin]; may hold spare arrays beyond names.size()
   const std::vector<double>* find(const std::string& field, bool rate) const;
 };
 // `wanted` (if given) limits it to the fields some formula reads.
 BinnedSource resample(const StepSeries& series, const Timeline& timeline,
                       const std::set<std::string>* wanted = nullptr);
+// The same into `out`, whose arrays are reused: a row's bins are then written
+// into memory already in cache, not into fresh allocations.
+void resample_into(const StepSeries& series, const Timeline& timeline, const std::set<std::string>* wanted,
+                   BinnedSource& out);
 
 }  // namespace jobperf::reduce
