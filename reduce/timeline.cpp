@@ -78,7 +78,7 @@ struct BinPositions {
 // Bins ending after the row's first sample and starting at or before its last.
 void span_bins(const std::vector<std::int64_t>& t, const Timeline& tl, BinPositions& p) {
   const auto first = t.front(), last = t.back();
-  p.begin = static_cast<std::size_t>(std::max<std::int64_t>(0, (first - tl.start_ns) / tl.bin_ns));
+  p.begin = std::min(tl.bins, static_cast<std::size_t>(std::max<std::int64_t>(0, (first - tl.start_ns) / tl.bin_ns)));
   while (p.begin < tl.bins && tl.bin_start(p.begin) + tl.bin_ns <= first) ++p.begin;
   p.end = p.begin;
   while (p.end < tl.bins && tl.bin_start(p.end) <= last) ++p.end;

@@ -185,6 +185,35 @@ TEST_CASE("bins outside a row's life are missing, not zero") {
   CHECK(std::isnan(cpu[1]));
   CHECK(cpu[2] == 4);
   CHECK(std::isnan(cpu[4]));
+
+  // A row wholly after or before the window (windowed reduce): every bin missing.
+  for (auto start : {10 * kS, -10 * kS}) {
+    BinnedSource reused = resample(s, Timeline{0, kS, 5});
+    resample_into(s, Timeline{start, kS, 3}, nullptr, reused);
+    for (const auto& bins : {*reused.find("cpu", true), *reused.find("mem", false)}) {
+      REQUIRE(bins.size() == 3);
+      for (double v : bins) CHECK(std::isnan(v));
+    }
+  }
+}
+
+TEST_CASE("resampling into reused arrays gives what fresh ones do") {
+  StepSeries a, b;
+  a.spec = b.spec = kSpec;
+  a.time_ns = {0, 1 * kS, 2 * kS, 3 * kS};
+  a.fields = {{0, 1, 3, 6}, {5, 6, 7, 8}, {0, 0, 0, 0}, {1, 1, 1, 1}};
+  b.time_ns = {kS / 2, 2 * kS};
+  b.fields = {{10, 13}, {2, 3}, {0, 0}, {0, 0}};
+  const Timeline tl{0, kS / 2, 7};
+  BinnedSource reused;
+  resample_into(a, tl, nullptr, reused);
+  resample_into(b, tl, nullptr, reused);
+  const auto fresh = resample(b, tl);
+  REQUIRE(reused.names == fresh.names);
+  for (std::size_t f = 0; f < fresh.names.size(); ++f)
+    for (std::size_t k = 0; k < tl.bins; ++k)
+      CHECK((reused.values[f][k] == fresh.values[f][k] || (std::isnan(reused.values[f][k]) && std::isnan(fresh.values[f][k]))));
+  CHECK(std::isnan(reused.find("cpu", true)->front()));  // before b's first sample, though a had one there
 }
 
 TEST_CASE("summaries: min, mean, max, time integral and last over present bins") {
