@@ -103,13 +103,16 @@ void add_columns(std::span<PartialStats> columns, std::span<const double> values
                  double bin_seconds) {
   const std::size_t n = columns.size();
   std::vector<double> count(n, 0), sum(n, 0), lo(n, kInf), hi(n, -kInf), mean(n, 0), m2(n, 0);
+  // Without branches, so the compiler vectorises across columns (each
+  // column's own order of additions is kept: the results do not change).
+  // std::min and std::max keep the old value when v is NaN.
   for (std::size_t r = 0; r < rows; ++r) {
     const double* row = values.data() + r * n;
     for (std::size_t c = 0; c < n; ++c) {
       const double v = row[c];
-      if (std::isnan(v)) continue;
-      count[c] += 1;
-      sum[c] += v;
+      const bool present = v == v;
+      count[c] += present ? 1.0 : 0.0;
+      sum[c] += present ? v : 0.0;
       lo[c] = std::min(lo[c], v);
       hi[c] = std::max(hi[c], v);
     }
@@ -117,8 +120,10 @@ void add_columns(std::span<PartialStats> columns, std::span<const double> values
   for (std::size_t c = 0; c < n; ++c) mean[c] = count[c] > 0 ? sum[c] / count[c] : 0;
   for (std::size_t r = 0; r < rows; ++r) {
     const double* row = values.data() + r * n;
-    for (std::size_t c = 0; c < n; ++c)
-      if (const double d = row[c] - mean[c]; !std::isnan(d)) m2[c] += d * d;
+    for (std::size_t c = 0; c < n; ++c) {
+      const double d = row[c] - mean[c];
+      m2[c] += d == d ? d * d : 0.0;
+    }
   }
   for (std::size_t c = 0; c < n; ++c) {
     if (count[c] == 0) continue;
