@@ -20,24 +20,73 @@ constexpr int kDoubles = sizeof(PartialStats) / sizeof(double);
 PartialStats::PartialStats()
     : min(kInf), max(-kInf), lowest_integral(kInf), lowest_row(kNaN), highest_integral(-kInf), highest_row(kNaN) {}
 
+namespace {
+
+// Sums in four interleaved lanes, added up at the end: four independent
+// chains of additions instead of one, which the compiler also vectorises
+// (a single running sum is bound by the latency of each addition). NaN is absent.
+constexpr std::size_t kLanes = 4;
+
+struct RowPass {
+  double count = 0, sum = 0, min = kInf, max = -kInf;
+};
+
+// Calls add(lane, value) for each value, lane by lane in turn.
+template <typename Add>
+void in_lanes(std::span<const double> bins, Add add) {
+  std::size_t i = 0;
+  for (; i + kLanes <= bins.size(); i += kLanes)
+    for (std::size_t k = 0; k < kLanes; ++k) add(k, bins[i + k]);
+  for (std::size_t k = 0; i < bins.size(); ++i, ++k) add(k, bins[i]);
+}
+
+RowPass first_pass(std::span<const double> bins) {
+  double count[kLanes] = {}, sum[kLanes] = {}, lo[kLanes], hi[kLanes];
+  std::fill(lo, lo + kLanes, kInf), std::fill(hi, hi + kLanes, -kInf);
+  in_lanes(bins, [&](std::size_t k, double v) {
+    const bool present = v == v;
+    count[k] += present ? 1.0 : 0.0;
+    sum[k] += present ? v : 0.0;
+    lo[k] = std::min(lo[k], v);  // keeps lo[k] when v is NaN
+    hi[k] = std::max(hi[k], v);
+  });
+  RowPass p;
+  for (std::size_t k = 0; k < kLanes; ++k)
+    p.count += count[k], p.sum += sum[k], p.min = std::min(p.min, lo[k]), p.max = std::max(p.max, hi[k]);
+  return p;
+}
+
+double squared_deviations(std::span<const double> bins, double mean) {
+  double m2[kLanes] = {};
+  in_lanes(bins, [&](std::size_t k, double v) {
+    const double d = v - mean;
+    m2[k] += d == d ? d * d : 0.0;
+  });
+  double total = 0;
+  for (double lane : m2) total += lane;
+  return total;
+}
+
+double last_present(std::span<const double> bins) {
+  for (auto it = bins.rbegin(); it != bins.rend(); ++it)
+    if (!std::isnan(*it)) return *it;
+  return kNaN;
+}
+
+}  // namespace
+
 void PartialStats::add_row(std::span<const double> bins, double bin_seconds, double row) {
   // Two passes (sum, then squared deviations from the row's mean), merged as one partial.
+  const RowPass first = first_pass(bins);
+  if (first.count == 0) return;
   PartialStats p;
-  double sum = 0, last = kNaN;
-  for (double v : bins) {
-    if (std::isnan(v)) continue;
-    p.count += 1;
-    sum += v;
-    p.min = std::min(p.min, v);
-    p.max = std::max(p.max, v);
-    last = v;
-  }
-  if (p.count == 0) return;
-  p.mean = sum / p.count;
-  for (double v : bins)
-    if (const double d = v - p.mean; !std::isnan(d)) p.m2 += d * d;
-  p.integral = sum * bin_seconds;
-  p.last_sum = last;
+  p.count = first.count;
+  p.min = first.min;
+  p.max = first.max;
+  p.mean = first.sum / first.count;
+  p.m2 = squared_deviations(bins, p.mean);
+  p.integral = first.sum * bin_seconds;
+  p.last_sum = last_present(bins);
   if (!std::isnan(row)) p.lowest_integral = p.highest_integral = p.integral, p.lowest_row = p.highest_row = row;
   merge(p);
 }
