@@ -3,10 +3,11 @@
 # measured in the same run: synthetic streams of RANKS ranks x HOURS of 1 Hz
 # samples, reduced at np 1, 2 and 4, compressed and not. The limit is the time
 # to write the job file's own arrays again (series and raw samples, already in
-# memory, same chunks, filters and alignment, collective I/O) and nothing else.
-# The ratio is that time over the reduce's (goal 70 %): how close making the
-# job file from the streams comes to merely writing it. Throughput counts MiB
-# of raw stream in.
+# memory, same chunks and filters, collective I/O) and nothing else: the
+# fastest of four sizes of collective write. The reduce's time is the fastest
+# of three runs (this VM's timings vary by a third from run to run). The ratio
+# is limit over reduce (goal 70 %): how close making the job file from the
+# streams comes to merely writing it. Throughput counts MiB of raw stream in.
 #
 #   tests/bench/reduce_throughput.sh BUILD_DIR [RANKS [HOURS]]      e.g. build 64 1, build 1024 1
 set -euo pipefail
@@ -26,10 +27,14 @@ settle() { rm -f "$work/limit.h5"; sync; }
 for np in 1 2 4; do
   for mode in compressed uncompressed; do
     flag=$([ $mode = uncompressed ] && echo --no-compress || true)
-    rm -f "$work/job.h5"
-    settle  # neither run pays for the other's writeback
-    out=$(mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-reduce" -q --timing --force $flag \
-          -o "$work/job.h5" "$work/streams")
+    out=""
+    for run in 1 2 3; do
+      rm -f "$work/job.h5"
+      settle  # no run pays for another's writeback
+      this=$(mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-reduce" -q --timing --force \
+             $flag -o "$work/job.h5" "$work/streams")
+      if [ -z "$out" ] || (($(echo "$(seconds "$this") < $(seconds "$out")" | bc))); then out=$this; fi
+    done
     settle
     limit=$(mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-bench-h5-write" \
             "$work/job.h5" "$work/limit.h5")
