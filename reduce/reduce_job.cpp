@@ -727,7 +727,7 @@ struct Held {
 };
 
 // This rank's rows in row order, in groups of about `budget` bytes of
-// stream per window: in each window, the groups are read, derived and
+// stream per window and at most kGroupRows rows: in each window, the groups are read, derived and
 // written one after the other.
 struct LocalRows {
   std::vector<Held<RankRow>> ranks;
@@ -739,6 +739,13 @@ struct Group {
   std::span<Held<RankRow>> ranks;
   std::span<Held<NodeRow>> nodes, gpus;
 };
+
+// At most this many rank rows per group, whatever --window allows: smaller
+// groups reuse the same memory from group to group (fewer page faults, more
+// of it still in cache when it is next read), and their collective writes
+// are of the size that writes fastest. At 1024 ranks, 64 rows per group:
+// derive+summarise 0.6 s, against 0.85-0.97 s with 342.
+constexpr std::size_t kGroupRows = 64;
 
 LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFile>& files, std::uint64_t budget,
                      double window_fraction) {
@@ -772,7 +779,8 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
   double bytes = 0;
   for (std::size_t k = 0; k < out.ranks.size(); ++k) {
     const double row = static_cast<double>(out.ranks[k].bytes) * window_fraction;
-    if (k == 0 || bytes + row > static_cast<double>(budget)) out.group_starts.push_back(k), bytes = 0;
+    if (k == 0 || bytes + row > static_cast<double>(budget) || k - out.group_starts.back() >= kGroupRows)
+      out.group_starts.push_back(k), bytes = 0;
     bytes += row;
   }
   if (out.group_starts.empty()) out.group_starts.push_back(0);
