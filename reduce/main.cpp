@@ -28,8 +28,9 @@ int run(int argc, char** argv, int rank) {
       ("timing", po::bool_switch(&o.timing), "print throughput, phase times and peak memory")
       ("no-compress", "store time series and samples uncompressed (default: shuffle+deflate)")
       ("window", po::value(&window_mib)->default_value(window_mib, "256"),
-       "MiB of raw stream each reducer rank holds at once: its rows go in groups, and long jobs in time "
-       "windows, of about this much (peak memory about 60 MiB + 2x this)")
+       "MiB of raw stream each reducer rank holds at once: its rows go in groups (of at most 64 ranks), "
+       "and long jobs in time windows, of about this much (peak memory about 60 MiB + 2x this + 0.1 MiB "
+       "per rank)")
       ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
       ("help,h", "print this help")
       ("version", "print the version");
