@@ -727,8 +727,8 @@ struct Held {
 };
 
 // This rank's rows in row order, in groups of about `budget` bytes of
-// stream per window and at most kGroupRows rows: in each window, the groups are read, derived and
-// written one after the other.
+// stream per window and at most kGroupRows rows: in each window, the groups
+// are read, derived and written one after the other.
 struct LocalRows {
   std::vector<Held<RankRow>> ranks;
   std::vector<Held<NodeRow>> nodes, gpus;

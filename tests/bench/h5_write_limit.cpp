@@ -109,10 +109,9 @@ double write_all(const char* path, const std::vector<Array>& arrays, hsize_t row
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER), lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   H5Pset_create_intermediate_group(lcpl, 1);
-  hsize_t most = 0;  // collective writes: every rank makes as many calls as the rank with most rows
-  for (const auto& a : arrays) most = std::max(most, a.mine);
-  MPI_Allreduce(MPI_IN_PLACE, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
   for (const auto& a : arrays) {
+    hsize_t most = a.mine;  // collective writes: every rank makes as many calls as the rank with most rows
+    MPI_Allreduce(MPI_IN_PLACE, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
     const hsize_t dims[2] = {a.rows, a.steps};
     hid_t space = H5Screate_simple(2, dims, nullptr);
     hid_t dset = H5Dcreate2(file, a.name.c_str(), a.type, space, lcpl, a.dcpl, H5P_DEFAULT);
