@@ -179,6 +179,8 @@ struct JobFileWriter::Impl {
     std::size_t width = 0;  // samples of the longest row
   };
   std::vector<SampleDatasets> samples;
+  std::vector<std::int64_t> time_buffer;  // write_samples', kept from call to call
+  std::vector<double> value_buffer;
 
   void write_table(const char* group_path, const char* dimension, const Table& mine);
 
@@ -755,31 +757,31 @@ void JobFileWriter::write_samples(std::size_t source, std::span<const RowSamples
     else runs.emplace_back(i, 1);
   }
   // Each piece padded to its block's width: NaT after the row's last time,
-  // NaN after its last value. The buffers serve field after field.
-  std::vector<std::vector<std::int64_t>> time_buffers(runs.size());
-  std::vector<std::vector<double>> value_buffers(runs.size());
-  auto write = [&](hid_t dset, hid_t mem_type, auto missing, auto row_values) {
-    auto& buffers = [&]() -> auto& {
-      if constexpr (std::is_same_v<decltype(missing), double>) return value_buffers;
-      else return time_buffers;
-    }();
+  // NaN after its last value. The buffers serve field after field and call
+  // after call: their memory is written, not allocated and faulted in again.
+  auto write = [&](hid_t dset, hid_t mem_type, auto missing, auto row_values, auto& buffer) {
+    std::size_t total = 0;
+    for (const auto& [first, count] : runs) total += count * columns(*rows[first]);
+    if (buffer.size() < total) buffer.resize(total);
     std::vector<Impl::Block> blocks;
-    for (std::size_t b = 0; b < runs.size(); ++b) {
-      const auto [first, count] = runs[b];
+    auto* out = buffer.data();
+    for (const auto& [first, count] : runs) {
       const std::size_t width = columns(*rows[first]);
-      auto& buffer = buffers[b];
-      buffer.assign(count * width, missing);
-      for (std::size_t i = 0; i < count; ++i)
-        if (const auto& r = *rows[first + i]; !r.time_ns.empty())
-          std::copy_n(row_values(r), r.time_ns.size(), buffer.begin() + static_cast<std::ptrdiff_t>(i * width));
-      blocks.push_back({rows[first]->row, count, rows[first]->column, width, buffer.data()});
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto& r = *rows[first + i];
+        auto* row = out + i * width;
+        auto* end = r.time_ns.empty() ? row : std::copy_n(row_values(r), r.time_ns.size(), row);
+        std::fill(end, row + width, missing);
+      }
+      blocks.push_back({rows[first]->row, count, rows[first]->column, width, out});
+      out += count * width;
     }
     impl_->write_blocks(dset, blocks, mem_type);
   };
-  write(d.time, H5T_NATIVE_INT64, kMissingTime, [](const RowSamples& r) { return r.time_ns.data(); });
+  write(d.time, H5T_NATIVE_INT64, kMissingTime, [](const RowSamples& r) { return r.time_ns.data(); }, impl_->time_buffer);
   for (std::size_t f = 0; f < d.fields.size(); ++f)
     write(d.fields[f], H5T_NATIVE_DOUBLE, std::numeric_limits<double>::quiet_NaN(),
-          [f](const RowSamples& r) { return (*r.values)[f].data() + r.first; });
+          [f](const RowSamples& r) { return (*r.values)[f].data() + r.first; }, impl_->value_buffer);
 }
 
 void JobFileWriter::write_outliers(const std::vector<Outlier>& outliers) { impl_->write_outliers(outliers); }

@@ -31,6 +31,9 @@ int run(int argc, char** argv, int rank) {
        "MiB of raw stream each reducer rank holds at once: its rows go in groups (of at most 64 ranks), "
        "and long jobs in time windows, of about this much (peak memory about 60 MiB + 2x this + 0.1 MiB "
        "per rank)")
+      ("threads", po::value(&o.threads),
+       "threads per reducer rank (default: the CPUs it may use, shared with the node's other ranks); with 2 or "
+       "more, writes overlap reading (give ranks CPUs with mpirun --map-by slot:PE=n or --bind-to none)")
       ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
       ("help,h", "print this help")
       ("version", "print the version");
@@ -86,7 +89,8 @@ int run(int argc, char** argv, int rank) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
+  int provided = MPI_THREAD_SINGLE;  // reduce_job asks MPI which it got
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   int status = run(argc, argv, rank);

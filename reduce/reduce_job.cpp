@@ -1,15 +1,21 @@
 #include "reduce/reduce_job.hpp"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -367,6 +373,7 @@ struct Local {
   std::vector<ClockMap> clocks;  // per stream, once the hosts' clocks are aligned
   std::vector<std::unique_ptr<RowCombiner>> combiners;  // per stream, once the clocks are aligned
   std::vector<std::uint64_t> resume_at;  // where the next window reads on
+  std::vector<std::int64_t> read_to;     // the end of the last window read
   std::vector<bool> ended;
   std::vector<RowEntry> row_entries;  // every row of every stream; spans in stream time until aligned
   std::vector<std::size_t> row_stream;
@@ -389,13 +396,48 @@ void span_of(const RowOutline& row, std::int64_t& first, std::int64_t& last) {
     if (s.samples > 0) first = std::min(first, s.first_ns), last = std::max(last, s.last_ns);
 }
 
-// The first pass over one stream: its rows, listed.
-void add_stream(Local& local, std::size_t file, const std::string& path) {
-  stream::StreamReader reader(path, &local.read_buffer);
-  const std::size_t index = local.streams.size();
-  local.resume_at.push_back(reader.offset());
+// One stream's first pass: everything but its samples, and where its records begin.
+struct Outlined {
+  std::uint64_t records_at = 0;
   stream::DecodedStream skeleton;
-  auto outline = outline_stream(reader, path, skeleton);
+  StreamOutline outline;
+  std::string error;  // the stream cannot be read at all
+};
+
+Outlined outline_file(const std::string& path, std::vector<char>& buffer) {
+  Outlined out;
+  try {
+    stream::StreamReader reader(path, &buffer);
+    out.records_at = reader.offset();
+    out.outline = outline_stream(reader, path, out.skeleton);
+  } catch (const stream::StreamError& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+// The first pass over these streams, on `threads` threads: streams are
+// read and outlined independently of each other.
+std::vector<Outlined> outline_files(const std::vector<std::string>& paths, std::size_t threads) {
+  std::vector<Outlined> out(paths.size());
+  threads = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(paths.size(), 1));
+  auto work = [&](std::size_t first) {
+    std::vector<char> buffer;
+    for (std::size_t k = first; k < paths.size(); k += threads) out[k] = outline_file(paths[k], buffer);
+  };
+  std::vector<std::future<void>> others;
+  for (std::size_t t = 1; t < threads; ++t) others.push_back(std::async(std::launch::async, work, t));
+  work(0);
+  for (auto& f : others) f.get();
+  return out;
+}
+
+// Lists the rows of one stream's first pass.
+void add_stream(Local& local, std::size_t file, const std::string& path, Outlined&& outlined) {
+  const std::size_t index = local.streams.size();
+  local.resume_at.push_back(outlined.records_at);
+  auto& skeleton = outlined.skeleton;
+  auto& outline = outlined.outline;
   for (const auto& r : outline.ranks) {
     RowEntry e{r.rank, skeleton.header.host, r.exit_status, 0, 0, path.substr(path.find_last_of('/') + 1), counts_of(r)};
     span_of(r, e.first_ns, e.last_ns);
@@ -412,6 +454,7 @@ void add_stream(Local& local, std::size_t file, const std::string& path) {
   local.files.push_back(file);
   local.streams.push_back(std::move(skeleton));
   local.outlines.push_back(std::move(outline));
+  local.read_to.push_back(std::numeric_limits<std::int64_t>::min());
   local.ended.push_back(false);
 }
 
@@ -836,8 +879,12 @@ void make_room(std::vector<Row>& rows, const std::vector<RowOutline>& outlines, 
     }
 }
 
-// Reads stream i on from where the last window stopped, until its rows reach the window's end.
+// Reads stream i on from where the last window stopped, until its rows reach
+// the window's end. Once per window: the stream's rows may lie in several
+// groups, and an earlier group's may be being written meanwhile.
 void read_window(Local& local, std::size_t i, const std::string& path, const Window& w) {
+  if (local.read_to[i] >= w.end_ns) return;
+  local.read_to[i] = w.end_ns;
   auto& c = *local.combiners[i];
   const auto& outline = local.outlines[i];
   make_room(c.ranks, outline.ranks, w);
@@ -1216,21 +1263,35 @@ std::vector<jobfile::Outlier> write_totals(jobfile::JobFileWriter& writer, const
   return outliers;
 }
 
-// Where the time went (--timing): phases on the slowest rank, input volume, peak memory.
+// Where the time went (--timing): phases on the slowest rank, input volume,
+// peak memory. Steady clock, not MPI_Wtime: a writer thread may be inside MPI.
 struct Timing {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now(), last = start;
   std::vector<std::pair<const char*, double>> phases;
-  double last = MPI_Wtime();
-  // Adds the time since the last mark to `phase` (phases repeat once per batch).
+
+  // Adds the time since the last mark to `phase` (phases repeat once per group).
   void mark(const char* phase) {
-    const double now = MPI_Wtime();
-    auto it = std::find_if(phases.begin(), phases.end(), [&](auto& p) { return std::string(p.first) == phase; });
-    if (it == phases.end()) phases.emplace_back(phase, 0.0), it = phases.end() - 1;
-    it->second += now - last;
+    const auto now = Clock::now();
+    add(phase, std::chrono::duration<double>(now - last).count());
     last = now;
   }
-  void report(const std::vector<StreamFile>& files, std::size_t windows, std::size_t groups, MPI_Comm comm) const {
+  // Counts the time since the last mark nowhere (it was counted elsewhere).
+  void skip() { last = Clock::now(); }
+  void add(const char* phase, double seconds) {
+    auto it = std::find_if(phases.begin(), phases.end(), [&](auto& p) { return std::string(p.first) == phase; });
+    if (it == phases.end()) phases.emplace_back(phase, 0.0), it = phases.end() - 1;
+    it->second += seconds;
+  }
+  // The total is the time since the start, not the phases' sum: overlapped
+  // writes run beside the reading.
+  void report(const Timing& writes, std::size_t threads, bool overlapped, const std::vector<StreamFile>& files, std::size_t windows,
+              std::size_t groups, MPI_Comm comm) {
+    auto all = *this;
+    for (const auto& [name, seconds] : writes.phases) all.add(name, seconds);
     std::vector<double> mine;
-    for (const auto& [name, seconds] : phases) mine.push_back(seconds);
+    for (const auto& [name, seconds] : all.phases) mine.push_back(seconds);
+    mine.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     mine.push_back(static_cast<double>(usage.ru_maxrss) / 1024);  // MiB
@@ -1239,16 +1300,77 @@ struct Timing {
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
     if (rank != 0) return;
-    double bytes = 0, total = 0;
+    double bytes = 0;
     for (const auto& f : files) bytes += static_cast<double>(f.size);
-    for (std::size_t i = 0; i < phases.size(); ++i) total += worst[i];
+    const double total = worst[all.phases.size()];
     std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank; "
-                "%zu window(s) of %zu group(s);",
-                bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back(), windows, groups);
-    for (std::size_t i = 0; i < phases.size(); ++i) std::printf(" %s %.3f s", phases[i].first, worst[i]);
+                "%zu window(s) of %zu group(s); %zu thread(s), writes %s;",
+                bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back(), windows, groups, threads,
+                overlapped ? "overlapped" : "in turn");
+    for (std::size_t i = 0; i < all.phases.size(); ++i) std::printf(" %s %.3f s", all.phases[i].first, worst[i]);
     std::printf("\n");
   }
 };
+
+// A group's writes: on a thread of their own where that can pay, while the
+// main thread reads and derives the next group; else at once. One at a time:
+// HDF5 and MPI are called by one thread at a time (MPI_THREAD_SERIALIZED),
+// and the main thread calls neither until wait() has returned.
+class GroupWrites {
+ public:
+  explicit GroupWrites(bool overlap) : overlap_(overlap) {}
+  GroupWrites(const GroupWrites&) = delete;
+  GroupWrites& operator=(const GroupWrites&) = delete;
+  ~GroupWrites() {
+    if (pending_.valid()) pending_.wait();
+  }
+  bool overlapped() const { return overlap_; }
+  // Waits for the last group's writes, then starts `write`.
+  void start(std::function<void()> write) {
+    wait();
+    if (overlap_) pending_ = std::async(std::launch::async, std::move(write));
+    else write();
+  }
+  // Rethrows what the writes threw.
+  void wait() {
+    if (pending_.valid()) pending_.get();
+  }
+
+ private:
+  bool overlap_;
+  std::future<void> pending_;
+};
+
+// The CPUs this rank may count on: those it may run on, over the ranks of
+// its node that may run on them too. Bound to a core each: 1; not bound: the
+// node's CPUs over its ranks; mpirun --map-by slot:PE=n: n.
+std::size_t cpus_of_rank(MPI_Comm comm) {
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) return 1;
+  MPI_Comm node;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int ranks = 1;
+  MPI_Comm_size(node, &ranks);
+  std::vector<cpu_set_t> all(static_cast<std::size_t>(ranks));
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, node);
+  MPI_Comm_free(&node);
+  int sharing = 0;
+  for (auto& other : all) {
+    cpu_set_t both;
+    CPU_AND(&both, &mine, &other);
+    sharing += CPU_COUNT(&both) > 0;
+  }
+  return static_cast<std::size_t>(std::max(1, CPU_COUNT(&mine) / std::max(1, sharing)));
+}
+
+// Writes on a thread of their own need a second CPU, and MPI's leave for
+// that thread to call in (HDF5 does).
+bool can_overlap(std::size_t threads) {
+  int provided = MPI_THREAD_SINGLE;
+  MPI_Query_thread(&provided);
+  return threads >= 2 && provided >= MPI_THREAD_SERIALIZED;
+}
 
 int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   int rank = 0, size = 1;
@@ -1267,17 +1389,17 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   auto owner = assign_streams(files, size);
 
   // 2. A first pass over this rank's streams: everything but the samples, and the rows they hold.
+  const std::size_t threads = options.threads > 0 ? options.threads : cpus_of_rank(comm);
+  std::vector<std::size_t> mine;
+  std::vector<std::string> paths;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (owner[i] == rank) mine.push_back(i), paths.push_back(files[i].path);
+  auto outlined = outline_files(paths, threads);
   Local local;
-  std::uint64_t my_bytes = 0;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    if (owner[i] != rank) continue;
-    try {
-      add_stream(local, i, files[i].path);
-      my_bytes += files[i].size;
-    } catch (const stream::StreamError& e) {
-      errors.push_back(e.what());
-    }
-  }
+  for (std::size_t k = 0; k < mine.size(); ++k)
+    if (outlined[k].error.empty()) add_stream(local, mine[k], paths[k], std::move(outlined[k]));
+    else errors.push_back(outlined[k].error);
+  outlined.clear();
   if (any_failed(errors, comm)) return kFailed;
   timing.mark("outline");  // the first pass
   auto clocks = align_clocks(local.streams, comm);
@@ -1314,14 +1436,22 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   unsigned long long groups = rows.group_starts.size(), rounds = 0;
   MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   try {
-    jobfile::JobFileWriter writer(options.output, comm, options.force, plan.layout);
-    timing.mark("create file");
+    std::optional<jobfile::JobFileWriter> file;
+    std::array<Derived, 2> derived;  // a group's derived metrics: one being written while the next is derived
+    Timing write_timing;             // kept by whichever thread writes
+    GroupWrites writes(can_overlap(threads));
+    writes.start([&] {  // while the first group is read and derived
+      write_timing.skip();
+      file.emplace(options.output, comm, options.force, plan.layout);
+      write_timing.mark("create file");
+    });
+    timing.skip();  // created at once (not overlapped): counted by write_timing
     StallFinder stalls(plan.layout.info.hosts, plan.timeline.bin_ns);
-    Derived d;  // a group's derived metrics
     for (const auto& w : windows) {
       auto summary = start_window(plan, w);
       for (std::size_t round = 0; round < rounds; ++round) {  // collective writes: every rank joins every round
         auto g = group_of(rows, round);
+        auto& d = derived[round % 2];
         for (const auto& held : g.ranks) read_window(local, held.stream, files[local.files[held.stream]].path, w);
         for (const auto& held : g.nodes) read_window(local, held.stream, files[local.files[held.stream]].path, w);
         for (const auto& held : g.gpus) read_window(local, held.stream, files[local.files[held.stream]].path, w);
@@ -1331,23 +1461,33 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
         derive_all(g.gpus, plan.gpu_metrics, w.timeline, d.gpu_values);
         summarise_group(plan, g, d, w, summary);
         timing.mark("derive+summarise");
-        write_group_series(writer, plan, g, d, w);
-        timing.mark("write series");
-        write_group_samples(writer, plan, g, w);
-        drop_done(plan, g.ranks, jobfile::Rows::Ranks, w);
-        drop_done(plan, g.nodes, jobfile::Rows::Nodes, w);
-        drop_done(plan, g.gpus, jobfile::Rows::Gpus, w);
-        timing.mark("write samples");
+        writes.wait();
+        timing.mark("wait for writes");
+        // From here the group's rows and `d` are the writes' alone: later
+        // groups read other streams (read_window reads each once per window).
+        writes.start([&file, &plan, &write_timing, &d, &w, g] {
+          write_timing.skip();
+          write_group_series(*file, plan, g, d, w);
+          write_timing.mark("write series");
+          write_group_samples(*file, plan, g, w);
+          drop_done(plan, g.ranks, jobfile::Rows::Ranks, w);
+          drop_done(plan, g.nodes, jobfile::Rows::Nodes, w);
+          drop_done(plan, g.gpus, jobfile::Rows::Gpus, w);
+          write_timing.mark("write samples");
+        });
+        timing.skip();  // written at once (not overlapped): counted by write_timing
       }
+      writes.wait();
+      timing.mark("wait for writes");
       end_window(plan, w, summary, stalls, comm);
       timing.mark("derive+summarise");
-      write_step_summaries(writer, plan, w, summary);
+      write_step_summaries(*file, plan, w, summary);
       timing.mark("write series");
     }
-    outliers = write_totals(writer, plan, rows, stalls, local, comm);
-    writer.close();
+    outliers = write_totals(*file, plan, rows, stalls, local, comm);
+    file->close();
     timing.mark("write totals");
-    if (options.timing) timing.report(files, windows.size(), rounds, comm);
+    if (options.timing) timing.report(write_timing, threads, writes.overlapped(), files, windows.size(), rounds, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;

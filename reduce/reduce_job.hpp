@@ -20,6 +20,12 @@ struct ReduceOptions {
   // job is reduced in time windows of about this much stream on the busiest
   // rank, so memory is bounded by it, not by the job's ranks or length.
   std::uint64_t window_bytes = 256ull << 20;
+  // Threads per reducer rank; 0: the CPUs it may count on (those it may run
+  // on, over the ranks of its node that share them). With two or more, the
+  // first pass reads streams side by side, and each group of rows is written
+  // on a thread of its own while the next is read and derived (where MPI
+  // gives MPI_THREAD_SERIALIZED).
+  std::size_t threads = 0;
 };
 
 // Exit statuses of jobperf-reduce.

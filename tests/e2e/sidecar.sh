@@ -25,11 +25,14 @@ assert f["nodes/node"].shape == (1,)
 print("ok: sidecar found ranks 0 and 1 by environment, CPU seconds", cpu)
 PY
 # The same streams in windows of 16 bins (processes start, are reaped by their
-# parents and end between windows) give the same job file as in one window.
+# parents and end between windows) give the same job file as in one window,
+# also when the node's one stream holds rows of two groups and each group is
+# written on a thread of its own while the next is read (--threads 2).
 "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --quiet --bin 0.01 -o "$work/side1-whole.h5" "$JOBPERF_SCRATCH/jobperf/side1"
-"${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --timing --bin 0.01 --window 0.00001 -o "$work/side1-windows.h5" \
+"${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --timing --threads 2 --bin 0.01 --window 0.00001 -o "$work/side1-windows.h5" \
   "$JOBPERF_SCRATCH/jobperf/side1" | tee "$work/side1-windows.txt"
-grep -Eq " ([3-9]|[1-9][0-9]+) window\(s\)" "$work/side1-windows.txt" || fail "expected several windows"
+grep -Eq " ([3-9]|[1-9][0-9]+) window\(s\) of [2-9] group\(s\); 2 thread\(s\), writes overlapped" \
+  "$work/side1-windows.txt" || fail "expected several windows of several groups, writes overlapped"
 "$python" "$tests/mpi/same_job_file.py" "$work/side1-windows.h5" "$work/side1-whole.h5"
 
 # 2. Discovery by pid; jobperf-collect --stop ends the sidecar cleanly.
