@@ -1451,7 +1451,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
       auto summary = start_window(plan, w);
       for (std::size_t round = 0; round < rounds; ++round) {  // collective writes: every rank joins every round
         auto g = group_of(rows, round);
-        auto& d = derived[round % 2];
+        auto& d = derived[writes.overlapped() ? round % 2 : 0];
         for (const auto& held : g.ranks) read_window(local, held.stream, files[local.files[held.stream]].path, w);
         for (const auto& held : g.nodes) read_window(local, held.stream, files[local.files[held.stream]].path, w);
         for (const auto& held : g.gpus) read_window(local, held.stream, files[local.files[held.stream]].path, w);

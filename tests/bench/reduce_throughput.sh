@@ -8,6 +8,11 @@
 # of three runs (this VM's timings vary by a third from run to run). The ratio
 # is limit over reduce (goal 70 %): how close making the job file from the
 # streams comes to merely writing it. Throughput counts MiB of raw stream in.
+# Ranks are not bound to cores (--bind-to none): each reducer rank counts on
+# the node's CPUs over its ranks, so at np 1 on two cores it writes on a
+# second thread while it reads; np 1 with --threads 1 shows the reduce on one
+# core. The limit is one thread per rank at every np (HDF5 compresses in the
+# thread that writes).
 #
 #   tests/bench/reduce_throughput.sh BUILD_DIR [RANKS [HOURS]]      e.g. build 64 1, build 1024 1
 set -euo pipefail
@@ -24,25 +29,27 @@ seconds() { sed -n 's/.* in \([0-9.]*\) s = .*/\1/p' <<<"$1" | head -1; }  # "..
 # The last run's files deleted and every dirty page written back, outside the
 # timed runs: replacing a file still being written back waits for the disk.
 settle() { rm -f "$work/limit.h5"; sync; }
-for np in 1 2 4; do
+for run_as in "1 1" "1 0" "2 0" "4 0"; do  # np, threads (0: as many as the rank's CPUs)
+  read -r np threads <<<"$run_as"
   for mode in compressed uncompressed; do
     flag=$([ $mode = uncompressed ] && echo --no-compress || true)
     out=""
     for run in 1 2 3; do
       rm -f "$work/job.h5"
       settle  # no run pays for another's writeback
-      this=$(mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-reduce" -q --timing --force \
-             $flag -o "$work/job.h5" "$work/streams")
+      this=$(mpirun --bind-to none --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-reduce" -q \
+             --timing --force --threads $threads $flag -o "$work/job.h5" "$work/streams")
       if [ -z "$out" ] || (($(echo "$(seconds "$this") < $(seconds "$out")" | bc))); then out=$this; fi
     done
     settle
-    limit=$(mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-bench-h5-write" \
+    limit=$(mpirun --bind-to none --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-bench-h5-write" \
             "$work/job.h5" "$work/limit.h5")
     reduce_s=$(seconds "$out") limit_s=$(seconds "$limit")
     reduce_rate=$(sed -n 's/.*= \([0-9.]*\) MiB\/s.*/\1/p' <<<"$out" | head -1)
     rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MiB.*/\1/p' <<<"$out")
-    printf "np %d %-12s reduce %6.2f s (%6.1f MiB/s of streams)  limit %6.2f s  ratio %5.1f %%  peak RSS %6.1f MiB/rank  file %s MiB\n" \
-      $np $mode "$reduce_s" "$reduce_rate" "$limit_s" "$(echo "100 * $limit_s / $reduce_s" | bc -l)" "$rss" \
+    used=$(sed -n 's/.* \([0-9]*\) thread(s).*/\1/p' <<<"$out")
+    printf "np %d x %s thread(s) %-12s reduce %6.2f s (%6.1f MiB/s of streams)  limit %6.2f s  ratio %5.1f %%  peak RSS %6.1f MiB/rank  file %s MiB\n" \
+      $np "$used" $mode "$reduce_s" "$reduce_rate" "$limit_s" "$(echo "100 * $limit_s / $reduce_s" | bc -l)" "$rss" \
       "$(du -m "$work/job.h5" | cut -f1)"
     echo "    $limit"
     echo "    $out"
