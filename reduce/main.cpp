@@ -29,11 +29,12 @@ int run(int argc, char** argv, int rank) {
       ("no-compress", "store time series and samples uncompressed (default: shuffle+deflate)")
       ("window", po::value(&window_mib)->default_value(window_mib, "256"),
        "MiB of raw stream each reducer rank holds at once: its rows go in groups (of at most 64 ranks), "
-       "and long jobs in time windows, of about this much (peak memory about 60 MiB + 2x this + 0.1 MiB "
-       "per rank)")
+       "and long jobs in time windows, of about this much (peak memory about 60 MiB + 2x this, 3x with "
+       "overlapped writes, + 0.1 MiB per rank of the job)")
       ("threads", po::value(&o.threads),
-       "threads per reducer rank (default: the CPUs it may use, shared with the node's other ranks); with 2 or "
-       "more, writes overlap reading (give ranks CPUs with mpirun --map-by slot:PE=n or --bind-to none)")
+       "threads per reducer rank (default: the CPUs it may run on, over the node's ranks that share them); "
+       "with 2 or more, each group's writes overlap the next group's reading (give ranks two CPUs: mpirun "
+       "--map-by slot:PE=2, srun -c 2)")
       ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
       ("help,h", "print this help")
       ("version", "print the version");
