@@ -374,6 +374,7 @@ struct Local {
   std::vector<std::unique_ptr<RowCombiner>> combiners;  // per stream, once the clocks are aligned
   std::vector<std::uint64_t> resume_at;  // where the next window reads on
   std::vector<std::int64_t> read_to;     // the end of the last window read
+  std::vector<std::optional<stream::StreamReader::Identity>> intact;  // as the first pass found it, when undamaged
   std::vector<bool> ended;
   std::vector<RowEntry> row_entries;  // every row of every stream; spans in stream time until aligned
   std::vector<std::size_t> row_stream;
@@ -399,6 +400,7 @@ void span_of(const RowOutline& row, std::int64_t& first, std::int64_t& last) {
 // One stream's first pass: everything but its samples, and where its records begin.
 struct Outlined {
   std::uint64_t records_at = 0;
+  std::optional<stream::StreamReader::Identity> intact;  // the file, when every block passed its CRC
   stream::DecodedStream skeleton;
   StreamOutline outline;
   std::string error;  // the stream cannot be read at all
@@ -410,6 +412,7 @@ Outlined outline_file(const std::string& path, std::vector<char>& buffer) {
     stream::StreamReader reader(path, &buffer);
     out.records_at = reader.offset();
     out.outline = outline_stream(reader, path, out.skeleton);
+    if (out.skeleton.damage.empty()) out.intact = reader.identity();
   } catch (const stream::StreamError& e) {
     out.error = e.what();
   }
@@ -436,6 +439,7 @@ std::vector<Outlined> outline_files(const std::vector<std::string>& paths, std::
 void add_stream(Local& local, std::size_t file, const std::string& path, Outlined&& outlined) {
   const std::size_t index = local.streams.size();
   local.resume_at.push_back(outlined.records_at);
+  local.intact.push_back(outlined.intact);
   auto& skeleton = outlined.skeleton;
   auto& outline = outlined.outline;
   for (const auto& r : outline.ranks) {
@@ -902,6 +906,7 @@ void read_window(Local& local, std::size_t i, const std::string& path, const Win
   };
   if (local.ended[i] || enough()) return;
   stream::StreamReader reader(path, &local.read_buffer);
+  if (local.intact[i] == reader.identity()) reader.trust_crcs();  // checked in the first pass, unchanged since
   reader.seek(local.resume_at[i]);
   while (!enough()) {
     stream::DecodedStream blocks;

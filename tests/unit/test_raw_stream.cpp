@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -211,5 +212,43 @@ TEST_CASE("a stream longer than the reader's buffer reads as it does from memory
   CHECK(damaged.records.size() == 120000 - 400);
   CHECK(damaged.values == decode_stream(path, bytes).values);
   CHECK(damaged.closed);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a second pass may trust the first pass's CRC checks, and knows a changed file") {
+  auto path = write_sample_stream(temp_path("trust.jps"));
+  auto identity = [&] { return StreamReader(path).identity(); };
+  const auto first = identity();
+  CHECK(first == identity());  // opened again, unchanged
+  const auto whole = read_stream(path);
+  // The second block's stored CRC made wrong: damage when checked, none when trusted.
+  auto bytes = slurp(path);
+  std::uint32_t header_length = 0;
+  std::memcpy(&header_length, bytes.data() + 16 + 8, 4);  // prologue, then sync, type, flags, length, CRC
+  bytes[16 + 16 + header_length + 12] ^= 0x01;
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto read_all = [&](bool trust) {
+    StreamReader reader(path);
+    if (trust) reader.trust_crcs();
+    DecodedStream s;
+    while (reader.next(s)) {
+    }
+    return s;
+  };
+  auto checked = read_all(false), trusted = read_all(true);
+  REQUIRE(checked.damage.size() == 1);
+  CHECK(checked.damage[0].what == "CRC mismatch");
+  CHECK(trusted.damage.empty());
+  CHECK(trusted.records.size() == whole.records.size());
+  CHECK(trusted.values == whole.values);
+  // Collectors only append: a changed stream is a longer one, and another file.
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::app);
+    out << 'x';
+  }
+  CHECK_FALSE(first == identity());
   std::remove(path.c_str());
 }
