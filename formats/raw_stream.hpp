@@ -275,7 +275,8 @@ class StreamReader {
   bool next(DecodedStream& into);
   // false: records are decoded without their values (when and whose only).
   void decode_values(bool yes) { values_ = yes; }
-  // The file as opened: the same identity later means the same bytes.
+  // The file as opened. Streams are only ever appended to, so the same
+  // identity later (size, and ctime, which any write moves) means the same bytes.
   struct Identity {
     std::uint64_t device = 0, inode = 0, size = 0;
     std::int64_t changed_ns = 0;  // ctime: any write moves it

@@ -1290,8 +1290,8 @@ struct Timing {
   }
   // The total is the time since the start, not the phases' sum: overlapped
   // writes run beside the reading.
-  void report(const Timing& writes, std::size_t threads, bool overlapped, const std::vector<StreamFile>& files, std::size_t windows,
-              std::size_t groups, MPI_Comm comm) {
+  void report(const Timing& writes, std::size_t threads, bool overlapped, const std::vector<StreamFile>& files,
+              std::size_t windows, std::size_t groups, MPI_Comm comm) {
     auto all = *this;
     for (const auto& [name, seconds] : writes.phases) all.add(name, seconds);
     std::vector<double> mine;
