@@ -244,10 +244,22 @@ StreamOutline outline_stream(const stream::DecodedStream& whole) {
 
 // ---------------------------------------------------------------- RowCombiner
 
+namespace {
+constexpr std::size_t kNoSource = std::numeric_limits<std::size_t>::max();  // in a table by source id
+
+std::size_t at(const std::vector<std::size_t>& table, std::uint16_t id) {
+  return id < table.size() ? table[id] : kNoSource;
+}
+void set_at(std::vector<std::size_t>& table, std::uint16_t id, std::size_t value) {
+  if (table.size() <= id) table.resize(std::size_t{id} + 1, kNoSource);
+  table[id] = value;
+}
+}  // namespace
+
 RowCombiner::RowCombiner(const stream::DecodedStream& s, const StreamOutline& outline, const ClockMap* clock)
     : clock_(clock) {
   for (const auto& spec : s.sources) {
-    if (spec.scope == stream::Scope::Process) process_index_[spec.id] = process_specs_.size(), process_specs_.push_back(spec);
+    if (spec.scope == stream::Scope::Process) set_at(process_index_, spec.id, process_specs_.size()), process_specs_.push_back(spec);
   }
   auto series_of = [](const stream::SourceSpec& spec) {
     StepSeries series;
@@ -268,7 +280,7 @@ RowCombiner::RowCombiner(const stream::DecodedStream& s, const StreamOutline& ou
     rows_.push_back({{}, kNever, std::vector<std::int64_t>(process_specs_.size(), kNone)});
   }
   for (const auto& spec : s.sources)
-    if (spec.scope == stream::Scope::Node) node_fields_[spec.id] = spec.fields.size();
+    if (spec.scope == stream::Scope::Node) set_at(node_fields_, spec.id, spec.fields.size());
   auto node_row = [&](const RowOutline& o) {
     NodeRow row;
     row.host = s.header.host;
@@ -304,9 +316,9 @@ void RowCombiner::add(const stream::DecodedStream& blocks) {
     if (auto it = processes_.find(b.pid); it != processes_.end()) it->second.begun = true;
   for (const auto& r : blocks.records) {
     if (r.time_ns > now_) emit(now_), now_ = r.time_ns;  // the samples at now_ are complete
-    if (auto n = node_fields_.find(r.source); n != node_fields_.end()) {
+    if (const auto fields = at(node_fields_, r.source); fields != kNoSource) {
       auto row = node_rows_.find(r.subject);
-      if (r.value_count != n->second || row == node_rows_.end()) continue;
+      if (r.value_count != fields || row == node_rows_.end()) continue;
       for (auto& series : row->second->sources) {
         if (series.spec.id != r.source) continue;
         series.time_ns.push_back(utc(now_));
@@ -316,20 +328,20 @@ void RowCombiner::add(const stream::DecodedStream& blocks) {
       }
       continue;
     }
-    auto k = process_index_.find(r.source);
+    const auto k = at(process_index_, r.source);
     if (r.subject != last_pid_) {  // a rank's records mostly follow one another: one lookup per run
       auto p = processes_.find(r.subject);
       last_pid_ = r.subject;
       last_process_ = p == processes_.end() ? nullptr : &p->second;
     }
     auto* p = last_process_;
-    if (k == process_index_.end() || !p || !p->begun) continue;
-    auto& state = p->sources[k->second];
+    if (k == kNoSource || !p || !p->begun) continue;
+    auto& state = p->sources[k];
     auto v = blocks.values_of(r);
     state.sampled = true;
     state.last.assign(v.begin(), v.end());
-    auto& touched = rows_[p->row].touched[k->second];
-    if (touched != now_) touched = now_, pending_.emplace_back(p->row, k->second);
+    auto& touched = rows_[p->row].touched[k];
+    if (touched != now_) touched = now_, pending_.emplace_back(p->row, k);
   }
 }
 

@@ -116,8 +116,10 @@ class RowCombiner {
 
   const ClockMap* clock_;
   std::vector<stream::SourceSpec> process_specs_;
-  std::unordered_map<std::uint16_t, std::size_t> process_index_;  // source id -> index
-  std::unordered_map<std::uint16_t, std::size_t> node_fields_;    // node-scope source id -> its fields
+  // Indexed by source id (the collector numbers its sources from 1): looked
+  // up for every record, so tables, not hash maps; SIZE_MAX where not such a source.
+  std::vector<std::size_t> process_index_;  // process-scope source id -> its index in process_specs_
+  std::vector<std::size_t> node_fields_;    // node-scope source id -> its fields
   std::unordered_map<std::uint32_t, NodeRow*> node_rows_;          // subject -> the node's or a device's row
   std::unordered_map<std::uint32_t, Process> processes_;
   std::uint32_t last_pid_ = 0;         // add()'s last lookup in processes_ (pid 0 is never watched)
