@@ -355,6 +355,7 @@ void RowCombiner::drop_node_rows() {
 
 void RowCombiner::emit(std::int64_t t) {
   std::sort(pending_.begin(), pending_.end());
+  const std::int64_t t_utc = utc(t);  // once per tick, not per row and source
   for (auto [r, k] : pending_) {
     auto& series = ranks[r].sources[k];
     const auto& row = rows_[r];
@@ -365,7 +366,7 @@ void RowCombiner::emit(std::int64_t t) {
       for (std::size_t f = 0; f < nf; ++f)
         series.fields[f].push_back(fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0);
     }
-    series.time_ns.push_back(utc(t));
+    series.time_ns.push_back(t_utc);
     if (const auto* only = row.members.size() == 1 ? &row.members[0]->sources[k] : nullptr;
         only && only->sampled && only->last.size() >= nf && row.members[0]->end_ns > t && t < only->absorbed_at) {
       // One live process, the usual rank: every kind of field is its value.
