@@ -1321,14 +1321,11 @@ struct Timing {
 // main thread reads and derives the next group; else at once. One at a time:
 // HDF5 and MPI are called by one thread at a time (MPI_THREAD_SERIALIZED),
 // and the main thread calls neither until wait() has returned.
+// (Destroyed while writes are pending, say on an exception, it waits for
+// them: a std::async future does.)
 class GroupWrites {
  public:
   explicit GroupWrites(bool overlap) : overlap_(overlap) {}
-  GroupWrites(const GroupWrites&) = delete;
-  GroupWrites& operator=(const GroupWrites&) = delete;
-  ~GroupWrites() {
-    if (pending_.valid()) pending_.wait();
-  }
   bool overlapped() const { return overlap_; }
   // Waits for the last group's writes, then starts `write`.
   void start(std::function<void()> write) {
