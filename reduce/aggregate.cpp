@@ -354,6 +354,7 @@ void RowCombiner::drop_node_rows() {
 }
 
 void RowCombiner::emit(std::int64_t t) {
+  if (pending_.empty()) return;  // t may be the "no sample yet" sentinel: not a time to convert
   std::sort(pending_.begin(), pending_.end());
   const std::int64_t t_utc = utc(t);  // once per tick, not per row and source
   for (auto [r, k] : pending_) {
