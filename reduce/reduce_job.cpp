@@ -1327,12 +1327,19 @@ class GroupWrites {
  public:
   explicit GroupWrites(bool overlap) : overlap_(overlap) {}
   bool overlapped() const { return overlap_; }
-  // Waits for the last group's writes, then starts `write`.
-  void start(std::function<void()> write) {
+  // Waits for the last group's writes, then starts `write`, which marks its
+  // phases on the Timing it is given.
+  void start(std::function<void(Timing&)> write) {
     wait();
-    if (overlap_) pending_ = std::async(std::launch::async, std::move(write));
-    else write();
+    auto run = [this, write = std::move(write)] {
+      timing_.skip();
+      write(timing_);
+    };
+    if (overlap_) pending_ = std::async(std::launch::async, std::move(run));
+    else run();
   }
+  // The writes' phases so far; read once wait() has returned.
+  const Timing& timing() const { return timing_; }
   // Rethrows what the writes threw.
   void wait() {
     if (pending_.valid()) pending_.get();
@@ -1340,6 +1347,7 @@ class GroupWrites {
 
  private:
   bool overlap_;
+  Timing timing_;
   std::future<void> pending_;
 };
 
@@ -1440,14 +1448,12 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   try {
     std::optional<jobfile::JobFileWriter> file;
     std::array<Derived, 2> derived;  // a group's derived metrics: one being written while the next is derived
-    Timing write_timing;             // kept by whichever thread writes
     GroupWrites writes(can_overlap(threads));
-    writes.start([&] {  // while the first group is read and derived
-      write_timing.skip();
+    writes.start([&](Timing& t) {  // while the first group is read and derived
       file.emplace(options.output, comm, options.force, plan.layout);
-      write_timing.mark("create file");
+      t.mark("create file");
     });
-    timing.skip();  // created at once (not overlapped): counted by write_timing
+    timing.skip();  // created at once (not overlapped): counted by the writes' timing
     StallFinder stalls(plan.layout.info.hosts, plan.timeline.bin_ns);
     for (const auto& w : windows) {
       auto summary = start_window(plan, w);
@@ -1467,17 +1473,16 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
         timing.mark("wait for writes");
         // From here the group's rows and `d` are the writes' alone: later
         // groups read other streams (read_window reads each once per window).
-        writes.start([&file, &plan, &write_timing, &d, &w, g] {
-          write_timing.skip();
+        writes.start([&file, &plan, &d, &w, g](Timing& t) {
           write_group_series(*file, plan, g, d, w);
-          write_timing.mark("write series");
+          t.mark("write series");
           write_group_samples(*file, plan, g, w);
           drop_done(plan, g.ranks, jobfile::Rows::Ranks, w);
           drop_done(plan, g.nodes, jobfile::Rows::Nodes, w);
           drop_done(plan, g.gpus, jobfile::Rows::Gpus, w);
-          write_timing.mark("write samples");
+          t.mark("write samples");
         });
-        timing.skip();  // written at once (not overlapped): counted by write_timing
+        timing.skip();  // written at once (not overlapped): counted by the writes' timing
       }
       writes.wait();
       timing.mark("wait for writes");
@@ -1489,7 +1494,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
     outliers = write_totals(*file, plan, rows, stalls, local, comm);
     file->close();
     timing.mark("write totals");
-    if (options.timing) timing.report(write_timing, threads, writes.overlapped(), files, windows.size(), rounds, comm);
+    if (options.timing) timing.report(writes.timing(), threads, writes.overlapped(), files, windows.size(), rounds, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;
