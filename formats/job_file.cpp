@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "formats/clock.hpp"
+#include "formats/hdf5_filters.hpp"
 #include "formats/hdf5_io.hpp"
 
 namespace jobperf::jobfile {
@@ -160,6 +161,7 @@ struct JobFileWriter::Impl {
   int rank = 0;
   std::size_t time_count = 0;
   bool compress = true;
+  bool fast_filters = false;  // jobperf's shuffle and deflate in place of HDF5's
   std::size_t chunk_steps = kChunkSteps;
   Chunking series_chunking;
   Handle file;
@@ -470,6 +472,7 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   MPI_Comm_rank(comm, &im.rank);
   im.time_count = layout.time_ns.size();
   im.compress = layout.compress;
+  im.fast_filters = layout.compress && h5::use_fast_filters();
   im.chunk_steps = std::max<std::size_t>(1, layout.chunk_steps);
   im.series_chunking = {{1, std::min<hsize_t>(im.time_count, im.chunk_steps)}, layout.compress};
   h5::silence_error_stack();
@@ -583,6 +586,11 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   im.step_summary = im.stat_datasets(step_summary, layout.rank_metrics, step_time, layout.time_ns.size(),
                                      std::vector<std::string>(kStepStatNames.begin(), kStepStatNames.end()));
   im.create_samples(root, layout);
+}
+
+std::string JobFileWriter::compression() const {
+  if (!impl_->compress) return "none";
+  return impl_->fast_filters ? "shuffle+deflate(1), jobperf's filters" : "shuffle+deflate(1), HDF5's filters";
 }
 
 JobFileWriter::~JobFileWriter() {

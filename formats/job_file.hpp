@@ -175,6 +175,9 @@ class JobFileWriter {
  public:
   JobFileWriter(const std::string& path, MPI_Comm comm, bool force, const JobLayout& layout);
   ~JobFileWriter();
+  // How the series and samples are compressed, and by whose filters
+  // (jobperf's faster ones where HDF5 takes them: formats/hdf5_filters.hpp).
+  std::string compression() const;
   JobFileWriter(const JobFileWriter&) = delete;
   JobFileWriter& operator=(const JobFileWriter&) = delete;
 

@@ -1290,8 +1290,8 @@ struct Timing {
   }
   // The total is the time since the start, not the phases' sum: overlapped
   // writes run beside the reading.
-  void report(const Timing& writes, std::size_t threads, bool overlapped, const std::vector<StreamFile>& files,
-              std::size_t windows, std::size_t groups, MPI_Comm comm) {
+  void report(const Timing& writes, std::size_t threads, bool overlapped, const std::string& compression,
+              const std::vector<StreamFile>& files, std::size_t windows, std::size_t groups, MPI_Comm comm) {
     auto all = *this;
     for (const auto& [name, seconds] : writes.phases) all.add(name, seconds);
     std::vector<double> mine;
@@ -1309,9 +1309,9 @@ struct Timing {
     for (const auto& f : files) bytes += static_cast<double>(f.size);
     const double total = worst[all.phases.size()];
     std::printf("jobperf-reduce: timing: %.1f MiB of streams in %.3f s = %.1f MiB/s; peak RSS %.1f MiB per rank; "
-                "%zu window(s) of %zu group(s); %zu thread(s), writes %s;",
+                "%zu window(s) of %zu group(s); %zu thread(s), writes %s; compression %s;",
                 bytes / (1 << 20), total, bytes / (1 << 20) / total, worst.back(), windows, groups, threads,
-                overlapped ? "overlapped" : "in turn");
+                overlapped ? "overlapped" : "in turn", compression.c_str());
     for (std::size_t i = 0; i < all.phases.size(); ++i) std::printf(" %s %.3f s", all.phases[i].first, worst[i]);
     std::printf("\n");
   }
@@ -1494,7 +1494,8 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
     outliers = write_totals(*file, plan, rows, stalls, local, comm);
     file->close();
     timing.mark("write totals");
-    if (options.timing) timing.report(writes.timing(), threads, writes.overlapped(), files, windows.size(), rounds, comm);
+    if (options.timing)
+      timing.report(writes.timing(), threads, writes.overlapped(), file->compression(), files, windows.size(), rounds, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;

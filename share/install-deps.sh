@@ -8,7 +8,7 @@ packages=(
   # build
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
-  libhdf5-openmpi-dev hdf5-tools
+  libhdf5-openmpi-dev hdf5-tools zlib1g-dev
   libpapi-dev papi-tools libpfm4-dev
   libeigen3-dev libboost-program-options-dev catch2
   # run and test

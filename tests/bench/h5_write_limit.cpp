@@ -7,8 +7,11 @@
 // rows of every chunked two-dimensional dataset (the series and the raw
 // samples, nearly all of a job file's bytes), as jobperf-reduce's ranks do,
 // in collective writes of several sizes; the fastest is the limit.
+// With --jobperf-filters, compressed arrays go through jobperf's shuffle and
+// deflate (formats/hdf5_filters.hpp) instead of HDF5's: the limit of
+// jobperf's own writes, where the plain one is parallel HDF5's.
 //
-//   mpirun -np N jobperf-bench-h5-write JOB.h5 OUT.h5
+//   mpirun -np N jobperf-bench-h5-write [--jobperf-filters] JOB.h5 OUT.h5
 #include <hdf5.h>
 #include <mpi.h>
 
@@ -19,6 +22,8 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "formats/hdf5_filters.hpp"
 
 namespace {
 
@@ -142,11 +147,18 @@ int main(int argc, char** argv) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (argc != 3) {
-    if (rank == 0) std::fprintf(stderr, "usage: jobperf-bench-h5-write JOB.h5 OUT.h5\n");
+  const bool jobperf_filters = argc == 4 && std::string(argv[1]) == "--jobperf-filters";
+  if (argc != 3 && !jobperf_filters) {
+    if (rank == 0) std::fprintf(stderr, "usage: jobperf-bench-h5-write [--jobperf-filters] JOB.h5 OUT.h5\n");
     MPI_Finalize();
     return 2;
   }
+  if (jobperf_filters && !jobperf::h5::use_fast_filters()) {
+    if (rank == 0) std::fprintf(stderr, "jobperf-bench-h5-write: this HDF5 does not take jobperf's filters\n");
+    MPI_Finalize();
+    return 1;
+  }
+  argv += argc - 3;  // JOB.h5 OUT.h5
   auto arrays = read_arrays(argv[1], rank, size);
   bool compressed = false;
   double bytes = 0;
@@ -176,7 +188,9 @@ int main(int argc, char** argv) {
   if (rank == 0) {
     const double mib = bytes / (1 << 20);
     std::printf("h5 write limit: %zu arrays, %.1f MiB in %.3f s = %.1f MiB/s (%s, %d ranks; the fastest of %s per write)\n",
-                arrays.size(), mib, best, mib / best, compressed ? "shuffle+deflate" : "uncompressed", size, tried.c_str());
+                arrays.size(), mib, best, mib / best,
+                !compressed ? "uncompressed" : jobperf_filters ? "shuffle+deflate, jobperf's filters" : "shuffle+deflate",
+                size, tried.c_str());
   }
   for (auto& a : arrays) H5Pclose(a.dcpl), H5Tclose(a.type);
   MPI_Finalize();
