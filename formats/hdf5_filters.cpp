@@ -76,6 +76,23 @@ std::size_t shuffle_8(const unsigned char*, unsigned char*, std::size_t) { retur
 std::size_t unshuffle_8(const unsigned char*, unsigned char*, std::size_t) { return 0; }
 #endif
 
+// Shuffles (element order to byte planes) or unshuffles: 16 elements at a
+// time where they are 8 bytes, the rest byte by byte as HDF5 does, then the
+// trailing partial element as it is.
+template <bool kUnshuffle>
+void reorder(const unsigned char* in, unsigned char* out, std::size_t element_size, std::size_t size) {
+  const std::size_t n = element_size ? size / element_size : 0;
+  std::size_t from = 0;
+  if (element_size == 8) from = kUnshuffle ? unshuffle_8(in, out, n) : shuffle_8(in, out, n);
+  for (std::size_t b = 0; b < element_size; ++b)
+    for (std::size_t i = from; i < n; ++i) {
+      const std::size_t in_element = i * element_size + b, in_plane = b * n + i;
+      if (kUnshuffle) out[in_element] = in[in_plane];
+      else out[in_plane] = in[in_element];
+    }
+  if (size > n * element_size) std::memcpy(out + n * element_size, in + n * element_size, size - n * element_size);
+}
+
 // ---------------------------------------------------------------- adler32
 
 constexpr std::uint32_t kAdlerBase = 65521;
@@ -235,22 +252,12 @@ struct Deflater {
 
 }  // namespace
 
-// Elements `from` on, byte by byte, as HDF5 does, then the trailing partial
-// element as it is.
 void shuffle(const unsigned char* in, unsigned char* out, std::size_t element_size, std::size_t size) {
-  const std::size_t n = element_size ? size / element_size : 0;
-  const std::size_t from = element_size == 8 ? shuffle_8(in, out, n) : 0;
-  for (std::size_t b = 0; b < element_size; ++b)
-    for (std::size_t i = from; i < n; ++i) out[b * n + i] = in[i * element_size + b];
-  if (size > n * element_size) std::memcpy(out + n * element_size, in + n * element_size, size - n * element_size);
+  reorder<false>(in, out, element_size, size);
 }
 
 void unshuffle(const unsigned char* in, unsigned char* out, std::size_t element_size, std::size_t size) {
-  const std::size_t n = element_size ? size / element_size : 0;
-  const std::size_t from = element_size == 8 ? unshuffle_8(in, out, n) : 0;
-  for (std::size_t b = 0; b < element_size; ++b)
-    for (std::size_t i = from; i < n; ++i) out[i * element_size + b] = in[b * n + i];
-  if (size > n * element_size) std::memcpy(out + n * element_size, in + n * element_size, size - n * element_size);
+  reorder<true>(in, out, element_size, size);
 }
 
 std::uint32_t adler32(std::uint32_t adler, const unsigned char* data, std::size_t size) {
