@@ -1357,7 +1357,8 @@ class GroupWrites {
 std::size_t cpus_of_rank(MPI_Comm comm) {
   cpu_set_t mine;
   CPU_ZERO(&mine);
-  if (sched_getaffinity(0, sizeof mine, &mine) != 0) return 1;
+  // Unknown, it stays empty (one CPU) and the rank still joins the collectives below.
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) CPU_ZERO(&mine);
   MPI_Comm node;
   MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
   int ranks = 1;
