@@ -834,6 +834,28 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
   return out;
 }
 
+// Cuts this rank's rows again into `rounds` groups (the most any rank
+// has) of about equal shares of its stream bytes. The groups' collective
+// writes keep the ranks in step, so each round goes at its slowest rank's
+// pace: cut by row count, a rank whose first rows hold the node samples (ranks
+// placed round-robin over the nodes) had one heavy round and the others waited.
+// A row goes to the round its middle byte falls in; still at most
+// kGroupRows rows per group.
+void even_out_groups(LocalRows& rows, std::size_t rounds) {
+  double total = 0, before = 0;
+  for (const auto& r : rows.ranks) total += static_cast<double>(r.bytes);
+  rows.group_starts.assign(1, 0);
+  for (std::size_t k = 0; k < rows.ranks.size(); ++k) {
+    const double bytes = static_cast<double>(rows.ranks[k].bytes);
+    const auto round = total > 0 ? std::min(rounds - 1, static_cast<std::size_t>((before + bytes / 2) / total *
+                                                                                   static_cast<double>(rounds)))
+                                 : 0;
+    while (rows.group_starts.size() <= round) rows.group_starts.push_back(k);  // an empty round, if a row spans it
+    if (k - rows.group_starts.back() >= kGroupRows) rows.group_starts.push_back(k);
+    before += bytes;
+  }
+}
+
 Group group_of(LocalRows& rows, std::size_t g) {
   Group out;
   if (g >= rows.group_starts.size()) return out;  // this rank has fewer groups: it joins the writes with none
@@ -1445,6 +1467,9 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   auto rows = local_rows(plan, local, files, options.window_bytes,
                          static_cast<double>(windows.front().timeline.bins) / static_cast<double>(plan.timeline.bins));
   unsigned long long groups = rows.group_starts.size(), rounds = 0;
+  MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
+  even_out_groups(rows, rounds);
+  groups = rows.group_starts.size();  // more, where a round would have had more than kGroupRows rows
   MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   try {
     std::optional<jobfile::JobFileWriter> file;
