@@ -5,7 +5,7 @@
 // loop) and zlib's adler32 (run by compress2 over every chunk) took a fifth
 // of jobperf-reduce's time. These filters keep the same filter ids and
 // parameters and write the same bytes (shuffle as HDF5 does it; deflate as
-// compress2 does it, with the checksum computed 16 bytes at a time), so every
+// compress2 does it, with the checksum computed 32 bytes at a time), so every
 // reader (h5py, h5dump, HDF5 of any version) reads them as before.
 #include <cstddef>
 #include <cstdint>
