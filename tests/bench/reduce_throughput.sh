@@ -32,6 +32,8 @@ seconds() { sed -n 's/.* in \([0-9.]*\) s = .*/\1/p' <<<"$1" | head -1; }  # "..
 # The last run's files deleted and every dirty page written back, outside the
 # timed runs: replacing a file still being written back waits for the disk.
 settle() { rm -f "$work/limit.h5"; sync; }
+on_np() { mpirun --bind-to none --oversubscribe --mca mpi_yield_when_idle 1 -np "$np" "$@"; }
+limit_of() { settle; on_np "$build/bin/jobperf-bench-h5-write" "$@" "$work/job.h5" "$work/limit.h5"; }
 for run_as in "1 1" "1 0" "2 0" "4 0"; do  # np, threads (0: as many as the rank's CPUs)
   read -r np threads <<<"$run_as"
   for mode in compressed uncompressed; do
@@ -40,19 +42,13 @@ for run_as in "1 1" "1 0" "2 0" "4 0"; do  # np, threads (0: as many as the rank
     for run in 1 2 3; do
       rm -f "$work/job.h5"
       settle  # no run pays for another's writeback
-      this=$(mpirun --bind-to none --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-reduce" -q \
+      this=$(on_np "$build/bin/jobperf-reduce" -q \
              --timing --force --threads $threads $flag -o "$work/job.h5" "$work/streams")
       if [ -z "$out" ] || (($(echo "$(seconds "$this") < $(seconds "$out")" | bc))); then out=$this; fi
     done
-    settle
-    limit=$(mpirun --bind-to none --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-bench-h5-write" \
-            "$work/job.h5" "$work/limit.h5")
+    limit=$(limit_of)
     own=""
-    if [ $mode = compressed ]; then
-      settle
-      own=$(mpirun --bind-to none --oversubscribe --mca mpi_yield_when_idle 1 -np $np "$build/bin/jobperf-bench-h5-write" \
-            --jobperf-filters "$work/job.h5" "$work/limit.h5")
-    fi
+    [ $mode = uncompressed ] || own=$(limit_of --jobperf-filters)
     reduce_s=$(seconds "$out") limit_s=$(seconds "$limit")
     reduce_rate=$(sed -n 's/.*= \([0-9.]*\) MiB\/s.*/\1/p' <<<"$out" | head -1)
     rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MiB.*/\1/p' <<<"$out")
