@@ -178,9 +178,10 @@ void fill_self(ProcessExit& x, const char* proc_dir, int who) {
 // Creates the stream with its header, atomically: the header goes to a
 // private file that link() then publishes under the stream's name, so no
 // process can ever append to a stream that has no header yet. Losing the race
-// to another process is fine: its header is as good.
+// to another process is fine: its header is as good. The private name is the
+// thread's: threads of one process ending together each need their own.
 void create_stream() {
-  const std::string tmp = std::string(g_stream) + ".new." + std::to_string(getpid());
+  const std::string tmp = std::string(g_stream) + ".new." + std::to_string(syscall(SYS_gettid));
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return;
   jobperf::stream::Header h;
