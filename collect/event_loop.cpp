@@ -10,7 +10,7 @@
 
 namespace jobperf::collect {
 
-SignalEvents::SignalEvents(std::initializer_list<int> signals) {
+SignalEvents::SignalEvents(const std::vector<int>& signals) {
   sigset_t set;
   sigemptyset(&set);
   for (int s : signals) sigaddset(&set, s);

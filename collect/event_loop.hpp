@@ -4,13 +4,17 @@
 #include <signal.h>
 
 #include <cstdint>
-#include <initializer_list>
+#include <vector>
 
 namespace jobperf::collect {
 
 class SignalEvents {
  public:
-  explicit SignalEvents(std::initializer_list<int> signals);
+  // Blocks `signals` in the calling thread and in every thread it starts
+  // later. Construct it before anything starts a thread (NVML and MPI do):
+  // the kernel gives a process-wide signal to any thread that does not block
+  // it, and the signalfd would never see it.
+  explicit SignalEvents(const std::vector<int>& signals);
   ~SignalEvents();
   SignalEvents(const SignalEvents&) = delete;
   SignalEvents& operator=(const SignalEvents&) = delete;

@@ -133,6 +133,7 @@ int run(const jc::CollectOptions& o) {
   }
 
   const bool wrapper = !o.command.empty();
+  jc::SignalEvents events(wrapper ? jc::kWrapperSignals : jc::kSidecarSignals);  // before MPI or NVML start threads
   // Sidecars started by mpirun/srun measure their node clocks against each other.
   auto sync = wrapper ? nullptr : jobperf::clocksync::CollectorSync::join_if_launched();
   std::string sync_problem;
@@ -155,7 +156,7 @@ int run(const jc::CollectOptions& o) {
     // The application must run whatever happens to its collector.
     std::fprintf(stderr, "jobperf-collect: %s; running %s without collection\n", e.what(), o.command[0].c_str());
   }
-  if (wrapper) return jc::run_wrapper(std::move(collector), o.command);
+  if (wrapper) return jc::run_wrapper(events, std::move(collector), o.command);
   if (!o.quiet) std::fprintf(stderr, "jobperf-collect: sidecar writing %s\n", collector->stream_path().c_str());
   auto record = [&](const std::optional<jobperf::stream::ClockOffset>& offset) {
     if (offset) collector->clock_offset(*offset);
@@ -163,7 +164,7 @@ int run(const jc::CollectOptions& o) {
     sync_problem.clear();
   };
   record(start_offset);
-  return jc::run_sidecar(*collector, pid_file, [&] {
+  return jc::run_sidecar(events, *collector, pid_file, [&] {
     if (sync) record(sync->measure(host, "stop", kClockSyncWait_s, sync_problem));
   });
 }

@@ -14,7 +14,8 @@
 
 namespace jobperf::collect {
 
-int run_sidecar(Collector& collector, const std::string& pid_file, const std::function<void()>& at_stop) {
+int run_sidecar(SignalEvents& events, Collector& collector, const std::string& pid_file,
+                const std::function<void()>& at_stop) {
   {
     std::ofstream out(pid_file);
     out << getpid() << "\n";
@@ -23,7 +24,6 @@ int run_sidecar(Collector& collector, const std::string& pid_file, const std::fu
       return 1;
     }
   }
-  SignalEvents events({SIGTERM, SIGINT, SIGHUP});
   std::string reason = "job processes gone";
   std::int64_t next_tick = stream::monotonic_ns();
   for (;;) {

@@ -97,82 +97,81 @@ int pass_through(int status) {
 
 }  // namespace
 
-int run_wrapper(std::unique_ptr<Collector> collector, const std::vector<std::string>& command) {
+int run_wrapper(SignalEvents& events, std::unique_ptr<Collector> collector, const std::vector<std::string>& command) {
   // Orphaned descendants are re-parented to us, so their time is not lost to init.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  const std::int64_t spawned_ns = stream::monotonic_ns();
+  int go[2];
+  pid_t root = pipe2(go, O_CLOEXEC) == 0 ? fork() : -1;
+  if (root < 0) {
+    std::fprintf(stderr, "jobperf-collect: cannot start %s: %s\n", command[0].c_str(), std::strerror(errno));
+    return 126;
+  }
+  if (root == 0) {
+    close(go[1]);
+    exec_child(command, events.original_mask(), go[0]);
+  }
+  close(go[0]);
+
+  auto guarded = [&](auto&& step) {  // a collector failure never stops the wrapper
+    if (!collector) return;
+    try {
+      step();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "jobperf-collect: collection stopped: %s\n", e.what());
+      collector.reset();
+    }
+  };
+  guarded([&] {
+    TrackedProcess p;
+    p.pid = static_cast<std::uint32_t>(root);
+    p.ppid = static_cast<std::uint32_t>(getpid());
+    p.rank = -1;
+    p.start_ns = spawned_ns;
+    p.command = join(command);
+    collector->adopt(p);
+    collector->tick();
+  });
+  close(go[1]);  // counters are in place: let the command run
+
   int root_status = 0;
-  {
-    // SIGCHLD, and the signals a batch system or user sends to stop, pause or
-    // poke the job: those are forwarded to the command.
-    SignalEvents events({SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH, SIGALRM});
-    const std::int64_t spawned_ns = stream::monotonic_ns();
-    int go[2];
-    pid_t root = pipe2(go, O_CLOEXEC) == 0 ? fork() : -1;
-    if (root < 0) {
-      std::fprintf(stderr, "jobperf-collect: cannot start %s: %s\n", command[0].c_str(), std::strerror(errno));
-      return 126;
-    }
-    if (root == 0) {
-      close(go[1]);
-      exec_child(command, events.original_mask(), go[0]);
-    }
-    close(go[0]);
-
-    auto guarded = [&](auto&& step) {  // a collector failure never stops the wrapper
-      if (!collector) return;
-      try {
-        step();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "jobperf-collect: collection stopped: %s\n", e.what());
-        collector.reset();
-      }
-    };
-    guarded([&] {
-      TrackedProcess p;
-      p.pid = static_cast<std::uint32_t>(root);
-      p.ppid = static_cast<std::uint32_t>(getpid());
-      p.rank = -1;
-      p.start_ns = spawned_ns;
-      p.command = join(command);
-      collector->adopt(p);
-      collector->tick();
-    });
-    close(go[1]);  // counters are in place: let the command run
-
-    bool root_running = true;
-    std::int64_t next_tick = stream::monotonic_ns() + (collector ? collector->interval_ns() : 1'000'000'000);
-    while (root_running) {
-      int sig = events.wait_until(next_tick);
-      if (sig == 0) {
-        guarded([&] { collector->tick(); });
-        const std::int64_t interval = collector ? collector->interval_ns() : 1'000'000'000;
-        const std::int64_t now = stream::monotonic_ns();
-        while (next_tick <= now) next_tick += interval;  // skip ticks missed while busy
-        continue;
-      }
-      if (sig != SIGCHLD) {
-        kill(root, sig);
-        continue;
-      }
-      for (;;) {
-        int status = 0;
-        rusage ru{};
-        IoCounters before = read_self_io();
-        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
-        if (pid <= 0) break;
-        IoCounters after = read_self_io();
-        guarded([&] { collector->reaped(describe_reaped(pid, ru, before, after), status); });
-        if (pid == root) {
-          root_status = status;
-          root_running = false;
-        }
+  bool root_running = true;
+  auto reap_children = [&] {
+    for (;;) {
+      int status = 0;
+      rusage ru{};
+      IoCounters before = read_self_io();
+      pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+      if (pid <= 0) return;
+      IoCounters after = read_self_io();
+      guarded([&] { collector->reaped(describe_reaped(pid, ru, before, after), status); });
+      if (pid == root) {
+        root_status = status;
+        root_running = false;
       }
     }
-    guarded([&] {
-      collector->finish(WIFSIGNALED(root_status) ? "command killed by signal" : "command exited",
-                        {{"exit_status", std::to_string(exit_code_of(root_status))}});
-    });
-  }  // signal mask restored here
+  };
+  std::int64_t next_tick = stream::monotonic_ns() + (collector ? collector->interval_ns() : 1'000'000'000);
+  while (root_running) {
+    int sig = events.wait_until(next_tick);
+    if (sig == 0) {
+      guarded([&] { collector->tick(); });
+      // Also at each tick: should a thread of some library unblock SIGCHLD and
+      // take it, the command's end is seen one interval late, not never.
+      reap_children();
+      const std::int64_t interval = collector ? collector->interval_ns() : 1'000'000'000;
+      const std::int64_t now = stream::monotonic_ns();
+      while (next_tick <= now) next_tick += interval;  // skip ticks missed while busy
+    } else if (sig == SIGCHLD) {
+      reap_children();
+    } else {
+      kill(root, sig);
+    }
+  }
+  guarded([&] {
+    collector->finish(WIFSIGNALED(root_status) ? "command killed by signal" : "command exited",
+                      {{"exit_status", std::to_string(exit_code_of(root_status))}});
+  });
   return pass_through(root_status);
 }
 

@@ -2,8 +2,12 @@
 // NVML sources run their real dlopen path on machines without NVIDIA GPUs.
 // GPU 0 has an energy counter that grows 250 J per read; GPU 1 has none and
 // is power-capped. Processes: 4242 holds 1 GiB on GPU 0 and 512 MiB on GPU
-// 1; 5000 holds 256 MiB on GPU 1.
+// 1; 5000 holds 256 MiB on GPU 1. Like the driver's, nvmlInit starts a
+// thread that lives until the process ends, with the caller's signal mask.
+#include <unistd.h>
+
 #include <cstring>
+#include <thread>
 
 namespace {
 struct Gpu {
@@ -29,7 +33,12 @@ struct Utilization { unsigned gpu, memory; };
 struct Memory { unsigned long long total, free, used; };
 struct ProcessInfo { unsigned pid; unsigned long long used; };
 
-int nvmlInit_v2() { return 0; }
+int nvmlInit_v2() {
+  std::thread([] {
+    for (;;) pause();
+  }).detach();
+  return 0;
+}
 const char* nvmlErrorString(int) { return "fake error"; }
 int nvmlDeviceGetCount_v2(unsigned* n) { *n = 2; return 0; }
 int nvmlDeviceGetHandleByIndex_v2(unsigned i, void** d) { *d = reinterpret_cast<void*>(static_cast<long>(i) + 1); return 0; }
