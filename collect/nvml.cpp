@@ -22,6 +22,15 @@ struct Utilization {
 struct Memory {
   unsigned long long total, free, used;
 };
+// v2 (drivers from R510) says how much the driver and firmware reserve. v1
+// counts it as used: 480 MiB on an idle H100, where nvidia-smi shows 0. v2's
+// `used` leaves it out on driver 580, though NVML's header says it includes
+// it; total - free - reserved is what nvidia-smi shows under either reading.
+struct MemoryV2 {
+  unsigned int version;
+  unsigned long long total, reserved, free, used;
+};
+constexpr unsigned int kMemoryV2Version = sizeof(MemoryV2) | 2u << 24;  // NVML_STRUCT_VERSION(Memory, 2)
 struct ProcessInfoV1 {
   unsigned int pid;
   unsigned long long used_gpu_memory;
@@ -38,6 +47,7 @@ struct Api {
   Return (*name)(Device, char*, unsigned int);
   Return (*utilization)(Device, Utilization*);
   Return (*memory)(Device, Memory*);
+  Return (*memory_v2)(Device, MemoryV2*);
   Return (*power)(Device, unsigned int*);
   Return (*energy)(Device, unsigned long long*);
   Return (*clock)(Device, int, unsigned int*);
@@ -70,6 +80,7 @@ std::string load() {
             bind(lib, "nvmlDeviceGetClockInfo", api.clock) && bind(lib, "nvmlDeviceGetTemperature", api.temperature);
   if (!ok) return std::string(path) + ": not a usable NVML (missing functions)";
   // Newer or optional functions: used when present.
+  bind(lib, "nvmlDeviceGetMemoryInfo_v2", api.memory_v2);
   bind(lib, "nvmlDeviceGetTotalEnergyConsumption", api.energy);
   bind(lib, "nvmlDeviceGetPcieThroughput", api.pcie);
   bind(lib, "nvmlDeviceGetTotalEccErrors", api.ecc);
@@ -86,6 +97,23 @@ std::string load() {
 }
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// (used, total) in bytes, the driver's reserve not counted as used where NVML can tell it.
+bool memory_of(Device d, double& used, double& total) {
+  MemoryV2 m2{};
+  m2.version = kMemoryV2Version;
+  if (api.memory_v2 && api.memory_v2(d, &m2) == kSuccess) {
+    const unsigned long long taken = m2.total - m2.free;
+    used = static_cast<double>(taken >= m2.reserved ? taken - m2.reserved : 0);
+    total = static_cast<double>(m2.total);
+    return true;
+  }
+  Memory m{};
+  if (api.memory(d, &m) != kSuccess) return false;
+  used = static_cast<double>(m.used);
+  total = static_cast<double>(m.total);
+  return true;
+}
 
 }  // namespace
 
@@ -120,8 +148,7 @@ std::vector<GpuSample> sample_gpus() {
     GpuSample g;
     Utilization u{};
     if (api.utilization(d, &u) == kSuccess) g.utilization = u.gpu, g.memory_utilization = u.memory;
-    Memory m{};
-    if (api.memory(d, &m) == kSuccess) g.memory_used = static_cast<double>(m.used), g.memory_total = static_cast<double>(m.total);
+    memory_of(d, g.memory_used, g.memory_total);
     unsigned int v = 0;
     if (api.power(d, &v) == kSuccess) g.power_w = v * 1e-3;  // mW
     unsigned long long mj = 0;

@@ -31,7 +31,7 @@ class NvidiaGpuSource final : public MetricSource {
         {"gpus", "1", "GPUs", F, G},
         {"utilization", "%", "time a kernel ran, mean over GPUs", F, G},
         {"memory_utilization", "%", "time memory was read or written, mean over GPUs", F, G},
-        {"memory_used", "bytes", "GPU memory in use, all GPUs", F, G},
+        {"memory_used", "bytes", "GPU memory in use, the driver's reserve left out, all GPUs", F, G},
         {"memory_total", "bytes", "GPU memory, all GPUs", F, G},
         {"power", "W", "power draw, all GPUs", F, G},
         {"energy", "J", "energy since the driver loaded, all GPUs (NaN if unsupported)", F, C},

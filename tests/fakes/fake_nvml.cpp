@@ -2,7 +2,9 @@
 // NVML sources run their real dlopen path on machines without NVIDIA GPUs.
 // GPU 0 has an energy counter that grows 250 J per read; GPU 1 has none and
 // is power-capped. Processes: 4242 holds 1 GiB on GPU 0 and 512 MiB on GPU
-// 1; 5000 holds 256 MiB on GPU 1. Like the driver's, nvmlInit starts a
+// 1; 5000 holds 256 MiB on GPU 1. The driver reserves 512 MiB of each GPU:
+// NVML's v1 memory info counts it as used, and v2 says how much, as driver
+// 580 does on an H100. Like the driver's, nvmlInit starts a
 // thread that lives until the process ends, with the caller's signal mask.
 #include <unistd.h>
 
@@ -44,9 +46,17 @@ int nvmlDeviceGetCount_v2(unsigned* n) { *n = 2; return 0; }
 int nvmlDeviceGetHandleByIndex_v2(unsigned i, void** d) { *d = reinterpret_cast<void*>(static_cast<long>(i) + 1); return 0; }
 int nvmlDeviceGetName(void* d, char* name, unsigned size) { std::strncpy(name, kGpus[index_of(d)].name, size); return 0; }
 int nvmlDeviceGetUtilizationRates(void* d, Utilization* u) { *u = {kGpus[index_of(d)].util, kGpus[index_of(d)].mem_util}; return 0; }
+constexpr unsigned long long kReserved = 512ull << 20;
 int nvmlDeviceGetMemoryInfo(void* d, Memory* m) {
   const auto& g = kGpus[index_of(d)];
-  *m = {g.total, g.total - g.used, g.used};
+  *m = {g.total, g.total - g.used - kReserved, g.used + kReserved};
+  return 0;
+}
+struct MemoryV2 { unsigned version; unsigned long long total, reserved, free, used; };
+int nvmlDeviceGetMemoryInfo_v2(void* d, MemoryV2* m) {
+  if (m->version != (sizeof(MemoryV2) | 2u << 24)) return 25;  // NVML_ERROR_ARGUMENT_VERSION_MISMATCH
+  const auto& g = kGpus[index_of(d)];
+  *m = {m->version, g.total, kReserved, g.total - g.used - kReserved, g.used};
   return 0;
 }
 int nvmlDeviceGetPowerUsage(void* d, unsigned* mw) { *mw = kGpus[index_of(d)].power_mw; return 0; }
