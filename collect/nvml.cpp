@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace jobperf::collect::nvml {
 namespace {
@@ -117,18 +118,20 @@ bool memory_of(Device d, double& used, double& total) {
 
 }  // namespace
 
-// Loaded once; a failure is retried only if $JOBPERF_NVML_LIBRARY names another library.
+// Loaded once per library: again only when $JOBPERF_NVML_LIBRARY names
+// another one (tests switch between the fake, none, and a node's real one).
+// A library once loaded stays: the driver's has threads running.
 std::string open() {
   static std::mutex mutex;
-  static std::string tried;
-  static bool loaded = false;
+  static std::optional<std::string> loaded_for;
   std::lock_guard lock(mutex);
   const char* path = std::getenv("JOBPERF_NVML_LIBRARY");
-  std::string wanted = path ? path : "";
-  if (!loaded && (tried.empty() || tried != wanted + "\n")) {
-    tried = wanted + "\n";
+  const std::string wanted = path ? path : "";
+  if (loaded_for != wanted) {
+    loaded_for = wanted;
+    api = {};
+    devices.clear();
     failure = load();
-    loaded = failure.empty();
   }
   return failure;
 }

@@ -41,6 +41,8 @@ namespace {
 
 // Encodes every event of `set` for its PMU in a child process: libpfm4 keeps
 // per-model state across re-initialisation, so each PMU gets a fresh one.
+// The child may inherit a libpfm4 that an earlier test started for the host
+// (the forced PMU would then never be read), so it ends that one first.
 // Returns the events that failed, one per line.
 std::string encode_in_child(const EventSet& set) {
   int out[2];
@@ -48,6 +50,7 @@ std::string encode_in_child(const EventSet& set) {
   pid_t pid = fork();
   if (pid == 0) {
     close(out[0]);
+    pfm_terminate();
     setenv("LIBPFM_FORCE_PMU", set.pmu.c_str(), 1);  // as if on that CPU
     std::string failed = pfm_initialize() == PFM_SUCCESS ? "" : "libpfm4 does not start\n";
     for (const auto& [field, event] : set.events) {
