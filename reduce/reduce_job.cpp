@@ -375,13 +375,12 @@ struct Local {
   std::vector<std::uint64_t> resume_at;  // where the next window reads on
   std::vector<std::int64_t> read_to;     // the end of the last window read
   std::vector<std::optional<stream::StreamReader::Identity>> intact;  // as the first pass found it, when undamaged
-  std::vector<bool> ended;
+  std::vector<char> ended;  // not vector<bool>: streams are read on several threads
   std::vector<RowEntry> row_entries;  // every row of every stream; spans in stream time until aligned
   std::vector<std::size_t> row_stream;
   std::vector<NodeEntry> node_entries;
   std::vector<std::size_t> node_stream;
   std::vector<jobfile::ProcessRow> processes;
-  std::vector<char> read_buffer;  // every StreamReader's, one after another
 };
 
 std::vector<SampleCount> counts_of(const RowOutline& row) {
@@ -419,19 +418,28 @@ Outlined outline_file(const std::string& path, std::vector<char>& buffer) {
   return out;
 }
 
-// The first pass over these streams, on `threads` threads: streams are
-// read and outlined independently of each other.
-std::vector<Outlined> outline_files(const std::vector<std::string>& paths, std::size_t threads) {
-  std::vector<Outlined> out(paths.size());
-  threads = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(paths.size(), 1));
-  auto work = [&](std::size_t first) {
-    std::vector<char> buffer;
-    for (std::size_t k = first; k < paths.size(); k += threads) out[k] = outline_file(paths[k], buffer);
+// fn(k, worker) for every k below `count`, on `threads` threads (worker 0 is
+// the caller's), k dealt out in turn; the first exception is rethrown. For
+// work on independent streams or rows, which calls neither MPI nor HDF5.
+template <typename Fn>
+void for_each_parallel(std::size_t count, std::size_t threads, Fn&& fn) {
+  threads = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(count, 1));
+  auto work = [&](std::size_t worker) {
+    for (std::size_t k = worker; k < count; k += threads) fn(k, worker);
   };
   std::vector<std::future<void>> others;
   for (std::size_t t = 1; t < threads; ++t) others.push_back(std::async(std::launch::async, work, t));
   work(0);
   for (auto& f : others) f.get();
+}
+
+// The first pass over these streams, on `threads` threads: streams are
+// read and outlined independently of each other.
+std::vector<Outlined> outline_files(const std::vector<std::string>& paths, std::size_t threads) {
+  std::vector<Outlined> out(paths.size());
+  std::vector<std::vector<char>> buffers(std::max<std::size_t>(threads, 1));
+  for_each_parallel(paths.size(), threads,
+                    [&](std::size_t k, std::size_t worker) { out[k] = outline_file(paths[k], buffers[worker]); });
   return out;
 }
 
@@ -787,6 +795,18 @@ struct Group {
   std::span<Held<NodeRow>> nodes, gpus;
 };
 
+// The streams that hold a group's rows, each once (a sidecar's stream holds
+// its node's rows and its ranks').
+std::vector<std::size_t> streams_of(const Group& g) {
+  std::vector<std::size_t> out;
+  for (const auto& held : g.ranks) out.push_back(held.stream);
+  for (const auto& held : g.nodes) out.push_back(held.stream);
+  for (const auto& held : g.gpus) out.push_back(held.stream);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 // At most this many rank rows per group, whatever --window allows: smaller
 // groups reuse the same memory from group to group (fewer page faults, more
 // of it still in cache when it is next read), and their collective writes
@@ -908,7 +928,8 @@ void make_room(std::vector<Row>& rows, const std::vector<RowOutline>& outlines, 
 // Reads stream i on from where the last window stopped, until its rows reach
 // the window's end. Once per window: the stream's rows may lie in several
 // groups, and an earlier group's may be being written meanwhile.
-void read_window(Local& local, std::size_t i, const std::string& path, const Window& w) {
+// `buffer`: the reading thread's, kept from stream to stream.
+void read_window(Local& local, std::size_t i, const std::string& path, const Window& w, std::vector<char>& buffer) {
   if (local.read_to[i] >= w.end_ns) return;
   local.read_to[i] = w.end_ns;
   auto& c = *local.combiners[i];
@@ -927,7 +948,7 @@ void read_window(Local& local, std::size_t i, const std::string& path, const Win
     return true;
   };
   if (local.ended[i] || enough()) return;
-  stream::StreamReader reader(path, &local.read_buffer);
+  stream::StreamReader reader(path, &buffer);
   if (local.intact[i] == reader.identity()) reader.trust_crcs();  // checked in the first pass, unchanged since
   reader.seek(local.resume_at[i]);
   while (!enough()) {
@@ -948,16 +969,17 @@ struct Derived {
 };
 
 // Into `out`, kept from group to group: its memory is written, not
-// allocated, zeroed and faulted in again.
+// allocated, zeroed and faulted in again. Rows on `threads` threads.
 template <typename Row>
 void derive_all(std::span<Held<Row>> rows, const std::vector<MetricPlan>& metrics, const Timeline& timeline,
-                std::vector<std::vector<double>>& out) {
+                std::vector<std::vector<double>>& out, std::size_t threads) {
   out.resize(metrics.size());
   for (auto& values : out) values.resize(rows.size() * timeline.bins);
   const auto wanted = inputs_of(metrics);
-  std::map<std::string, BinnedSource> binned;
-  for (std::size_t r = 0; r < rows.size(); ++r)
-    derive(rows[r].row->sources, metrics, wanted, timeline, binned, out, r * timeline.bins);
+  std::vector<std::map<std::string, BinnedSource>> binned(std::max<std::size_t>(threads, 1));  // each thread's
+  for_each_parallel(rows.size(), threads, [&](std::size_t r, std::size_t worker) {
+    derive(rows[r].row->sources, metrics, wanted, timeline, binned[worker], out, r * timeline.bins);
+  });
 }
 
 // ---------------------------------------------------------------- summarise, compare
@@ -1475,6 +1497,9 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
     std::optional<jobfile::JobFileWriter> file;
     std::array<Derived, 2> derived;  // a group's derived metrics: one being written while the next is derived
     GroupWrites writes(can_overlap(threads));
+    // Groups are read and derived on the rank's CPUs but the one its writes take.
+    const std::size_t workers = writes.overlapped() ? threads - 1 : threads;
+    std::vector<std::vector<char>> read_buffers(workers);
     writes.start([&](Timing& t) {  // while the first group is read and derived
       file.emplace(options.output, comm, options.force, plan.layout);
       t.mark("create file");
@@ -1486,13 +1511,14 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
       for (std::size_t round = 0; round < rounds; ++round) {  // collective writes: every rank joins every round
         auto g = group_of(rows, round);
         auto& d = derived[writes.overlapped() ? round % 2 : 0];
-        for (const auto& held : g.ranks) read_window(local, held.stream, files[local.files[held.stream]].path, w);
-        for (const auto& held : g.nodes) read_window(local, held.stream, files[local.files[held.stream]].path, w);
-        for (const auto& held : g.gpus) read_window(local, held.stream, files[local.files[held.stream]].path, w);
+        const auto streams = streams_of(g);
+        for_each_parallel(streams.size(), workers, [&](std::size_t k, std::size_t worker) {
+          read_window(local, streams[k], files[local.files[streams[k]]].path, w, read_buffers[worker]);
+        });
         timing.mark("read+rows");
-        derive_all(g.ranks, plan.rank_metrics, w.timeline, d.rank_values);
-        derive_all(g.nodes, plan.node_metrics, w.timeline, d.node_values);
-        derive_all(g.gpus, plan.gpu_metrics, w.timeline, d.gpu_values);
+        derive_all(g.ranks, plan.rank_metrics, w.timeline, d.rank_values, workers);
+        derive_all(g.nodes, plan.node_metrics, w.timeline, d.node_values, workers);
+        derive_all(g.gpus, plan.gpu_metrics, w.timeline, d.gpu_values, workers);
         summarise_group(plan, g, d, w, summary);
         timing.mark("derive+summarise");
         writes.wait();
