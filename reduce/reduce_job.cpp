@@ -1002,20 +1002,26 @@ WindowSummary start_window(const Plan& plan, const Window& w) {
 }
 
 template <typename Row>
-void extend_rows(std::span<Held<Row>> rows, const std::vector<std::vector<double>>& values, std::size_t bins, double dt) {
-  for (std::size_t m = 0; m < values.size(); ++m)
-    for (std::size_t r = 0; r < rows.size(); ++r) rows[r].stats[m].extend_row(std::span(values[m]).subspan(r * bins, bins), dt);
+void extend_rows(std::span<Held<Row>> rows, const std::vector<std::vector<double>>& values, std::size_t bins, double dt,
+                 std::size_t threads) {
+  for_each_parallel(rows.size(), threads, [&](std::size_t r, std::size_t) {
+    for (std::size_t m = 0; m < values.size(); ++m)
+      rows[r].stats[m].extend_row(std::span(values[m]).subspan(r * bins, bins), dt);
+  });
 }
 
-// Adds one group's bins: to its rows' stats, to the steps across ranks, to the hosts' CPU.
-void summarise_group(const Plan& plan, const Group& g, const Derived& d, const Window& w, WindowSummary& s) {
+// Adds one group's bins: to its rows' stats (row by row on `threads`
+// threads), to the steps across ranks (metric by metric), to the hosts' CPU.
+void summarise_group(const Plan& plan, const Group& g, const Derived& d, const Window& w, WindowSummary& s,
+                     std::size_t threads) {
   const double dt = plan.timeline.bin_seconds();
   const std::size_t bins = w.timeline.bins;
-  extend_rows(g.ranks, d.rank_values, bins, dt);
-  extend_rows(g.nodes, d.node_values, bins, dt);
-  extend_rows(g.gpus, d.gpu_values, bins, dt);
-  for (std::size_t m = 0; m < d.rank_values.size(); ++m)
+  extend_rows(g.ranks, d.rank_values, bins, dt, threads);
+  extend_rows(g.nodes, d.node_values, bins, dt, threads);
+  extend_rows(g.gpus, d.gpu_values, bins, dt, threads);
+  for_each_parallel(d.rank_values.size(), threads, [&](std::size_t m, std::size_t) {
     add_columns(std::span(s.steps).subspan(m * bins, bins), d.rank_values[m], g.ranks.size(), dt);
+  });
   const auto m = metric_index(plan.rank_metrics, "cpu_utilization");
   const auto& hosts = plan.layout.info.hosts;
   for (std::size_t r = 0; r < g.ranks.size() && m < plan.rank_metrics.size(); ++r) {
@@ -1519,7 +1525,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
         derive_all(g.ranks, plan.rank_metrics, w.timeline, d.rank_values, workers);
         derive_all(g.nodes, plan.node_metrics, w.timeline, d.node_values, workers);
         derive_all(g.gpus, plan.gpu_metrics, w.timeline, d.gpu_values, workers);
-        summarise_group(plan, g, d, w, summary);
+        summarise_group(plan, g, d, w, summary, workers);
         timing.mark("derive+summarise");
         writes.wait();
         timing.mark("wait for writes");
