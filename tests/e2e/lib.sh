@@ -22,3 +22,19 @@ expect_status() {
 expect_message() {
   grep -qF -- "$1" "$work/last.err" "$work/last.out" || { cat "$work/last.err" >&2; fail "$2: no '$1' in the output"; }
 }
+# sidecar_stops_cleanly JOB_ID: a sidecar watching a process by pid ends on
+# `jobperf-collect --stop`, and its stream reduces as complete.
+sidecar_stops_cleanly() {
+  local job=$1 sleeper collector
+  sleep 30 &
+  sleeper=$!
+  "$bin/jobperf-collect" --quiet --job-id "$job" --pid "$sleeper" --interval 0.1 &
+  collector=$!
+  sleep 0.5
+  expect_status 0 "--stop ends the sidecar" "$bin/jobperf-collect" --stop --job-id "$job"
+  kill "$sleeper"
+  wait "$collector" || fail "the stopped sidecar exited with $?"
+  expect_status 0 "the stopped sidecar's stream is complete" "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --job-id "$job" \
+    -o "$work/$job.h5"
+  expect_message "status complete" "the sidecar closed its stream"
+}

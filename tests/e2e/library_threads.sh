@@ -20,15 +20,5 @@ print("ok: the fake NVML's two GPUs were sampled")
 PY
 
 # 2. A sidecar ends cleanly on --stop: its SIGTERM reaches the event loop, not NVML's thread.
-sleep 30 &
-sleeper=$!
-"$bin/jobperf-collect" --quiet --job-id threads2 --pid "$sleeper" --interval 0.1 &
-collector=$!
-sleep 0.5
-expect_status 0 "--stop ends the sidecar" "$bin/jobperf-collect" --stop --job-id threads2
-kill "$sleeper"
-wait "$collector" || fail "the stopped sidecar exited with $?"
-expect_status 0 "the stopped sidecar's stream is complete" "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --job-id threads2 \
-  -o "$work/threads2.h5"
-expect_message "status complete" "the sidecar closed its stream"
+sidecar_stops_cleanly threads2
 echo "library_threads: all checks passed"

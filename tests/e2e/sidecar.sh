@@ -36,16 +36,7 @@ grep -Eq " ([3-9]|[1-9][0-9]+) window\(s\) of [2-9] group\(s\); 2 thread\(s\), w
 "$python" "$tests/mpi/same_job_file.py" "$work/side1-windows.h5" "$work/side1-whole.h5"
 
 # 2. Discovery by pid; jobperf-collect --stop ends the sidecar cleanly.
-sleep 30 &
-sleeper=$!
-"$bin/jobperf-collect" --quiet --job-id side2 --pid "$sleeper" --interval 0.1 &
-collector=$!
-sleep 0.5
-expect_status 0 "--stop ends the sidecar" "$bin/jobperf-collect" --stop --job-id side2
-kill "$sleeper"
-wait "$collector" || fail "the stopped sidecar exited with $?"
-expect_status 0 "the stopped sidecar's stream is complete" "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --job-id side2 -o "$work/side2.h5"
-expect_message "status complete" "the stream was closed cleanly"
+sidecar_stops_cleanly side2
 expect_status 1 "--stop with no sidecar running" "$bin/jobperf-collect" --stop --job-id side2
 expect_message "no running sidecar" "--stop says there is nothing to stop"
 echo "sidecar: all checks passed"
