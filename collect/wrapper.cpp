@@ -138,6 +138,8 @@ int run_wrapper(SignalEvents& events, std::unique_ptr<Collector> collector, cons
   bool root_running = true;
   auto reap_children = [&] {
     for (;;) {
+      siginfo_t ended{};  // a look first, so a tick with nothing to reap reads no /proc/self/io
+      if (waitid(P_ALL, 0, &ended, WEXITED | WNOHANG | WNOWAIT) != 0 || ended.si_pid == 0) return;
       int status = 0;
       rusage ru{};
       IoCounters before = read_self_io();
