@@ -19,7 +19,12 @@ Collector::Collector(CollectorConfig config)
   open_sources(process_source_factories(), process_sources_);
   if (config_.sample_node) open_sources(node_source_factories(), node_sources_);
   started_ns_ = last_flush_ns_ = last_anchor_ns_ = stream::monotonic_ns();
+  record_utc_error();
 }
+
+// How far this node's REALTIME may then be from UTC: in wrapper mode the
+// reduce's clock alignment is only as good as the nodes' time daemons.
+void Collector::record_utc_error() { writer_.utc_error({stream::monotonic_ns(), stream::utc_error_bound_ns()}); }
 
 void Collector::open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into) {
   for (const auto& make : factories) {
@@ -72,6 +77,7 @@ void Collector::tick() {
   ++ticks_;
   if (now - last_anchor_ns_ >= config_.anchor_interval_ns) {
     writer_.anchor(stream::read_clock_anchor());
+    record_utc_error();
     last_anchor_ns_ = now;
   }
   // Half an interval of slack: ticks jitter, and a flush due "now" must not wait a whole tick.
@@ -125,6 +131,7 @@ void Collector::finish(const std::string& reason, const stream::Metadata& final_
   closing.emplace_back("batch.end_time", stream::iso_utc(stream::read_clock_anchor().realtime, 0));
   for (auto& cost : own_cost()) closing.push_back(std::move(cost));
   writer_.metadata(closing);
+  record_utc_error();
   writer_.close({stream::read_clock_anchor(), reason});
   check_writer();
   if (writer_.failed())

@@ -58,6 +58,7 @@ class Collector {
   void open_sources(const std::vector<SourceFactory>& factories, std::vector<ActiveSource>& into);
   void begin_subject(const TrackedProcess& p, std::int64_t now);
   void check_writer();
+  void record_utc_error();
   stream::Metadata own_cost() const;
 
   CollectorConfig config_;

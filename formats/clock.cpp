@@ -1,11 +1,13 @@
 #include "formats/clock.hpp"
 
+#include <sys/timex.h>
 #include <time.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <limits>
 #include <stdexcept>
 
 namespace jobperf::stream {
@@ -20,14 +22,20 @@ std::int64_t raw_ns(clockid_t id) {
 // Read on every timestamp: plain atomics, no lock.
 std::atomic<std::int64_t> g_offset_ns{0};
 std::atomic<double> g_drift_ppm{0};
+constexpr std::int64_t kHostsOwn = std::numeric_limits<std::int64_t>::min();  // no simulated UTC error
+std::atomic<std::int64_t> g_utc_error_ns{kHostsOwn};
+
+void store(const ClockSkew& skew) {
+  g_offset_ns.store(skew.offset_ns);
+  g_drift_ppm.store(skew.drift_ppm);
+  g_utc_error_ns.store(skew.utc_error_ns.value_or(kHostsOwn));
+}
 
 bool load_from_environment() {
   const char* text = std::getenv("JOBPERF_CLOCK_SKEW");
   if (!text || !*text) return true;
   try {
-    auto skew = parse_clock_skew(text);
-    g_offset_ns.store(skew.offset_ns);
-    g_drift_ppm.store(skew.drift_ppm);
+    store(parse_clock_skew(text));
   } catch (const std::invalid_argument&) {
     // A timestamp cannot fail; the collector validates the variable at start-up.
   }
@@ -48,28 +56,35 @@ std::int64_t skew_at(std::int64_t mono) {
 }  // namespace
 
 ClockSkew parse_clock_skew(const std::string& text) {
+  auto bad = [&] { return std::invalid_argument("JOBPERF_CLOCK_SKEW=" + text + ": expected OFFSET_NS[,DRIFT_PPM[,UTC_ERROR_NS]]"); };
   ClockSkew skew;
   char* end = nullptr;
   skew.offset_ns = std::strtoll(text.c_str(), &end, 10);
-  if (end == text.c_str()) throw std::invalid_argument("JOBPERF_CLOCK_SKEW=" + text + ": expected OFFSET_NS[,DRIFT_PPM]");
+  if (end == text.c_str()) throw bad();
   if (*end == ',') {
     const char* drift = end + 1;
     skew.drift_ppm = std::strtod(drift, &end);
-    if (end == drift) throw std::invalid_argument("JOBPERF_CLOCK_SKEW=" + text + ": expected OFFSET_NS[,DRIFT_PPM]");
+    if (end == drift) throw bad();
   }
-  if (*end != '\0') throw std::invalid_argument("JOBPERF_CLOCK_SKEW=" + text + ": expected OFFSET_NS[,DRIFT_PPM]");
+  if (*end == ',') {
+    const char* error = end + 1;
+    skew.utc_error_ns = std::strtoll(error, &end, 10);
+    if (end == error || *skew.utc_error_ns < -1) throw bad();
+  }
+  if (*end != '\0') throw bad();
   return skew;
 }
 
 ClockSkew clock_skew() {
   ensure_loaded();
-  return {g_offset_ns.load(), g_drift_ppm.load()};
+  ClockSkew skew{g_offset_ns.load(), g_drift_ppm.load(), {}};
+  if (auto e = g_utc_error_ns.load(); e != kHostsOwn) skew.utc_error_ns = e;
+  return skew;
 }
 
 void set_clock_skew(const ClockSkew& skew) {
   ensure_loaded();
-  g_offset_ns.store(skew.offset_ns);
-  g_drift_ppm.store(skew.drift_ppm);
+  store(skew);
 }
 
 std::int64_t skewed_monotonic(std::int64_t raw) { return raw + skew_at(raw); }
@@ -92,6 +107,15 @@ ClockAnchor read_clock_anchor() {
   anchor.realtime = realtime + skew_at(before + (after - before) / 2);
   anchor.mono_after = skewed_monotonic(after);
   return anchor;
+}
+
+std::int64_t utc_error_bound_ns() {
+  ensure_loaded();
+  if (auto simulated = g_utc_error_ns.load(); simulated != kHostsOwn) return simulated;
+  timex t{};
+  const int state = adjtimex(&t);
+  if (state < 0 || state == TIME_ERROR || (t.status & STA_UNSYNC)) return -1;
+  return std::int64_t{t.maxerror} * 1000;  // us
 }
 
 std::string iso_utc(std::int64_t utc_ns, int decimals) {

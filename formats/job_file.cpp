@@ -301,7 +301,8 @@ struct JobFileWriter::Impl {
       for (auto [name, v] : {std::pair{"start_offset", n.start_offset_ns}, {"stop_offset", n.stop_offset_ns},
                              {"start_mono", n.start_mono_ns}, {"stop_mono", n.stop_mono_ns},
                              {"start_time", n.start_time_ns}, {"stop_time", n.stop_time_ns},
-                             {"start_rtt", n.start_rtt_ns}, {"stop_rtt", n.stop_rtt_ns}, {"bound", n.bound_ns}})
+                             {"start_rtt", n.start_rtt_ns}, {"stop_rtt", n.stop_rtt_ns}, {"bound", n.bound_ns},
+                             {"utc_error", n.utc_error_ns}, {"reduce_utc_error", n.reduce_utc_error_ns}})
         ns[name].push_back(v);
     }
     auto node = string_dataset(g, "node", hosts);
@@ -317,7 +318,9 @@ struct JobFileWriter::Impl {
         {"stop_mono", "node CLOCK_MONOTONIC at the last measurement"},
         {"start_rtt", "round trip of the exchange kept, first measurement"},
         {"stop_rtt", "round trip of the exchange kept, last measurement"},
-        {"bound", "residual bound: |error of the correction| at most this"}};
+        {"bound", "residual bound: |error of the correction| at most this; -1: none"},
+        {"utc_error", "the node's own bound on |REALTIME - UTC| during the job (NTP maximum error); -1: none"},
+        {"reduce_utc_error", "the same when jobperf-reduce measured the node; -1: none, or not measured then"}};
     for (auto [name, text] : described)
       column(g, std::string(name) + "_ns", H5T_STD_I64LE, H5T_NATIVE_INT64, ns[name], node, "ns", text);
     for (auto name : {"start_time", "stop_time"})

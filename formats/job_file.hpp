@@ -65,7 +65,10 @@ struct ClockNode {
   std::int64_t start_mono_ns = 0, stop_mono_ns = 0;      // the node's CLOCK_MONOTONIC at the measurements
   std::int64_t start_time_ns = 0, stop_time_ns = 0;      // the same instants on the reference timeline
   std::int64_t start_rtt_ns = 0, stop_rtt_ns = 0;
-  std::int64_t bound_ns = 0;  // residual error bound of the correction
+  std::int64_t bound_ns = 0;  // residual error bound of the correction; -1: none
+  // The node's time daemon's bound on |REALTIME - UTC| during the job (its
+  // worst) and when jobperf-reduce measured it; -1: not synchronised, or unknown.
+  std::int64_t utc_error_ns = -1, reduce_utc_error_ns = -1;
   double drift_ppm = std::numeric_limits<double>::quiet_NaN();
   std::int32_t hops = 0;
 };

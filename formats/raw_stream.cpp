@@ -35,6 +35,7 @@ enum BlockType : std::uint16_t {
   kEnd = 9,
   kProcessExit = 10,
   kClockOffset = 11,
+  kUtcError = 12,
 };
 
 void put_anchor(Encoder& e, const ClockAnchor& a) {
@@ -324,6 +325,13 @@ void StreamWriter::clock_offset(const ClockOffset& c) {
   write_encoded(kClockOffset, [&](Encoder& e) { encode_clock_offset(e, c); });
 }
 
+void StreamWriter::utc_error(const UtcError& u) {
+  write_encoded(kUtcError, [&](Encoder& e) {
+    e.put(u.mono_ns);
+    e.put(u.bound_ns);
+  });
+}
+
 void StreamWriter::close(const End& end) {
   if (fd_ < 0) return;
   write_encoded(kEnd, [&](Encoder& e) {
@@ -413,6 +421,13 @@ void decode_block(std::uint16_t type, std::span<const char> payload, DecodedStre
     }
     case kProcessExit: s.process_exits.push_back(decode_exit(d)); break;
     case kClockOffset: s.clock_offsets.push_back(decode_clock_offset(d)); break;
+    case kUtcError: {
+      UtcError u;
+      u.mono_ns = d.get<std::int64_t>();
+      u.bound_ns = d.get<std::int64_t>();
+      s.utc_errors.push_back(u);
+      break;
+    }
     case kEnd:
       s.end.anchor = get_anchor(d);
       s.end.reason = d.get_string();

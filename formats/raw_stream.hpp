@@ -120,6 +120,14 @@ struct ClockOffset {
   std::int32_t hops = 0;         // pairs between this host and the reference
 };
 
+// The node's own bound on its CLOCK_REALTIME's distance from UTC
+// (stream::utc_error_bound_ns), as its collector read it at start, with
+// every anchor, and at the end.
+struct UtcError {
+  std::int64_t mono_ns = 0;
+  std::int64_t bound_ns = -1;  // -1: the clock was not synchronised
+};
+
 // One process (or thread) at its end, as libjobperf-preload.so records it.
 enum class ExitKind : std::uint8_t {
   Exited = 1,      // the process recorded itself as it exited
@@ -184,6 +192,7 @@ class StreamWriter {
   void metadata(const Metadata& m);
   void anchor(const ClockAnchor& a);
   void clock_offset(const ClockOffset& c);
+  void utc_error(const UtcError& e);
   // Writes buffered records as one block. False once a write has failed;
   // the writer then drops everything and error() says why.
   bool flush();
@@ -238,6 +247,7 @@ struct DecodedStream {
   std::vector<ClockAnchor> anchors;  // periodic ones, after header.start
   std::vector<ProcessExit> process_exits;
   std::vector<ClockOffset> clock_offsets;
+  std::vector<UtcError> utc_errors;
   bool closed = false;               // an End block was read
   End end;
   std::vector<Damage> damage;

@@ -226,6 +226,7 @@ StreamOutline outline_stream(stream::StreamReader& reader, const std::string& pa
     move_all(blocks.anchors, skeleton.anchors);
     move_all(blocks.process_exits, skeleton.process_exits);
     move_all(blocks.clock_offsets, skeleton.clock_offsets);
+    move_all(blocks.utc_errors, skeleton.utc_errors);
     move_all(blocks.damage, skeleton.damage);
     if (blocks.closed) skeleton.closed = true, skeleton.end = blocks.end;
     skeleton.blocks_read += blocks.blocks_read;

@@ -7,15 +7,31 @@
 
 #include "collect/clock_sync.hpp"
 #include "formats/byte_codec.hpp"
+#include "formats/clock.hpp"
 #include "formats/locations.hpp"
 #include "reduce/exchange.hpp"
 
 namespace jobperf::reduce {
 namespace {
 
+constexpr std::int64_t kNotSaid = -2;  // a stream without UTC error records (process exits, older collectors)
+
+// The worse of two UTC error bounds: any unsynchronised moment (-1) spoils the bound.
+std::int64_t worse(std::int64_t a, std::int64_t b) {
+  if (a == kNotSaid || b == kNotSaid) return a == kNotSaid ? b : a;
+  return a < 0 || b < 0 ? -1 : std::max(a, b);
+}
+
+std::int64_t worst_utc_error(const stream::DecodedStream& s) {
+  std::int64_t w = kNotSaid;
+  for (const auto& u : s.utc_errors) w = worse(w, u.bound_ns);
+  return w;
+}
+
 struct Gathered {
   std::set<std::string> hosts;  // of every stream
   std::vector<stream::ClockOffset> offsets;
+  std::map<std::string, std::int64_t> utc_error;  // per host, its worst during the job
 };
 
 Gathered gather(const std::vector<stream::DecodedStream>& local, MPI_Comm comm) {
@@ -24,6 +40,7 @@ Gathered gather(const std::vector<stream::DecodedStream>& local, MPI_Comm comm) 
   e.put(static_cast<std::uint32_t>(local.size()));
   for (const auto& s : local) {
     e.put_string(s.header.host);
+    e.put(worst_utc_error(s));
     e.put(static_cast<std::uint32_t>(s.clock_offsets.size()));
     for (const auto& c : s.clock_offsets) stream::encode_clock_offset(e, c);
   }
@@ -32,14 +49,40 @@ Gathered gather(const std::vector<stream::DecodedStream>& local, MPI_Comm comm) 
   for (const auto& blob : all_gather(bytes, comm)) {
     Decoder d(blob.data(), blob.size());
     for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-      g.hosts.insert(d.get_string());
+      const auto host = d.get_string();
+      g.hosts.insert(host);
+      auto [it, first] = g.utc_error.emplace(host, kNotSaid);
+      it->second = worse(it->second, d.get<std::int64_t>());
       for (auto m = d.get<std::uint32_t>(); m > 0; --m) {
         auto c = stream::decode_clock_offset(d);
         if (seen.emplace(c.host, c.phase, c.mono_ns).second) g.offsets.push_back(std::move(c));
       }
     }
   }
+  for (auto& [host, error] : g.utc_error)
+    if (error == kNotSaid) error = -1;
   return g;
+}
+
+// Each reducer host's own UTC error bound now, on every rank.
+std::map<std::string, std::int64_t> utc_errors_now(MPI_Comm comm) {
+  std::vector<char> bytes;
+  Encoder e(bytes);
+  e.put_string(host_name());
+  e.put(stream::utc_error_bound_ns());
+  std::map<std::string, std::int64_t> out;
+  for (const auto& blob : all_gather(bytes, comm)) {
+    Decoder d(blob.data(), blob.size());
+    auto host = d.get_string();
+    auto [it, first] = out.emplace(host, kNotSaid);
+    it->second = worse(it->second, d.get<std::int64_t>());
+  }
+  return out;
+}
+
+std::int64_t value_or_none(const std::map<std::string, std::int64_t>& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? -1 : it->second;
 }
 
 // Several sidecar jobs may have measured against different references: keep the commonest.
@@ -55,10 +98,23 @@ std::string exchanges_text(int exchanges) {
 
 }  // namespace
 
+std::int64_t bound_without_collector_sync(std::int64_t measured_bound_ns, const UtcErrors& e) {
+  std::vector<std::int64_t> terms = {e.node_in_job, e.reference_in_job};
+  if (measured_bound_ns >= 0) terms.insert(terms.end(), {measured_bound_ns, e.node_at_reduce, e.reference_at_reduce});
+  std::int64_t bound = 0;
+  for (auto t : terms) {
+    if (t < 0) return -1;
+    bound += t;
+  }
+  return bound;
+}
+
 HostOffset ClockAlignment::offset_of(const std::string& host) const {
   auto it = by_host.find(host);
   return it == by_host.end() ? HostOffset{} : HostOffset(it->second);
 }
+
+namespace {
 
 jobfile::ClockNode describe_host(const std::string& host, const std::vector<stream::ClockOffset>& measurements) {
   jobfile::ClockNode n;
@@ -83,11 +139,13 @@ jobfile::ClockNode describe_host(const std::string& host, const std::vector<stre
   return n;
 }
 
+}  // namespace
+
 ClockAlignment align_clocks(const std::vector<stream::DecodedStream>& local_streams, MPI_Comm comm) {
   auto g = gather(local_streams, comm);
   ClockAlignment a;
   auto& info = a.info;
-  std::string unmeasured_note;
+  std::map<std::string, std::int64_t> utc_error_at_reduce;
   if (!g.offsets.empty()) {
     info.reference_host = commonest_reference(g.offsets);
     for (auto& c : g.offsets)
@@ -105,25 +163,42 @@ ClockAlignment align_clocks(const std::vector<stream::DecodedStream>& local_stre
       info.exchanges = c.exchanges;
       if (g.hosts.count(c.host)) a.by_host[c.host].push_back(std::move(c));
     }
+    utc_error_at_reduce = utc_errors_now(comm);
     info.method = "reduce";
     info.guarantee = "jobperf-reduce measured each node's clock against " + info.reference_host + " by " +
                      exchanges_text(info.exchanges) +
                      " after the job; samples are mapped to UTC by each stream's own MONOTONIC/REALTIME anchors "
-                     "(NTP steps followed), then shifted by that offset. Error per node at most bound_ns plus how "
-                     "far the nodes' clocks drifted apart between the job and the reduce, which is not measured: "
-                     "run the collectors as sidecars under mpirun to measure at start and stop.";
+                     "(NTP steps followed), then shifted by that offset. The offset held during the job only as "
+                     "far as the two clocks kept their distance, which their time daemons bound: each node's "
+                     "bound_ns adds to the measurement's error the node's and the reference's own bounds on their "
+                     "distance from UTC, during the job (utc_error_ns) and at the reduce (reduce_utc_error_ns). "
+                     "For microseconds, run the collectors as sidecars under mpirun: they measure at start and stop.";
   } else {
     info.method = "single-host";
     info.guarantee = "All streams come from one host, hence one clock: no alignment needed.";
   }
+  std::string unmeasured, unbounded;
+  auto add_to = [](std::string& list, const std::string& host) { list += (list.empty() ? "" : ",") + host; };
   for (const auto& host : g.hosts) {
     auto it = a.by_host.find(host);
-    info.nodes.push_back(describe_host(host, it == a.by_host.end() ? std::vector<stream::ClockOffset>{} : it->second));
-    if (info.method != "single-host" && !info.nodes.back().measured)
-      unmeasured_note += (unmeasured_note.empty() ? "" : ",") + host;
+    auto n = describe_host(host, it == a.by_host.end() ? std::vector<stream::ClockOffset>{} : it->second);
+    n.utc_error_ns = value_or_none(g.utc_error, host);
+    n.reduce_utc_error_ns = value_or_none(utc_error_at_reduce, host);
+    if (info.method != "single-host" && host != info.reference_host) {
+      if (!n.measured) add_to(unmeasured, host);
+      if (!n.measured || info.method == "reduce") {
+        UtcErrors e{n.utc_error_ns, value_or_none(g.utc_error, info.reference_host), n.reduce_utc_error_ns,
+                    value_or_none(utc_error_at_reduce, info.reference_host)};
+        n.bound_ns = bound_without_collector_sync(n.measured ? n.bound_ns : -1, e);
+        if (n.bound_ns < 0) add_to(unbounded, host);
+      }
+    }
+    info.nodes.push_back(std::move(n));
   }
-  if (!unmeasured_note.empty())
-    info.guarantee += " Not measured (their own NTP time is used): " + unmeasured_note + ".";
+  if (!unmeasured.empty()) info.guarantee += " Not measured (their own NTP time is used): " + unmeasured + ".";
+  if (!unbounded.empty())
+    info.guarantee += " No bound (bound_ns -1: a clock, theirs or the reference's, not synchronised or not saying): " +
+                      unbounded + ".";
   return a;
 }
 

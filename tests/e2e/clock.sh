@@ -4,16 +4,20 @@
 # by a known offset and drift (JOBPERF_CLOCK_SKEW). The job file must recover
 # them within its stated bound, and the ranks' samples, started together,
 # must line up on the job timeline although their clocks are seconds apart.
+# Each node's time daemon also claims a bound on its distance from UTC, which
+# the wrapper-mode bound must add up, or give up on (-1) when a clock is not
+# synchronised.
 source "$(dirname "$0")/lib.sh"
 
 offset=2500000000  # sim1 runs 2.5 s ahead...
 drift=90           # ...and gains 90 us per second
-# as_node COMMAND...: runs the command as simulated node sim<rank>.
+utc0=300000 utc1=700000  # what the nodes' time daemons claim: within 0.3 and 0.7 ms of UTC
+# as_node DRIFT_PPM SIM1_UTC_ERROR_NS COMMAND...: runs the command as simulated node sim<rank>.
 cat >"$work/as_node" <<SH
 #!/usr/bin/env bash
-export JOBPERF_HOSTNAME=sim\$OMPI_COMM_WORLD_RANK
-[ "\$OMPI_COMM_WORLD_RANK" = 1 ] && export JOBPERF_CLOCK_SKEW=$offset,\$1
-shift
+export JOBPERF_HOSTNAME=sim\$OMPI_COMM_WORLD_RANK JOBPERF_CLOCK_SKEW=0,0,$utc0
+[ "\$OMPI_COMM_WORLD_RANK" = 1 ] && export JOBPERF_CLOCK_SKEW=$offset,\$1,\$2
+shift 2
 exec "\$@"
 SH
 chmod +x "$work/as_node"
@@ -51,8 +55,29 @@ print(f"ok: ranks 0 and 1 start {gap:.3f} s apart on the job timeline (clocks {o
 PY
 }
 
+# check_utc_bounds JOB_FILE SIM1_AT_REDUCE: the daemons' claims recorded, and
+# the wrapper-mode bound of sim1 their sum with the measurement's (-1: none).
+check_utc_bounds() {
+  "$python" - "$@" $utc0 $utc1 <<'PY'
+import sys, h5py
+path, at_reduce, utc0, utc1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+c = h5py.File(path)["clock"]
+nodes = [n.decode() for n in c["node"][:]]
+i, ref = nodes.index("sim1"), nodes.index("sim0")
+assert list(c["utc_error_ns"][[ref, i]]) == [utc0, utc1], c["utc_error_ns"][:]
+assert list(c["reduce_utc_error_ns"][[ref, i]]) == [utc0, at_reduce], c["reduce_utc_error_ns"][:]
+bound, measured = c["bound_ns"][i], (c["start_rtt_ns"][i] + 1) // 2
+want = -1 if at_reduce < 0 else measured + 2 * utc0 + utc1 + at_reduce
+assert bound == want, (bound, want)
+assert c["bound_ns"][ref] == 0
+if want < 0:
+    assert "No bound" in c.attrs["guarantee"] and "sim1" in c.attrs["guarantee"], c.attrs["guarantee"]
+print(f"ok: sim1's wrapper-mode bound {bound} ns (measurement {measured} ns + the time daemons' claims)")
+PY
+}
+
 # 1. Sidecars under mpirun measure at start and stop: offset and drift recovered.
-"${mpirun[@]}" -np 2 "$work/as_node" $drift bash -c \
+"${mpirun[@]}" -np 2 "$work/as_node" $drift $utc1 bash -c \
   'exec "$0" --quiet --job-id clk1 --match-env JOBPERF_TEST_NODE=$JOBPERF_HOSTNAME --interval 0.1' \
   "$bin/jobperf-collect" &
 sidecars=$!
@@ -63,10 +88,19 @@ done
 wait "$sidecars" || fail "the sidecars exited with $?"
 "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --quiet --job-id clk1 -o "$work/clk1.h5"
 check "$work/clk1.h5" collectors $drift
+"$python" - "$work/clk1.h5" $utc0 $utc1 <<'PY' || fail "the sidecars' UTC error bounds were not recorded"
+import sys, h5py
+c = h5py.File(sys.argv[1])["clock"]
+assert list(c["utc_error_ns"][:]) == [int(sys.argv[2]), int(sys.argv[3])], c["utc_error_ns"][:]
+PY
 
 # 2. Wrapper mode: jobperf-reduce measures the offset itself, on the same simulated nodes.
-"${mpirun[@]}" -np 2 "$work/as_node" 0 "$bin/jobperf-collect" --quiet --job-id clk2 --interval 0.1 -- \
+"${mpirun[@]}" -np 2 "$work/as_node" 0 $utc1 "$bin/jobperf-collect" --quiet --job-id clk2 --interval 0.1 -- \
   stress-ng --cpu 1 --timeout 1 --quiet
-"${mpirun[@]}" -np 2 "$work/as_node" 0 "$bin/jobperf-reduce" --quiet --job-id clk2 -o "$work/clk2.h5"
+"${mpirun[@]}" -np 2 "$work/as_node" 0 $utc1 "$bin/jobperf-reduce" --quiet --job-id clk2 -o "$work/clk2.h5"
 check "$work/clk2.h5" reduce 0
+check_utc_bounds "$work/clk2.h5" $utc1
+# 3. The same streams reduced while sim1's clock is not synchronised: nothing bounds it.
+"${mpirun[@]}" -np 2 "$work/as_node" 0 -1 "$bin/jobperf-reduce" --quiet --job-id clk2 -o "$work/clk3.h5"
+check_utc_bounds "$work/clk3.h5" -1
 echo "clock: all checks passed"

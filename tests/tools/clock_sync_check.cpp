@@ -33,7 +33,7 @@ std::int64_t raw_monotonic() {
 jobperf::stream::ClockSkew skew_of(int rank) {
   static const double drift_ppm[] = {0, 80, -100, 60, -40, 100, -70, 30};
   if (rank == 0) return {};
-  return {(rank % 2 ? 1 : -1) * std::int64_t{1'500'000} * rank, drift_ppm[rank % 8]};
+  return {(rank % 2 ? 1 : -1) * std::int64_t{1'500'000} * rank, drift_ppm[rank % 8], {}};
 }
 
 std::int64_t skew_at(const jobperf::stream::ClockSkew& s, std::int64_t raw) {

@@ -52,6 +52,8 @@ std::string write_sample_stream(const std::string& path) {
     w.flush();
   }
   w.note({2000, NoteLevel::Warning, "test.source", "something unavailable"});
+  w.utc_error({2050, 1'500'000});
+  w.utc_error({2060, -1});
   w.subject_end({2100, 4242, 0});
   w.metadata({{"command", "./app"}, {"user", "alice"}});
   w.close({{3000, 1'700'000'000'000'003'000, 3002}, "command exited"});
@@ -114,10 +116,33 @@ TEST_CASE("a stream round-trips every block type") {
   CHECK(s.subject_ends[0].wait_status == 0);
   REQUIRE(s.notes.size() == 1);
   CHECK(s.notes[0].level == NoteLevel::Warning);
+  REQUIRE(s.utc_errors.size() == 2);
+  CHECK(s.utc_errors[0].mono_ns == 2050);
+  CHECK(s.utc_errors[0].bound_ns == 1'500'000);
+  CHECK(s.utc_errors[1].bound_ns == -1);
   CHECK(s.metadata.size() == 2);
   CHECK(s.closed);
   CHECK(s.end.reason == "command exited");
   std::remove(path.c_str());
+}
+
+TEST_CASE("a simulated node's clock skew and UTC error bound parse, and unparsable ones are refused") {
+  CHECK(parse_clock_skew("2500") == ClockSkew{2500, 0, {}});
+  CHECK(parse_clock_skew("-7,90.5") == ClockSkew{-7, 90.5, {}});
+  CHECK(parse_clock_skew("0,0,300000") == ClockSkew{0, 0, 300000});
+  CHECK(parse_clock_skew("0,0,-1") == ClockSkew{0, 0, -1});
+  for (auto bad : {"", "x", "1,", "1,2,", "1,2,3,", "1,2,-2", "1;2"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(parse_clock_skew(bad), std::invalid_argument);
+  }
+  const auto was = clock_skew();
+  set_clock_skew({0, 0, 250'000});
+  CHECK(utc_error_bound_ns() == 250'000);
+  set_clock_skew({0, 0, -1});
+  CHECK(utc_error_bound_ns() == -1);
+  set_clock_skew({0, 0, {}});  // the host's own: a bound of at least 0, or -1 unsynchronised
+  CHECK(utc_error_bound_ns() >= -1);
+  set_clock_skew(was);
 }
 
 TEST_CASE("an existing stream is not replaced without force") {

@@ -13,6 +13,7 @@
 #include "formats/locations.hpp"
 #include "formats/raw_stream.hpp"
 #include "reduce/aggregate.hpp"
+#include "reduce/clock_alignment.hpp"
 #include "reduce/formulas.hpp"
 #include "reduce/summary.hpp"
 #include "reduce/timeline.hpp"
@@ -152,6 +153,25 @@ TEST_CASE("the clock map interpolates the UTC offset between anchors") {
   CHECK(clock.to_utc(0) == 100 * kS);
   CHECK(clock.to_utc(5 * kS) == 105 * kS + 500);
   CHECK(clock.to_utc(20 * kS) == 120 * kS + 1000);  // held flat after the last anchor
+}
+
+TEST_CASE("an offset measured after the job is bounded by the time daemons' own UTC error bounds") {
+  constexpr std::int64_t kMs = 1'000'000;
+  UtcErrors e{2 * kMs, 3 * kMs, 5 * kMs, 7 * kMs};
+  // Measured at the reduce to within 40 us: each clock may have moved by its
+  // error then plus its error during the job.
+  CHECK(bound_without_collector_sync(40'000, e) == 40'000 + 17 * kMs);
+  // Never measured: the node's own time against the reference's, during the job only.
+  CHECK(bound_without_collector_sync(-1, e) == 5 * kMs);
+  for (int unsynchronised = 0; unsynchronised < 4; ++unsynchronised) {
+    auto one_off = e;
+    std::int64_t* clocks[] = {&one_off.node_in_job, &one_off.reference_in_job, &one_off.node_at_reduce,
+                              &one_off.reference_at_reduce};
+    *clocks[unsynchronised] = -1;
+    CHECK(bound_without_collector_sync(40'000, one_off) == -1);
+  }
+  e.node_at_reduce = -1;  // the reduce's own clocks do not matter to a node it did not measure
+  CHECK(bound_without_collector_sync(-1, e) == 5 * kMs);
 }
 
 TEST_CASE("counters resample to rates that keep the total exactly") {
