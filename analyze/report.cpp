@@ -123,6 +123,40 @@ std::string charts(const jobfile::Series& s, const std::vector<std::string>& wan
   return out;
 }
 
+const jobfile::TableColumn* column(const std::vector<jobfile::TableColumn>& table, const std::string& name) {
+  for (const auto& c : table)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+// How the nodes' clocks were aligned, and the worst error that leaves
+// between any node and the reference: what a timeline across nodes is worth.
+std::string clock_text(const std::string& job_file) {
+  auto clock = jobfile::read_table(job_file, jobfile::JobTable::Clock);
+  const auto* bound = column(clock, "bound_ns");
+  const auto* node = column(clock, "node");
+  if (!bound || !node) return "";
+  std::int64_t worst = 0;
+  std::string unbounded;
+  for (std::size_t i = 0; i < bound->integers.size(); ++i) {
+    if (bound->integers[i] < 0) unbounded += (unbounded.empty() ? "" : ", ") + node->text[i];
+    worst = std::max(worst, bound->integers[i]);
+  }
+  const std::string nodes = std::to_string(node->text.size()) + " node(s), ";
+  if (!unbounded.empty())
+    return nodes + "no error bound for " + unbounded + " (a clock not synchronised, or its streams do not say)";
+  return nodes + "worst error bound " +
+         (worst >= 1'000'000 ? number(static_cast<double>(worst) * 1e-6) + " ms"
+                             : number(static_cast<double>(worst) * 1e-3) + " µs");
+}
+
+// The in-job outliers' reasons, one per line, as jobperf-reduce printed them.
+std::vector<std::string> outlier_reasons(const std::string& job_file) {
+  auto outliers = jobfile::read_table(job_file, jobfile::JobTable::Outliers);
+  const auto* reason = column(outliers, "reason");
+  return reason ? reason->text : std::vector<std::string>{};
+}
+
 }  // namespace
 
 std::string job_report_html(const std::string& path) {
@@ -143,9 +177,17 @@ std::string job_report_html(const std::string& path) {
     << row({"ranks", std::to_string(job.rank_count)})
     << row({"duration", number(static_cast<double>(info.end_ns - info.start_ns) * 1e-9) + " s"})
     << row({"exit status", std::to_string(info.exit_status)}) << row({"collection", escape(info.collection_mode)})
-    << row({"status", escape(info.status)}) << "</table>\n";
+    << row({"status", escape(info.status)});
+  if (auto clocks = clock_text(path); !clocks.empty())
+    b << row({"clocks", escape(job.clock_method + " (reference " + job.clock_reference + "): " + clocks)});
+  b << "</table>\n";
   for (const auto& p : info.problems)
     if (!p.empty()) b << "<p class='problem'>" << escape(p) << "</p>\n";
+  if (auto reasons = outlier_reasons(path); !reasons.empty()) {
+    b << "<h2>In-job outliers</h2><ul>";
+    for (const auto& r : reasons) b << "<li>" << escape(r) << "</li>";
+    b << "</ul>\n";
+  }
 
   b << "<h2>Job totals</h2><table>" << row({"metric", "units", "min", "mean", "max", "sum (time integral)"}, true);
   for (const auto& [name, stats] : job.job_stats)

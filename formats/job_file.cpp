@@ -905,6 +905,11 @@ JobSummary read_job_summary(const std::string& path) {
     info.exit_status = h5::read_int_attribute(file, "exit_status");
     s.rank_count = static_cast<std::size_t>(h5::read_int_attribute(file, "n_ranks"));
     s.node_count = static_cast<std::size_t>(h5::read_int_attribute(file, "n_nodes"));
+    if (h5::link_exists(file, kClock)) {
+      auto clock = open_group(file, kClock);
+      s.clock_method = h5::read_string_attribute(clock, "method");
+      s.clock_reference = h5::read_string_attribute(clock, "reference_host");
+    }
     auto metadata = open_group(file, kMetadata);
     for (const auto& key : h5::attribute_names(metadata))
       info.metadata.emplace_back(key, h5::read_string_attribute(metadata, key));

@@ -219,6 +219,7 @@ struct JobSummary {
   std::size_t node_count = 0;
   std::map<std::string, Stats> job_stats;  // per rank metric, over the whole job
   std::map<std::string, MetricInfo> metrics;
+  std::string clock_method, clock_reference;  // /clock's; empty in files without it
 };
 JobSummary read_job_summary(const std::string& path);
 

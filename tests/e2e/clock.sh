@@ -100,7 +100,12 @@ PY
 "${mpirun[@]}" -np 2 "$work/as_node" 0 $utc1 "$bin/jobperf-reduce" --quiet --job-id clk2 -o "$work/clk2.h5"
 check "$work/clk2.h5" reduce 0
 check_utc_bounds "$work/clk2.h5" $utc1
+"$bin/jobperf-report" "$work/clk2.h5" -o "$work/clk2.html"
+grep -q "reduce (reference sim0): 2 node(s), worst error bound 2 ms" "$work/clk2.html" ||
+  fail "the report does not state the clock alignment's bound"
 # 3. The same streams reduced while sim1's clock is not synchronised: nothing bounds it.
 "${mpirun[@]}" -np 2 "$work/as_node" 0 -1 "$bin/jobperf-reduce" --quiet --job-id clk2 -o "$work/clk3.h5"
 check_utc_bounds "$work/clk3.h5" -1
+"$bin/jobperf-report" "$work/clk3.h5" -o "$work/clk3.html"
+grep -q "no error bound for sim1" "$work/clk3.html" || fail "the report does not say that sim1's clock has no bound"
 echo "clock: all checks passed"
