@@ -56,7 +56,9 @@ std::int64_t skew_at(std::int64_t mono) {
 }  // namespace
 
 ClockSkew parse_clock_skew(const std::string& text) {
-  auto bad = [&] { return std::invalid_argument("JOBPERF_CLOCK_SKEW=" + text + ": expected OFFSET_NS[,DRIFT_PPM[,UTC_ERROR_NS]]"); };
+  auto bad = [&] {
+    return std::invalid_argument("JOBPERF_CLOCK_SKEW=" + text + ": expected OFFSET_NS[,DRIFT_PPM[,UTC_ERROR_NS]]");
+  };
   ClockSkew skew;
   char* end = nullptr;
   skew.offset_ns = std::strtoll(text.c_str(), &end, 10);

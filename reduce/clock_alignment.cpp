@@ -51,7 +51,7 @@ Gathered gather(const std::vector<stream::DecodedStream>& local, MPI_Comm comm) 
     for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
       const auto host = d.get_string();
       g.hosts.insert(host);
-      auto [it, first] = g.utc_error.emplace(host, kNotSaid);
+      auto it = g.utc_error.emplace(host, kNotSaid).first;
       it->second = worse(it->second, d.get<std::int64_t>());
       for (auto m = d.get<std::uint32_t>(); m > 0; --m) {
         auto c = stream::decode_clock_offset(d);
@@ -74,7 +74,7 @@ std::map<std::string, std::int64_t> utc_errors_now(MPI_Comm comm) {
   for (const auto& blob : all_gather(bytes, comm)) {
     Decoder d(blob.data(), blob.size());
     auto host = d.get_string();
-    auto [it, first] = out.emplace(host, kNotSaid);
+    auto it = out.emplace(host, kNotSaid).first;
     it->second = worse(it->second, d.get<std::int64_t>());
   }
   return out;
@@ -95,26 +95,6 @@ std::string commonest_reference(const std::vector<stream::ClockOffset>& offsets)
 std::string exchanges_text(int exchanges) {
   return "ping-pong (" + std::to_string(exchanges) + " exchanges per pair, the shortest round trip kept)";
 }
-
-}  // namespace
-
-std::int64_t bound_without_collector_sync(std::int64_t measured_bound_ns, const UtcErrors& e) {
-  std::vector<std::int64_t> terms = {e.node_in_job, e.reference_in_job};
-  if (measured_bound_ns >= 0) terms.insert(terms.end(), {measured_bound_ns, e.node_at_reduce, e.reference_at_reduce});
-  std::int64_t bound = 0;
-  for (auto t : terms) {
-    if (t < 0) return -1;
-    bound += t;
-  }
-  return bound;
-}
-
-HostOffset ClockAlignment::offset_of(const std::string& host) const {
-  auto it = by_host.find(host);
-  return it == by_host.end() ? HostOffset{} : HostOffset(it->second);
-}
-
-namespace {
 
 jobfile::ClockNode describe_host(const std::string& host, const std::vector<stream::ClockOffset>& measurements) {
   jobfile::ClockNode n;
@@ -140,6 +120,22 @@ jobfile::ClockNode describe_host(const std::string& host, const std::vector<stre
 }
 
 }  // namespace
+
+std::int64_t bound_without_collector_sync(std::int64_t measured_bound_ns, const UtcErrors& e) {
+  std::vector<std::int64_t> terms = {e.node_in_job, e.reference_in_job};
+  if (measured_bound_ns >= 0) terms.insert(terms.end(), {measured_bound_ns, e.node_at_reduce, e.reference_at_reduce});
+  std::int64_t bound = 0;
+  for (auto t : terms) {
+    if (t < 0) return -1;
+    bound += t;
+  }
+  return bound;
+}
+
+HostOffset ClockAlignment::offset_of(const std::string& host) const {
+  auto it = by_host.find(host);
+  return it == by_host.end() ? HostOffset{} : HostOffset(it->second);
+}
 
 ClockAlignment align_clocks(const std::vector<stream::DecodedStream>& local_streams, MPI_Comm comm) {
   auto g = gather(local_streams, comm);
