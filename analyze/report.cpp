@@ -178,7 +178,9 @@ std::string job_report_html(const std::string& path) {
     << row({"duration", number(static_cast<double>(info.end_ns - info.start_ns) * 1e-9) + " s"})
     << row({"exit status", std::to_string(info.exit_status)}) << row({"collection", escape(info.collection_mode)})
     << row({"status", escape(info.status)});
-  if (auto clocks = clock_text(path); !clocks.empty())
+  if (job.clock_method == "single-host")
+    b << row({"clocks", "one host, one clock: nothing to align"});
+  else if (auto clocks = clock_text(path); !clocks.empty())
     b << row({"clocks", escape(job.clock_method + " (reference " + job.clock_reference + "): " + clocks)});
   b << "</table>\n";
   for (const auto& p : info.problems)

@@ -96,6 +96,7 @@ std::string exchanges_text(int exchanges) {
   return "ping-pong (" + std::to_string(exchanges) + " exchanges per pair, the shortest round trip kept)";
 }
 
+// /clock's summary of one host's measurements.
 jobfile::ClockNode describe_host(const std::string& host, const std::vector<stream::ClockOffset>& measurements) {
   jobfile::ClockNode n;
   n.host = host;

@@ -17,5 +17,6 @@ expect_message "fewer than 4 comparable jobs" "analyze says one job cannot be cl
 expect_status 0 "report draws the job" "$bin/jobperf-report" "$work/e2e.h5" -o "$work/e2e.html"
 grep -q "<svg" "$work/e2e.html" || fail "the report has no chart"
 grep -q "rank 3" "$work/e2e.html" || fail "the report does not show rank 3"
+grep -q "one host, one clock" "$work/e2e.html" || fail "the report does not say how the clocks were aligned"
 expect_status 0 "report draws the campaign" "$bin/jobperf-report" "$work/campaign.h5"
 echo "pipeline: all checks passed"
