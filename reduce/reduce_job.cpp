@@ -192,6 +192,7 @@ struct Catalog {
   std::vector<NodeEntry> nodes;
   std::vector<stream::SourceSpec> sources;
   std::vector<StreamEntry> streams;
+  std::vector<std::string> unreadable;  // streams that cannot be read at all, each with why
 };
 
 void encode_counts(Encoder& e, const std::vector<SampleCount>& counts) {
@@ -247,6 +248,8 @@ std::vector<char> encode(const Catalog& c) {
     e.put(static_cast<std::uint32_t>(s.problems.size()));
     for (const auto& p : s.problems) e.put_string(p);
   }
+  e.put(static_cast<std::uint32_t>(c.unreadable.size()));
+  for (const auto& u : c.unreadable) e.put_string(u);
   return out;
 }
 
@@ -290,6 +293,7 @@ void decode_into(const std::vector<char>& bytes, Catalog& c) {
     for (auto p = d.get<std::uint32_t>(); p > 0; --p) s.problems.push_back(d.get_string());
     c.streams.push_back(std::move(s));
   }
+  for (auto n = d.get<std::uint32_t>(); n > 0; --n) c.unreadable.push_back(d.get_string());
 }
 
 // ---------------------------------------------------------------- metrics
@@ -381,6 +385,7 @@ struct Local {
   std::vector<NodeEntry> node_entries;
   std::vector<std::size_t> node_stream;
   std::vector<jobfile::ProcessRow> processes;
+  std::vector<std::string> unreadable;  // streams that cannot be read at all, each with why
 };
 
 std::vector<SampleCount> counts_of(const RowOutline& row) {
@@ -512,6 +517,7 @@ Catalog catalog_of(const Local& local) {
   }
   c.rows = local.row_entries;
   c.nodes = local.node_entries;
+  c.unreadable = local.unreadable;
   return c;
 }
 
@@ -583,6 +589,10 @@ void plan_samples(Plan& plan, const std::vector<RowEntry>& sorted_rows, const st
 
 Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   Plan plan;
+  if (all.streams.empty() && !all.unreadable.empty()) {  // nothing to make a job file of
+    plan.errors = all.unreadable;
+    return plan;
+  }
   std::set<std::string> job_ids;
   for (const auto& s : all.streams) job_ids.insert(s.job_id);
   if (job_ids.size() > 1) {
@@ -602,7 +612,11 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   for (const auto& r : all.rows) first = std::min(first, r.first_ns), last = std::max(last, r.last_ns);
   for (const auto& n : all.nodes) first = std::min(first, n.first_ns), last = std::max(last, n.last_ns);
   if (all.rows.empty() || first > last) {
-    plan.errors.push_back("empty job: the streams hold no process samples");
+    std::string why;  // a collector killed early, or damage, is usually the reason
+    for (const auto& s : all.streams)
+      for (const auto& p : s.problems) why += "\n  " + p;
+    for (const auto& u : all.unreadable) why += "\n  " + u;
+    plan.errors.push_back("empty job: the streams hold no process samples" + why);
     return plan;
   }
   if (!plan.errors.empty()) return plan;
@@ -676,6 +690,8 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
     modes.insert(s.mode);
     info.problems.insert(info.problems.end(), s.problems.begin(), s.problems.end());
   }
+  // One damaged stream (a node's disk, a collector killed as it started) costs its ranks, not the job file.
+  for (const auto& u : all.unreadable) info.problems.push_back(u + "; the stream is left out");
   info.hosts.assign(hosts.begin(), hosts.end());
   for (const auto& m : modes) info.collection_mode += (info.collection_mode.empty() ? "" : ",") + m;
   // Ranks the launcher announced but no stream holds: a node died, or a collector never ran.
@@ -1459,9 +1475,8 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   Local local;
   for (std::size_t k = 0; k < mine.size(); ++k)
     if (outlined[k].error.empty()) add_stream(local, mine[k], paths[k], std::move(outlined[k]));
-    else errors.push_back(outlined[k].error);
+    else local.unreadable.push_back(outlined[k].error);
   outlined.clear();
-  if (any_failed(errors, comm)) return kFailed;
   timing.mark("outline");  // the first pass
   auto clocks = align_clocks(local.streams, comm);
   align_local(local, clocks);

@@ -64,6 +64,26 @@ expect_status 3 "a torn stream gives a partial job file" "${mpirun[@]}" -np 2 "$
 expect_message "node0.rank1.jps: damaged at byte" "the damage is located"
 "$python" -c "import h5py,sys; f=h5py.File(sys.argv[1]); assert f.attrs['status']=='partial'; assert 'damaged at byte' in f.attrs['problems']" "$work/torn.h5"
 
+# A stream whose header is damaged cannot be read at all: the others still make the job file.
+"$bin/jobperf-test-make-streams" --dir "$work/headless" --ranks 3 --hosts 1 --samples 30 --job-id H
+printf 'XXXX' | dd of="$work/headless/node0.rank1.jps" bs=1 seek=40 conv=notrunc status=none
+expect_status 3 "an unreadable stream gives a partial job file" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/headless.h5" "$work/headless"
+expect_message "node0.rank1.jps: header block damaged at byte 16: CRC mismatch; the stream is left out" "the unreadable stream is named"
+"$python" -c "
+import h5py, sys
+f = h5py.File(sys.argv[1])
+assert list(f['ranks/rank'][()]) == [0, 2], f['ranks/rank'][()]
+problems = str(f.attrs['problems'])
+assert 'node0.rank1.jps: header block damaged' in problems and 'ranks missing' in problems, problems
+" "$work/headless.h5" || fail "the job file does not hold the readable ranks and name the unreadable stream"
+rm "$work/headless/node0.rank0.jps" "$work/headless/node0.rank2.jps"
+expect_status 1 "no readable stream: the reduce fails" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/none.h5" "$work/headless"
+expect_message "node0.rank1.jps: header block damaged" "the reason is given"
+"$bin/jobperf-test-make-streams" --dir "$work/stub" --ranks 1 --hosts 1 --samples 30 --job-id S
+truncate -s 300 "$work/stub/node0.rank0.jps"
+expect_status 1 "a stream torn before its first sample: nothing to write" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/stub.h5" "$work/stub"
+expect_message "node0.rank0.jps: damaged at byte" "the empty job's damage is named"
+
 # Analyze and report.
 echo "not hdf5" >"$work/bad.h5"
 expect_status 1 "analyze a file that is not HDF5" "${mpirun[@]}" -np 2 "$bin/jobperf-analyze" --out "$work/c.h5" "$work/bad.h5"
