@@ -1,6 +1,10 @@
 #include "formats/hdf5_io.hpp"
 
+#include <cerrno>  // program_invocation_short_name
+#include <csignal>
 #include <cstring>
+
+#include <unistd.h>
 
 namespace jobperf::h5 {
 
@@ -20,6 +24,50 @@ Handle plist_handle(hid_t id, const std::string& what) { return {check(id, what)
 Handle type_handle(hid_t id, const std::string& what) { return {check(id, what), H5Tclose}; }
 
 void silence_error_stack() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+namespace {
+constexpr int kCrashSignals[] = {SIGSEGV, SIGBUS, SIGFPE};
+struct sigaction crash_previous[std::size(kCrashSignals)];
+char crash_file[4096];  // the file being read, for the handler (no allocation there)
+
+void write_all(const char* text) {
+  for (std::size_t left = std::strlen(text); left > 0;) {
+    const auto n = ::write(STDERR_FILENO, text, left);
+    if (n <= 0) return;
+    text += n, left -= static_cast<std::size_t>(n);
+  }
+}
+
+void restore_crash_handlers() {
+  for (std::size_t i = 0; i < std::size(kCrashSignals); ++i) sigaction(kCrashSignals[i], &crash_previous[i], nullptr);
+}
+
+extern "C" void name_file_and_crash(int signal) {
+  write_all(program_invocation_short_name);
+  write_all(": crashed while reading ");
+  write_all(crash_file);
+  write_all(" (");
+  write_all(signal == SIGSEGV ? "SIGSEGV" : signal == SIGBUS ? "SIGBUS" : "SIGFPE");  // strsignal is not signal-safe
+  write_all("): HDF5 crashes on damaged file metadata; h5dump or h5check shows whether this file is damaged\n");
+  restore_crash_handlers();
+  raise(signal);  // delivered to the previous handler once this one returns
+}
+}  // namespace
+
+NameFileInCrash::NameFileInCrash(const std::string& path) : outermost_(crash_file[0] == '\0') {
+  if (!outermost_) return;  // a read within a read: the outer file is named
+  path.copy(crash_file, sizeof crash_file - 1);
+  struct sigaction action {};
+  action.sa_handler = name_file_and_crash;
+  sigemptyset(&action.sa_mask);
+  for (std::size_t i = 0; i < std::size(kCrashSignals); ++i) sigaction(kCrashSignals[i], &action, &crash_previous[i]);
+}
+
+NameFileInCrash::~NameFileInCrash() {
+  if (!outermost_) return;
+  restore_crash_handlers();
+  std::memset(crash_file, 0, sizeof crash_file);
+}
 
 Handle fixed_string_type(std::size_t length) {
   auto type = type_handle(H5Tcopy(H5T_C_S1), "copy string type");

@@ -51,6 +51,22 @@ Handle plist_handle(hid_t id, const std::string& what);
 Handle type_handle(hid_t id, const std::string& what);
 
 void silence_error_stack();
+
+// While one lives, a crash (SIGSEGV, SIGBUS, SIGFPE) first prints which file
+// was being read: HDF5 trusts a file's metadata, so a damaged file can crash
+// it, and in a campaign of thousands of files the name is what the user
+// needs. The signal then goes on to the handler it had before (the default:
+// the usual crash and core dump), so a crash that is a bug still looks like one.
+class NameFileInCrash {
+ public:
+  explicit NameFileInCrash(const std::string& path);
+  ~NameFileInCrash();
+  NameFileInCrash(const NameFileInCrash&) = delete;
+  NameFileInCrash& operator=(const NameFileInCrash&) = delete;
+
+ private:
+  bool outermost_;
+};
 Handle fixed_string_type(std::size_t length);
 bool link_exists(hid_t loc, const std::string& path);
 

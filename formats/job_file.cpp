@@ -863,9 +863,10 @@ bool is_metric(hid_t group, const std::string& name) {
   return H5DSis_scale(d) <= 0 && H5Aexists(d, "units") > 0;
 }
 
-// Readers report HDF5 failures as JobFileError naming the file.
+// Readers report HDF5 failures as JobFileError naming the file, and name it if HDF5 crashes.
 template <typename Fn>
 auto guarded(const std::string& path, Fn&& fn) -> decltype(fn()) {
+  h5::NameFileInCrash crash_note(path);
   try {
     return fn();
   } catch (const h5::H5Error& e) {
@@ -996,8 +997,10 @@ std::vector<TableColumn> read_table(const std::string& path, JobTable table) {
 // ---------------------------------------------------------------- campaign
 
 bool is_campaign_file(const std::string& path) {
-  auto file = open_file(path);
-  return H5Aexists(file, "file_kind") > 0 && h5::read_string_attribute(file, "file_kind") == kCampaignKind;
+  return guarded(path, [&] {
+    auto file = open_file(path);
+    return H5Aexists(file, "file_kind") > 0 && h5::read_string_attribute(file, "file_kind") == kCampaignKind;
+  });
 }
 
 namespace {
