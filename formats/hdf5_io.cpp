@@ -2,6 +2,7 @@
 
 #include <cerrno>  // program_invocation_short_name
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 #include <unistd.h>
@@ -48,7 +49,7 @@ extern "C" void name_file_and_crash(int signal) {
   write_all(crash_file);
   write_all(" (");
   write_all(signal == SIGSEGV ? "SIGSEGV" : signal == SIGBUS ? "SIGBUS" : "SIGFPE");  // strsignal is not signal-safe
-  write_all("): HDF5 crashes on damaged file metadata; h5dump or h5check shows whether this file is damaged\n");
+  write_all("): HDF5 crashes on damaged metadata, so the file is likely damaged (else this is a bug)\n");
   restore_crash_handlers();
   raise(signal);  // delivered to the previous handler once this one returns
 }
@@ -173,34 +174,47 @@ std::vector<hsize_t> dataset_shape(hid_t dataset) {
 }
 
 namespace {
-std::size_t element_count(hid_t dataset) {
-  std::size_t n = 1;
-  for (auto d : dataset_shape(dataset)) n *= d;
-  return n;
-}
-
 // "read dataset /ranks/cpu_time": a damaged chunk fails its checksum or inflate; say which.
 std::string reading(hid_t dataset) {
   char name[512] = "";
   H5Iget_name(dataset, name, sizeof name);
   return std::string("read dataset ") + name;
 }
+
+// The values a dataset's shape claims, held against what its file could
+// hold: deflate packs at most about 1032:1, so a shape that claims more is
+// damaged metadata, not memory to allocate (one asked for 10^16 values).
+std::size_t element_count(hid_t dataset, std::size_t value_bytes) {
+  constexpr double kBestCompression = 1100;
+  double n = 1;
+  for (auto d : dataset_shape(dataset)) n *= static_cast<double>(d);
+  hsize_t file_bytes = 0;
+  Handle file{H5Iget_file_id(dataset), H5Fclose};
+  if (file.get() >= 0) H5Fget_filesize(file, &file_bytes);
+  if (n * static_cast<double>(value_bytes) > kBestCompression * static_cast<double>(file_bytes) + 1e6) {
+    char claim[64];
+    std::snprintf(claim, sizeof claim, "%.3g", n);
+    throw H5Error("HDF5: cannot " + reading(dataset) + ": its shape claims " + claim +
+                  " values, more than the file could hold (damaged)");
+  }
+  return static_cast<std::size_t>(n);
+}
 }  // namespace
 
 std::vector<double> read_doubles(hid_t dataset) {
-  std::vector<double> v(element_count(dataset));
+  std::vector<double> v(element_count(dataset, sizeof(double)));
   if (!v.empty()) check(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), reading(dataset), 0);
   return v;
 }
 std::vector<std::int64_t> read_int64s(hid_t dataset) {
-  std::vector<std::int64_t> v(element_count(dataset));
+  std::vector<std::int64_t> v(element_count(dataset, sizeof(std::int64_t)));
   if (!v.empty()) check(H5Dread(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), reading(dataset), 0);
   return v;
 }
 std::vector<std::string> read_fixed_strings(hid_t dataset) {
   Handle type{check(H5Dget_type(dataset), "get dataset type"), H5Tclose};
   std::size_t width = H5Tget_size(type);
-  std::size_t n = element_count(dataset);
+  std::size_t n = element_count(dataset, width);
   std::vector<char> buffer(width * n);
   if (n > 0) check(H5Dread(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), reading(dataset), 0);
   std::vector<std::string> out;

@@ -67,6 +67,7 @@ class NameFileInCrash {
  private:
   bool outermost_;
 };
+
 Handle fixed_string_type(std::size_t length);
 bool link_exists(hid_t loc, const std::string& path);
 

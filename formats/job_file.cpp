@@ -835,7 +835,13 @@ Handle open_file(const std::string& path) {
   if (access(path.c_str(), R_OK) != 0) throw JobFileError(path + ": cannot read file");
   hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (fid < 0) throw JobFileError(path + ": not an HDF5 file");
-  return Handle(fid, H5Fclose);
+  Handle file(fid, H5Fclose);
+  // The root group's header checked first, as h5py does: HDF5 reads attributes through a
+  // damaged header without noticing, and can then loop forever in the heap it points to.
+  H5O_info_t root;
+  if (H5Oget_info_by_name2(file, "/", &root, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || root.type != H5O_TYPE_GROUP)
+    throw JobFileError(path + ": damaged: the root group's header cannot be read");
+  return file;
 }
 
 Handle open_job_file(const std::string& path) {
