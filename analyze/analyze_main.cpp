@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
       if (rank == 0) std::printf("jobperf-analyze %s\n", JOBPERF_VERSION);
     } else if (o.inputs.empty()) {
       throw po::error("give job files or directories to analyse");
+    } else if (!(o.min_deviation >= 0 && o.min_deviation < 1e6)) {  // NaN fails too
+      throw po::error("--min-deviation must be a fraction of the median, 0 or more, not " + std::to_string(o.min_deviation));
     } else {
       status = jobperf::analyze::analyze_campaign(o, MPI_COMM_WORLD);
     }

@@ -9,6 +9,12 @@ namespace po = boost::program_options;
 namespace jobperf::collect {
 namespace {
 
+std::string shortest(double seconds) {  // "1e+300", not three hundred digits
+  std::ostringstream text;
+  text << seconds;
+  return text.str();
+}
+
 po::options_description describe_options(CollectOptions& o) {
   po::options_description d("Options");
   d.add_options()
@@ -73,9 +79,11 @@ CollectOptions parse_collect_options(int argc, const char* const* argv) {
     throw UsageError(e.what());
   }
   if (o.help || o.version) return o;
-  if (o.interval_s < 0.01 || o.interval_s > 3600)
-    throw UsageError("--interval must be between 0.01 and 3600 seconds, not " + std::to_string(o.interval_s));
-  if (o.flush_s < 0.01) throw UsageError("--flush must be at least 0.01 seconds");
+  // Written so that NaN fails too.
+  if (!(o.interval_s >= 0.01 && o.interval_s <= 3600))
+    throw UsageError("--interval must be between 0.01 and 3600 seconds, not " + shortest(o.interval_s));
+  if (!(o.flush_s >= 0.01 && o.flush_s <= 3600))
+    throw UsageError("--flush must be between 0.01 and 3600 seconds, not " + shortest(o.flush_s));
   if (!o.command.empty() && (!o.pids.empty() || !o.job_namespace.empty() || !o.env_match.empty() || !o.cgroup.empty() || o.stop))
     throw UsageError("--pid, --job, --match-env, --cgroup and --stop are for sidecar mode, not with a command");
   if (o.preload && o.command.empty()) throw UsageError("--preload goes with a command (wrapper mode); in job scripts use --env");

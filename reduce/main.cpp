@@ -19,6 +19,7 @@ int run(int argc, char** argv, int rank) {
   jr::ReduceOptions o;
   std::string job_id;
   double window_mib = static_cast<double>(o.window_bytes >> 20);
+  long threads = 0;  // signed: a negative count is refused, not wrapped
   po::options_description visible("Options");
   visible.add_options()
       ("output,o", po::value(&o.output), "job file to write (default: job-<job id>.h5)")
@@ -31,8 +32,8 @@ int run(int argc, char** argv, int rank) {
        "MiB of raw stream each reducer rank holds at once: its rows go in groups (of at most 64 ranks), "
        "and long jobs in time windows, of about this much (peak memory about 60 MiB + 2x this, 3x with "
        "overlapped writes, + 0.1 MiB per rank of the job)")
-      ("threads", po::value(&o.threads),
-       "threads per reducer rank (default: the CPUs it may run on, over the node's ranks that share them); "
+      ("threads", po::value(&threads),
+       "threads per reducer rank (default, or 0: the CPUs it may run on, over the node's ranks that share them); "
        "with 2 or more, each group's writes overlap the next group's reading (give ranks two CPUs: mpirun "
        "--map-by slot:PE=2, srun -c 2)")
       ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
@@ -71,15 +72,18 @@ int run(int argc, char** argv, int rank) {
     }
     o.inputs.push_back(jobperf::stream_directory(jobperf::default_scratch(), job_id));
   }
-  if (!(window_mib > 0)) {
-    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: --window must be positive\n");
+  // Each written so that NaN fails too.
+  std::string wrong;
+  if (!(window_mib > 0 && window_mib <= 1 << 20)) wrong = "--window must be more than 0 and at most 1048576 MiB";
+  if (vm.count("bin") && !(o.bin_seconds >= 1e-3 && o.bin_seconds <= 1e7))
+    wrong = "--bin must be between 0.001 and 1e7 seconds";
+  if (!(threads >= 0 && threads <= 4096)) wrong = "--threads must be between 1 and 4096 (0: as many as the rank's CPUs)";
+  if (!wrong.empty()) {
+    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", wrong.c_str());
     return jr::kUsage;
   }
   o.window_bytes = static_cast<std::uint64_t>(window_mib * (1 << 20));
-  if (o.bin_seconds < 0) {
-    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: --bin must be positive\n");
-    return jr::kUsage;
-  }
+  o.threads = static_cast<std::size_t>(threads);
   if (o.output.empty()) {
     std::string id = !job_id.empty() ? job_id : std::filesystem::path(o.inputs.front()).filename().string();
     o.output = "job-" + jobperf::safe_file_name(id) + ".h5";

@@ -16,6 +16,15 @@ expect_status 2 "interval too small" "$bin/jobperf-collect" --interval 0.001 -- 
 expect_status 2 "sidecar without a way to find the job" env -u SLURM_JOB_ID "$bin/jobperf-collect" --job-id x4
 expect_message "sidecar mode needs" "the sidecar says what it needs"
 expect_status 2 "reduce: unknown option" "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" --bogus
+# Numbers out of range, NaN included (NaN passes a plain "x < lower" test).
+expect_status 2 "collect: NaN interval" "$bin/jobperf-collect" --interval nan -- true
+expect_status 2 "collect: flush too long" "$bin/jobperf-collect" --flush 1e300 -- true
+expect_message "not 1e+300" "the value is shown"
+for bad in "--bin nan" "--bin 1e-12" "--threads -1" "--window nan"; do
+  # shellcheck disable=SC2086  # two words: the option and its value
+  expect_status 2 "reduce: $bad" "${mpirun[@]}" -np 1 "$bin/jobperf-reduce" $bad "$work"
+done
+expect_status 2 "analyze: NaN --min-deviation" "${mpirun[@]}" -np 1 "$bin/jobperf-analyze" --min-deviation nan "$work"
 
 # Unwritable scratch: the sidecar refuses; the wrapper still runs the application.
 expect_status 1 "sidecar with unwritable scratch" "$bin/jobperf-collect" --out /proc/jobperf --job-id x5 --pid $$
