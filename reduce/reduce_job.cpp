@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -424,13 +425,16 @@ Outlined outline_file(const std::string& path, std::vector<char>& buffer) {
 }
 
 // fn(k, worker) for every k below `count`, on `threads` threads (worker 0 is
-// the caller's), k dealt out in turn; the first exception is rethrown. For
-// work on independent streams or rows, which calls neither MPI nor HDF5.
+// the caller's), each taking the next k when done with its last, so that a
+// thread that loses its CPU for a while (to the writes' thread) holds up no
+// other; the first exception is rethrown. For work on independent streams or
+// rows, which calls neither MPI nor HDF5.
 template <typename Fn>
 void for_each_parallel(std::size_t count, std::size_t threads, Fn&& fn) {
   threads = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(count, 1));
+  std::atomic<std::size_t> next{0};
   auto work = [&](std::size_t worker) {
-    for (std::size_t k = worker; k < count; k += threads) fn(k, worker);
+    for (std::size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < count;) fn(k, worker);
   };
   std::vector<std::future<void>> others;
   for (std::size_t t = 1; t < threads; ++t) others.push_back(std::async(std::launch::async, work, t));
