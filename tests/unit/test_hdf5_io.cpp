@@ -8,29 +8,17 @@
 #include <string>
 
 #include "formats/hdf5_io.hpp"
+#include "tests/unit/fixtures.hpp"
 
 namespace {
 
-// Runs fn in a child with stderr into a pipe; returns what it wrote and sets its wait status.
+// Runs fn in a child with its stderr into the returned text.
 template <typename Fn>
 std::string stderr_of_child(Fn&& fn, int& status) {
-  int pipe_fds[2];
-  REQUIRE(pipe(pipe_fds) == 0);
-  const pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    dup2(pipe_fds[1], STDERR_FILENO);
-    close(pipe_fds[0]);
+  return jobperf::test::output_of_child([&](int out) {
+    dup2(out, STDERR_FILENO);
     fn();
-    _exit(0);
-  }
-  close(pipe_fds[1]);
-  std::string text;
-  char buffer[512];
-  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
-  close(pipe_fds[0]);
-  waitpid(child, &status, 0);
-  return text;
+  }, status);
 }
 
 extern "C" void ignore_signal(int) {}

@@ -21,6 +21,7 @@
 #include "collect/sources/sources.hpp"
 #include "formats/locations.hpp"
 #include "reduce/formulas.hpp"
+#include "tests/unit/fixtures.hpp"
 
 using namespace jobperf;
 using namespace jobperf::collect;
@@ -45,11 +46,8 @@ namespace {
 // (the forced PMU would then never be read), so it ends that one first.
 // Returns the events that failed, one per line.
 std::string encode_in_child(const EventSet& set) {
-  int out[2];
-  REQUIRE(pipe(out) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(out[0]);
+  int status = 0;
+  auto failed = jobperf::test::output_of_child([&](int out) {
     pfm_terminate();
     setenv("LIBPFM_FORCE_PMU", set.pmu.c_str(), 1);  // as if on that CPU
     std::string failed = pfm_initialize() == PFM_SUCCESS ? "" : "libpfm4 does not start\n";
@@ -61,16 +59,8 @@ std::string encode_in_child(const EventSet& set) {
       int rc = pfm_get_os_event_encoding(event.c_str(), PFM_PLM3, PFM_OS_PERF_EVENT, &arg);
       if (rc != PFM_SUCCESS) failed += event + ": " + pfm_strerror(rc) + "\n";
     }
-    if (write(out[1], failed.data(), failed.size()) < 0) _exit(2);
-    _exit(0);
-  }
-  close(out[1]);
-  std::string failed;
-  char buffer[512];
-  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) failed.append(buffer, static_cast<std::size_t>(n));
-  close(out[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
+    if (write(out, failed.data(), failed.size()) < 0) _exit(2);
+  }, status);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed += "the encoding child failed\n";
   return failed;
 }
