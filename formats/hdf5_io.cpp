@@ -199,16 +199,22 @@ std::size_t element_count(hid_t dataset, std::size_t value_bytes) {
   }
   return static_cast<std::size_t>(n);
 }
+
+// The whole dataset into `into`; the error names it (the name looked up only then).
+void read_all(hid_t dataset, hid_t memory_type, void* into) {
+  if (H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, into) < 0)
+    throw H5Error("HDF5: cannot " + reading(dataset));
+}
 }  // namespace
 
 std::vector<double> read_doubles(hid_t dataset) {
   std::vector<double> v(element_count(dataset, sizeof(double)));
-  if (!v.empty()) check(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), reading(dataset), 0);
+  if (!v.empty()) read_all(dataset, H5T_NATIVE_DOUBLE, v.data());
   return v;
 }
 std::vector<std::int64_t> read_int64s(hid_t dataset) {
   std::vector<std::int64_t> v(element_count(dataset, sizeof(std::int64_t)));
-  if (!v.empty()) check(H5Dread(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), reading(dataset), 0);
+  if (!v.empty()) read_all(dataset, H5T_NATIVE_INT64, v.data());
   return v;
 }
 std::vector<std::string> read_fixed_strings(hid_t dataset) {
@@ -216,7 +222,7 @@ std::vector<std::string> read_fixed_strings(hid_t dataset) {
   std::size_t width = H5Tget_size(type);
   std::size_t n = element_count(dataset, width);
   std::vector<char> buffer(width * n);
-  if (n > 0) check(H5Dread(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), reading(dataset), 0);
+  if (n > 0) read_all(dataset, type, buffer.data());
   std::vector<std::string> out;
   for (std::size_t i = 0; i < n; ++i) {
     std::string s(buffer.data() + i * width, width);
