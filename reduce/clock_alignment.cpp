@@ -22,6 +22,12 @@ std::int64_t worse(std::int64_t a, std::int64_t b) {
   return a < 0 || b < 0 ? -1 : std::max(a, b);
 }
 
+// Keeps the worse of the host's bound so far and `bound`.
+void keep_worse(std::map<std::string, std::int64_t>& bounds, const std::string& host, std::int64_t bound) {
+  auto it = bounds.emplace(host, kNotSaid).first;
+  it->second = worse(it->second, bound);
+}
+
 std::int64_t worst_utc_error(const stream::DecodedStream& s) {
   std::int64_t w = kNotSaid;
   for (const auto& u : s.utc_errors) w = worse(w, u.bound_ns);
@@ -51,8 +57,7 @@ Gathered gather(const std::vector<stream::DecodedStream>& local, MPI_Comm comm) 
     for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
       const auto host = d.get_string();
       g.hosts.insert(host);
-      auto it = g.utc_error.emplace(host, kNotSaid).first;
-      it->second = worse(it->second, d.get<std::int64_t>());
+      keep_worse(g.utc_error, host, d.get<std::int64_t>());
       for (auto m = d.get<std::uint32_t>(); m > 0; --m) {
         auto c = stream::decode_clock_offset(d);
         if (seen.emplace(c.host, c.phase, c.mono_ns).second) g.offsets.push_back(std::move(c));
@@ -73,9 +78,8 @@ std::map<std::string, std::int64_t> utc_errors_now(MPI_Comm comm) {
   std::map<std::string, std::int64_t> out;
   for (const auto& blob : all_gather(bytes, comm)) {
     Decoder d(blob.data(), blob.size());
-    auto host = d.get_string();
-    auto it = out.emplace(host, kNotSaid).first;
-    it->second = worse(it->second, d.get<std::int64_t>());
+    const auto host = d.get_string();
+    keep_worse(out, host, d.get<std::int64_t>());
   }
   return out;
 }
