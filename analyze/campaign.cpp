@@ -7,15 +7,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <numeric>
 
 #include "analyze/outliers.hpp"
 #include "formats/byte_codec.hpp"
+#include "reduce/exchange.hpp"
 
 namespace jobperf::analyze {
 namespace {
 
 namespace fs = std::filesystem;
+using reduce::gather_to_root;
 
 struct Inputs {
   std::vector<std::string> files;
@@ -42,51 +43,8 @@ Inputs list_job_files(const std::vector<std::string>& inputs) {
 }
 
 // What a rank sends to rank 0 about each job it read.
-void encode_job(Encoder& e, const jobfile::JobSummary& j) {
-  e.put_string(j.path);
-  e.put_string(j.info.job_id);
-  e.put_string(j.info.job_name);
-  e.put(j.info.start_ns);
-  e.put(j.info.end_ns);
-  e.put(static_cast<std::uint64_t>(j.rank_count));
-  e.put(static_cast<std::uint32_t>(j.job_stats.size()));
-  for (const auto& [name, stats] : j.job_stats) {
-    e.put_string(name);
-    for (double v : stats) e.put(v);
-  }
-}
-jobfile::JobSummary decode_job(Decoder& d) {
-  jobfile::JobSummary j;
-  j.path = d.get_string();
-  j.info.job_id = d.get_string();
-  j.info.job_name = d.get_string();
-  j.info.start_ns = d.get<std::int64_t>();
-  j.info.end_ns = d.get<std::int64_t>();
-  j.rank_count = d.get<std::uint64_t>();
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-    auto& stats = j.job_stats[d.get_string()];
-    for (auto& v : stats) v = d.get<double>();
-  }
-  return j;
-}
-
-// Rank 0 receives every rank's bytes (one Gatherv: the data are O(jobs)).
-std::vector<std::vector<char>> gather_to_root(const std::vector<char>& mine, MPI_Comm comm) {
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  int n = static_cast<int>(mine.size());
-  std::vector<int> counts(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
-  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm);
-  std::exclusive_scan(counts.begin(), counts.end(), offsets.begin(), 0);
-  std::vector<char> all(rank == 0 ? static_cast<std::size_t>(offsets.back() + counts.back()) : 0);
-  MPI_Gatherv(mine.data(), n, MPI_CHAR, all.data(), counts.data(), offsets.data(), MPI_CHAR, 0, comm);
-  std::vector<std::vector<char>> out;
-  if (rank == 0)
-    for (int r = 0; r < size; ++r)
-      out.emplace_back(all.begin() + offsets[static_cast<std::size_t>(r)],
-                       all.begin() + offsets[static_cast<std::size_t>(r)] + counts[static_cast<std::size_t>(r)]);
-  return out;
+void transfer(auto& io, MessageOf<jobfile::JobSummary> auto& j) {
+  io(j.path, j.info.job_id, j.info.job_name, j.info.start_ns, j.info.end_ns, j.rank_count, j.job_stats);
 }
 
 double stat_or_zero(const jobfile::JobSummary& job, const std::string& metric, jobfile::Stat stat) {
@@ -231,10 +189,8 @@ int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
       errors.push_back(ex.what());
     }
   }
-  e.put(static_cast<std::uint32_t>(read.size()));
-  for (const auto& j : read) encode_job(e, j);
-  e.put(static_cast<std::uint32_t>(errors.size()));
-  for (const auto& m : errors) e.put_string(m);
+  e.each(read, [&](auto& j) { transfer(e, j); });
+  e(errors);
   auto blobs = gather_to_root(mine, comm);
 
   int status = 0;
@@ -243,8 +199,8 @@ int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
     std::vector<std::string> problems = inputs.errors;
     for (const auto& blob : blobs) {
       Decoder d(blob.data(), blob.size());
-      for (auto n = d.get<std::uint32_t>(); n > 0; --n) jobs.push_back(decode_job(d));
-      for (auto n = d.get<std::uint32_t>(); n > 0; --n) problems.push_back(d.get_string());
+      d.each(jobs, [&](auto& j) { transfer(d, j); });
+      d(problems);
     }
     for (const auto& p : problems) std::fprintf(stderr, "jobperf-analyze: %s\n", p.c_str());
     if (!problems.empty()) status = 1;

@@ -40,28 +40,35 @@ struct Gathered {
   std::map<std::string, std::int64_t> utc_error;  // per host, its worst during the job
 };
 
+// What one stream says of its host's clock, as ranks exchange it.
+struct StreamClock {
+  std::string host;
+  std::int64_t utc_error_ns;
+  std::vector<stream::ClockOffset> offsets;
+};
+
+void transfer(auto& io, MessageOf<StreamClock> auto& s) {
+  io(s.host, s.utc_error_ns);
+  io.each(s.offsets, [&](auto& c) { io.with(c, stream::encode_clock_offset, stream::decode_clock_offset); });
+}
+
 Gathered gather(const std::vector<stream::DecodedStream>& local, MPI_Comm comm) {
+  std::vector<StreamClock> mine;
+  for (const auto& s : local) mine.push_back({s.header.host, worst_utc_error(s), s.clock_offsets});
   std::vector<char> bytes;
   Encoder e(bytes);
-  e.put(static_cast<std::uint32_t>(local.size()));
-  for (const auto& s : local) {
-    e.put_string(s.header.host);
-    e.put(worst_utc_error(s));
-    e.put(static_cast<std::uint32_t>(s.clock_offsets.size()));
-    for (const auto& c : s.clock_offsets) stream::encode_clock_offset(e, c);
-  }
+  e.each(mine, [&](auto& s) { transfer(e, s); });
   Gathered g;
   std::set<std::tuple<std::string, std::string, std::int64_t>> seen;  // streams of one host repeat its measurements
   for (const auto& blob : all_gather(bytes, comm)) {
+    std::vector<StreamClock> theirs;
     Decoder d(blob.data(), blob.size());
-    for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-      const auto host = d.get_string();
-      g.hosts.insert(host);
-      keep_worse(g.utc_error, host, d.get<std::int64_t>());
-      for (auto m = d.get<std::uint32_t>(); m > 0; --m) {
-        auto c = stream::decode_clock_offset(d);
+    d.each(theirs, [&](auto& s) { transfer(d, s); });
+    for (auto& s : theirs) {
+      g.hosts.insert(s.host);
+      keep_worse(g.utc_error, s.host, s.utc_error_ns);
+      for (auto& c : s.offsets)
         if (seen.emplace(c.host, c.phase, c.mono_ns).second) g.offsets.push_back(std::move(c));
-      }
     }
   }
   for (auto& [host, error] : g.utc_error)
@@ -73,13 +80,14 @@ Gathered gather(const std::vector<stream::DecodedStream>& local, MPI_Comm comm) 
 std::map<std::string, std::int64_t> utc_errors_now(MPI_Comm comm) {
   std::vector<char> bytes;
   Encoder e(bytes);
-  e.put_string(host_name());
-  e.put(stream::utc_error_bound_ns());
+  e(host_name(), stream::utc_error_bound_ns());
   std::map<std::string, std::int64_t> out;
   for (const auto& blob : all_gather(bytes, comm)) {
+    std::string host;
+    std::int64_t bound = 0;
     Decoder d(blob.data(), blob.size());
-    const auto host = d.get_string();
-    keep_worse(out, host, d.get<std::int64_t>());
+    d(host, bound);
+    keep_worse(out, host, bound);
   }
   return out;
 }

@@ -35,24 +35,27 @@ std::vector<std::vector<char>> gather_to_root(const std::vector<char>& mine, MPI
   return gather(mine, comm, false);
 }
 
+void broadcast(std::vector<char>& bytes, int root, MPI_Comm comm) {
+  auto n = static_cast<long long>(bytes.size());
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, root, comm);
+  bytes.resize(static_cast<std::size_t>(n));
+  MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_CHAR, root, comm);
+}
+
 bool any_failed(const std::vector<std::string>& my_errors, MPI_Comm comm) {
   std::vector<char> bytes;
   Encoder e(bytes);
-  e.put(static_cast<std::uint32_t>(my_errors.size()));
-  for (const auto& m : my_errors) e.put_string(m);
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  bool failed = false;
+  e(my_errors);
+  std::vector<std::string> all;
   for (const auto& blob : all_gather(bytes, comm)) {
     Decoder d(blob.data(), blob.size());
-    auto n = d.get<std::uint32_t>();
-    for (std::uint32_t i = 0; i < n; ++i) {
-      auto message = d.get_string();
-      if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", message.c_str());
-      failed = true;
-    }
+    d(all);
   }
-  return failed;
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0)
+    for (const auto& m : all) std::fprintf(stderr, "jobperf-reduce: %s\n", m.c_str());
+  return !all.empty();
 }
 
 }  // namespace jobperf::reduce

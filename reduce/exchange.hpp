@@ -13,6 +13,9 @@ std::vector<std::vector<char>> all_gather(const std::vector<char>& mine, MPI_Com
 // Every rank's bytes, in rank order, on rank 0; empty on the others.
 std::vector<std::vector<char>> gather_to_root(const std::vector<char>& mine, MPI_Comm comm);
 
+// Root's bytes, on every rank (`bytes` is ignored on the others).
+void broadcast(std::vector<char>& bytes, int root, MPI_Comm comm);
+
 // True on every rank if any rank has an error; rank 0 prints them all.
 bool any_failed(const std::vector<std::string>& my_errors, MPI_Comm comm);
 

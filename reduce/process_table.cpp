@@ -63,10 +63,8 @@ std::int64_t find_process(const std::vector<jobfile::ProcessRow>& rows, const Ro
   return best;
 }
 
-void encode(Encoder& e, const jobfile::TagSum& t) {
-  e.put_string(t.tags);
-  for (auto v : {t.processes, t.read_bytes, t.write_bytes, t.max_rss_bytes}) e.put(v);
-  for (auto v : {t.duration_s, t.user_s, t.system_s}) e.put(v);
+void transfer(auto& io, MessageOf<jobfile::TagSum> auto& t) {
+  io(t.tags, t.processes, t.read_bytes, t.write_bytes, t.max_rss_bytes, t.duration_s, t.user_s, t.system_s);
 }
 
 void merge_into(std::map<std::string, jobfile::TagSum>& sums, const jobfile::TagSum& t) {
@@ -116,20 +114,17 @@ std::vector<jobfile::TagSum> tag_sums(const std::vector<jobfile::ProcessRow>& ro
     jobfile::TagSum t{p.tags, 1, p.rchar, p.wchar, p.maxrss_bytes, duration, p.user_s, p.system_s};
     merge_into(mine, t);
   }
+  std::vector<jobfile::TagSum> sums;
+  for (auto& [tags, t] : mine) sums.push_back(std::move(t));
   std::vector<char> bytes;
   Encoder e(bytes);
-  e.put(static_cast<std::uint32_t>(mine.size()));
-  for (const auto& [tags, t] : mine) encode(e, t);
+  e.each(sums, [&](auto& t) { transfer(e, t); });
   std::map<std::string, jobfile::TagSum> all;
   for (const auto& blob : gather_to_root(bytes, comm)) {  // empty but on rank 0
+    std::vector<jobfile::TagSum> theirs;
     Decoder d(blob.data(), blob.size());
-    for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-      jobfile::TagSum t;
-      t.tags = d.get_string();
-      for (auto* v : {&t.processes, &t.read_bytes, &t.write_bytes, &t.max_rss_bytes}) *v = d.get<std::int64_t>();
-      for (auto* v : {&t.duration_s, &t.user_s, &t.system_s}) *v = d.get<double>();
-      merge_into(all, t);
-    }
+    d.each(theirs, [&](auto& t) { transfer(d, t); });
+    for (const auto& t : theirs) merge_into(all, t);
   }
   std::vector<jobfile::TagSum> out;
   for (auto& [tags, t] : all) out.push_back(std::move(t));

@@ -62,56 +62,60 @@ void read_rank_and_host(StreamFile& f) {
   }
 }
 
-// The streams this rank can see, and the inputs it cannot.
-std::pair<std::vector<StreamFile>, std::vector<std::string>> list_visible(const std::vector<std::string>& inputs) {
+// What one rank can see of the inputs: the streams, and the inputs it cannot.
+struct Visible {
   std::vector<StreamFile> found;
   std::vector<std::string> missing;
+};
+
+void transfer(auto& io, MessageOf<Visible> auto& v) {
+  io.each(v.found, [&](auto& f) { io(f.path, f.size, f.rank, f.host); });
+  io(v.missing);
+}
+
+Visible list_visible(const std::vector<std::string>& inputs) {
+  Visible v;
+  auto add = [&](std::string path, std::uintmax_t size) {
+    StreamFile f{std::move(path), static_cast<std::uint64_t>(size), {}, -1, ""};
+    read_rank_and_host(f);
+    v.found.push_back(std::move(f));
+  };
   for (const auto& input : inputs) {
     std::error_code ec;
     auto status = fs::status(input, ec);
     if (ec || !fs::exists(status)) {
-      missing.push_back(input);
+      v.missing.push_back(input);
     } else if (fs::is_directory(status)) {
       for (const auto& entry : fs::directory_iterator(input, ec))
         if (entry.is_regular_file() && entry.path().extension() == stream::kStreamSuffix)
-          found.push_back({entry.path().string(), static_cast<std::uint64_t>(entry.file_size()), {}, -1, ""});
+          add(entry.path().string(), entry.file_size());
     } else {
-      found.push_back({input, static_cast<std::uint64_t>(fs::file_size(input, ec)), {}, -1, ""});
+      add(input, fs::file_size(input, ec));
     }
   }
-  return {found, missing};
+  return v;
 }
 
 // Every rank lists the inputs; the union is every stream of the job, each
 // readable by the ranks that saw it. Identical on every rank.
 std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI_Comm comm,
                                      std::vector<std::string>& errors) {
-  auto [found, missing] = list_visible(inputs);
   std::vector<char> mine;
   Encoder e(mine);
-  e.put(static_cast<std::uint32_t>(found.size()));
-  for (auto& f : found) {
-    read_rank_and_host(f);
-    e.put_string(f.path), e.put(f.size), e.put(f.rank), e.put_string(f.host);
-  }
-  e.put(static_cast<std::uint32_t>(missing.size()));
-  for (const auto& m : missing) e.put_string(m);
-
+  const auto visible = list_visible(inputs);
+  transfer(e, visible);
   std::map<std::string, StreamFile> streams;
   std::map<std::string, int> missing_count;
   int size = 0, rank = 0;
   for (const auto& blob : all_gather(mine, comm)) {
+    Visible seen;
     Decoder d(blob.data(), blob.size());
-    for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-      auto path = d.get_string();
-      auto& f = streams[path];
-      f.path = path;
-      f.size = d.get<std::uint64_t>();
-      f.rank = d.get<std::int32_t>();
-      f.host = d.get_string();
-      f.readers.push_back(rank);
+    transfer(d, seen);
+    for (auto& f : seen.found) {
+      auto& known = streams.try_emplace(f.path, std::move(f)).first->second;
+      known.readers.push_back(rank);
     }
-    for (auto n = d.get<std::uint32_t>(); n > 0; --n) ++missing_count[d.get_string()];
+    for (const auto& m : seen.missing) ++missing_count[m];
     ++rank;
   }
   MPI_Comm_size(comm, &size);
@@ -196,105 +200,36 @@ struct Catalog {
   std::vector<std::string> unreadable;  // streams that cannot be read at all, each with why
 };
 
-void encode_counts(Encoder& e, const std::vector<SampleCount>& counts) {
-  e.put(static_cast<std::uint32_t>(counts.size()));
-  for (const auto& c : counts) e.put_string(c.source), e.put(c.fields), e.put(c.samples);
+// A catalog as one rank sends it and every rank receives it: received into
+// one that holds others' already, it adds to them.
+void transfer(auto& io, MessageOf<Catalog> auto& c) {
+  auto counts = [&](auto& n) { io(n.source, n.fields, n.samples); };
+  io.each(c.rows, [&](auto& r) {
+    io(r.rank, r.host, r.exit_status, r.first_ns, r.last_ns, r.stream);
+    io.each(r.samples, counts);
+  });
+  io.each(c.nodes, [&](auto& n) {
+    io(n.host, n.device, n.first_ns, n.last_ns, n.stream);
+    io.each(n.samples, counts);
+  });
+  io.each(c.sources, [&](auto& s) { io.with(s, stream::encode_source, stream::decode_source); });
+  io.each(c.streams, [&](auto& s) { io(s.path, s.job_id, s.mode, s.host, s.rank, s.interval_ns, s.world_size, s.problems); });
+  io(c.unreadable);
 }
 
-std::vector<SampleCount> decode_counts(Decoder& d) {
-  std::vector<SampleCount> out;
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-    SampleCount c;
-    c.source = d.get_string();
-    c.fields = d.get<std::uint32_t>();
-    c.samples = d.get<std::int64_t>();
-    out.push_back(std::move(c));
+// Every rank's catalog, on every rank.
+Catalog gather_catalogs(const Catalog& mine, MPI_Comm comm) {
+  std::vector<char> bytes;
+  Encoder e(bytes);
+  transfer(e, mine);
+  Catalog all;
+  for (const auto& blob : all_gather(bytes, comm)) {
+    Decoder d(blob.data(), blob.size());
+    transfer(d, all);
   }
-  return out;
-}
-
-std::vector<char> encode(const Catalog& c) {
-  std::vector<char> out;
-  Encoder e(out);
-  e.put(static_cast<std::uint32_t>(c.rows.size()));
-  for (const auto& r : c.rows) {
-    e.put(r.rank);
-    e.put_string(r.host);
-    e.put(r.exit_status);
-    e.put(r.first_ns);
-    e.put(r.last_ns);
-    e.put_string(r.stream);
-    encode_counts(e, r.samples);
-  }
-  e.put(static_cast<std::uint32_t>(c.nodes.size()));
-  for (const auto& n : c.nodes) {
-    e.put_string(n.host);
-    e.put(n.device);
-    e.put(n.first_ns);
-    e.put(n.last_ns);
-    e.put_string(n.stream);
-    encode_counts(e, n.samples);
-  }
-  e.put(static_cast<std::uint32_t>(c.sources.size()));
-  for (const auto& s : c.sources) stream::encode_source(e, s);
-  e.put(static_cast<std::uint32_t>(c.streams.size()));
-  for (const auto& s : c.streams) {
-    e.put_string(s.path);
-    e.put_string(s.job_id);
-    e.put_string(s.mode);
-    e.put_string(s.host);
-    e.put(s.rank);
-    e.put(s.interval_ns);
-    e.put_string(s.world_size);
-    e.put(static_cast<std::uint32_t>(s.problems.size()));
-    for (const auto& p : s.problems) e.put_string(p);
-  }
-  e.put(static_cast<std::uint32_t>(c.unreadable.size()));
-  for (const auto& u : c.unreadable) e.put_string(u);
-  return out;
-}
-
-void decode_into(const std::vector<char>& bytes, Catalog& c) {
-  Decoder d(bytes.data(), bytes.size());
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-    RowEntry r;
-    r.rank = d.get<std::int32_t>();
-    r.host = d.get_string();
-    r.exit_status = d.get<std::int64_t>();
-    r.first_ns = d.get<std::int64_t>();
-    r.last_ns = d.get<std::int64_t>();
-    r.stream = d.get_string();
-    r.samples = decode_counts(d);
-    c.rows.push_back(std::move(r));
-  }
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-    NodeEntry e;
-    e.host = d.get_string();
-    e.device = d.get<std::int32_t>();
-    e.first_ns = d.get<std::int64_t>();
-    e.last_ns = d.get<std::int64_t>();
-    e.stream = d.get_string();
-    e.samples = decode_counts(d);
-    c.nodes.push_back(std::move(e));
-  }
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {  // every rank may list a source: keep one
-    auto s = stream::decode_source(d);
-    if (std::none_of(c.sources.begin(), c.sources.end(), [&](auto& k) { return k.name == s.name; }))
-      c.sources.push_back(std::move(s));
-  }
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-    StreamEntry s;
-    s.path = d.get_string();
-    s.job_id = d.get_string();
-    s.mode = d.get_string();
-    s.host = d.get_string();
-    s.rank = d.get<std::int32_t>();
-    s.interval_ns = d.get<std::int64_t>();
-    s.world_size = d.get_string();
-    for (auto p = d.get<std::uint32_t>(); p > 0; --p) s.problems.push_back(d.get_string());
-    c.streams.push_back(std::move(s));
-  }
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) c.unreadable.push_back(d.get_string());
+  std::set<std::string> listed;  // every rank may list a source: keep one
+  std::erase_if(all.sources, [&](const auto& s) { return !listed.insert(s.name).second; });
+  return all;
 }
 
 // ---------------------------------------------------------------- metrics
@@ -729,22 +664,13 @@ stream::Metadata primary_metadata(const Local& local, const Catalog& all, const 
   for (std::size_t i = 0; i < files.size(); ++i)
     if (files[i].path == primary) root = owner[i];
   std::vector<char> bytes;
-  for (const auto& s : local.streams) {
-    if (s.path != primary) continue;
-    Encoder e(bytes);
-    e.put(static_cast<std::uint32_t>(s.metadata.size()));
-    for (const auto& [k, v] : s.metadata) e.put_string(k), e.put_string(v);
-  }
-  auto n = static_cast<long long>(bytes.size());
-  MPI_Bcast(&n, 1, MPI_LONG_LONG, root, comm);
-  bytes.resize(static_cast<std::size_t>(n));
-  MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_CHAR, root, comm);
+  Encoder e(bytes);
+  for (const auto& s : local.streams)
+    if (s.path == primary) e(s.metadata);
+  broadcast(bytes, root, comm);
   stream::Metadata m;
   Decoder d(bytes.data(), bytes.size());
-  for (auto count = d.get<std::uint32_t>(); count > 0; --count) {
-    auto k = d.get_string();
-    m.emplace_back(std::move(k), d.get_string());
-  }
+  d(m);
   return m;
 }
 
@@ -1107,27 +1033,7 @@ std::vector<ComparedRow> compared_rows(const Comparisons& comparisons, const std
   return out;
 }
 
-void encode_compared(Encoder& e, const std::vector<ComparedRow>& rows) {
-  e.put(static_cast<std::uint32_t>(rows.size()));
-  for (const auto& row : rows) {
-    e.put(row.rank);
-    e.put_string(row.host);
-    e.put(row.device);
-    e.put(static_cast<std::uint32_t>(row.values.size()));
-    for (double v : row.values) e.put(v);
-  }
-}
-
-void decode_compared(Decoder& d, std::vector<ComparedRow>& rows) {
-  for (auto n = d.get<std::uint32_t>(); n > 0; --n) {
-    ComparedRow row;
-    row.rank = d.get<std::int32_t>();
-    row.host = d.get_string();
-    row.device = d.get<std::int32_t>();
-    for (auto v = d.get<std::uint32_t>(); v > 0; --v) row.values.push_back(d.get<double>());
-    rows.push_back(std::move(row));
-  }
-}
+void transfer(auto& io, MessageOf<ComparedRow> auto& row) { io(row.rank, row.host, row.device, row.values); }
 
 template <typename Comparisons>
 std::pair<std::vector<std::string>, std::vector<std::string>> names_of(const Comparisons& comparisons) {
@@ -1136,22 +1042,8 @@ std::pair<std::vector<std::string>, std::vector<std::string>> names_of(const Com
   return out;
 }
 
-void encode_outlier(Encoder& e, const jobfile::Outlier& o) {
-  for (const auto* t : {&o.kind, &o.host, &o.metric, &o.reason}) e.put_string(*t);
-  e.put(o.rank);
-  for (double v : {o.value, o.median, o.score}) e.put(v);
-  e.put(o.start_ns);
-  e.put(o.end_ns);
-}
-
-jobfile::Outlier decode_outlier(Decoder& d) {
-  jobfile::Outlier o;
-  for (auto* t : {&o.kind, &o.host, &o.metric, &o.reason}) *t = d.get_string();
-  o.rank = d.get<std::int32_t>();
-  for (double* v : {&o.value, &o.median, &o.score}) *v = d.get<double>();
-  o.start_ns = d.get<std::int64_t>();
-  o.end_ns = d.get<std::int64_t>();
-  return o;
+void transfer(auto& io, MessageOf<jobfile::Outlier> auto& o) {
+  io(o.kind, o.host, o.metric, o.reason, o.rank, o.value, o.median, o.score, o.start_ns, o.end_ns);
 }
 
 // Rank 0 finds them from every rank's compared rows and the stalls; every
@@ -1164,19 +1056,15 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const std::vector<
   MPI_Comm_rank(comm, &rank);
   std::vector<char> mine;
   Encoder e(mine);
-  encode_compared(e, ranks);
-  encode_compared(e, nodes);
-  encode_compared(e, gpus);
+  for (const auto* rows : {&ranks, &nodes, &gpus}) e.each(*rows, [&](auto& row) { transfer(e, row); });
   auto gathered = gather_to_root(mine, comm);
 
   std::vector<char> found;
   if (rank == 0) {
     std::vector<ComparedRow> rank_rows, node_rows, gpu_rows;
     for (const auto& blob : gathered) {
-      Decoder dec(blob.data(), blob.size());
-      decode_compared(dec, rank_rows);
-      decode_compared(dec, node_rows);
-      decode_compared(dec, gpu_rows);
+      Decoder d(blob.data(), blob.size());
+      for (auto* rows : {&rank_rows, &node_rows, &gpu_rows}) d.each(*rows, [&](auto& row) { transfer(d, row); });
     }
     auto [rank_metrics, rank_whats] = names_of(kRankComparisons);
     auto [node_metrics, node_whats] = names_of(kNodeComparisons);
@@ -1189,16 +1077,12 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const std::vector<
     outliers.insert(outliers.end(), by_gpu.begin(), by_gpu.end());
     outliers.insert(outliers.end(), stalled.begin(), stalled.end());
     Encoder out(found);
-    out.put(static_cast<std::uint32_t>(outliers.size()));
-    for (const auto& o : outliers) encode_outlier(out, o);
+    out.each(outliers, [&](auto& o) { transfer(out, o); });
   }
-  auto n = static_cast<long long>(found.size());
-  MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, comm);
-  found.resize(static_cast<std::size_t>(n));
-  MPI_Bcast(found.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
-  Decoder dec(found.data(), found.size());
+  broadcast(found, 0, comm);
+  Decoder d(found.data(), found.size());
   std::vector<jobfile::Outlier> outliers;
-  for (auto count = dec.get<std::uint32_t>(); count > 0; --count) outliers.push_back(decode_outlier(dec));
+  d.each(outliers, [&](auto& o) { transfer(d, o); });
   return outliers;
 }
 
@@ -1487,8 +1371,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   timing.mark("align");
 
   // 3. Agree on the layout.
-  Catalog all;
-  for (const auto& blob : all_gather(encode(catalog_of(local)), comm)) decode_into(blob, all);
+  const Catalog all = gather_catalogs(catalog_of(local), comm);
   Plan plan;
   try {
     plan = plan_job(all, options);
