@@ -57,9 +57,9 @@ class Encoder {
   void operator()(const T&... values) {
     (put_value(values), ...);
   }
-  template <typename T, typename Fn>
-  void each(const std::vector<T>& items, Fn&& fields) {
-    put(static_cast<std::uint32_t>(items.size()));
+  template <typename T, typename Fn, typename Count = std::uint32_t>  // Count: the count's width on the wire
+  void each(const std::vector<T>& items, Fn&& fields, Count = {}) {
+    put(static_cast<Count>(items.size()));
     for (const auto& item : items) fields(item);
   }
   // A value with a codec of its own (a layout the raw stream also uses).
@@ -105,9 +105,9 @@ class Decoder {
   void operator()(T&... values) {
     (get_value(values), ...);
   }
-  template <typename T, typename Fn>
-  void each(std::vector<T>& items, Fn&& fields) {
-    for (auto n = get<std::uint32_t>(); n > 0; --n) fields(items.emplace_back());
+  template <typename T, typename Fn, typename Count = std::uint32_t>
+  void each(std::vector<T>& items, Fn&& fields, Count = {}) {
+    for (auto n = get<Count>(); n > 0; --n) fields(items.emplace_back());
   }
   template <typename T, typename Put, typename Get>
   void with(T& value, Put, Get get_fn) {

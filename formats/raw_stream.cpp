@@ -38,42 +38,47 @@ enum BlockType : std::uint16_t {
   kUtcError = 12,
 };
 
-void put_anchor(Encoder& e, const ClockAnchor& a) {
-  e.put(a.mono_before);
-  e.put(a.realtime);
-  e.put(a.mono_after);
-}
-ClockAnchor get_anchor(Decoder& d) {
-  ClockAnchor a;
-  a.mono_before = d.get<std::int64_t>();
-  a.realtime = d.get<std::int64_t>();
-  a.mono_after = d.get<std::int64_t>();
-  return a;
+// Each block's payload, one field list for the writer and the reader.
+void transfer(auto& io, MessageOf<ClockAnchor> auto& a) { io(a.mono_before, a.realtime, a.mono_after); }
+
+void transfer(auto& io, MessageOf<Header> auto& h) {
+  io(h.host, h.job_id, h.rank, h.local_rank, h.pid, h.mode, h.interval_ns, h.collector_version);
+  transfer(io, h.start);
 }
 
-void encode_header(Encoder& e, const Header& h) {
-  e.put_string(h.host);
-  e.put_string(h.job_id);
-  e.put(h.rank);
-  e.put(h.local_rank);
-  e.put(h.pid);
-  e.put_string(h.mode);
-  e.put(h.interval_ns);
-  e.put_string(h.collector_version);
-  put_anchor(e, h.start);
+void transfer(auto& io, MessageOf<SourceSpec> auto& s) {
+  io(s.id, s.name, s.scope);
+  io.each(s.fields, [&](auto& f) { io(f.name, f.units, f.description, f.type, f.aggregation); }, std::uint16_t{});
 }
-Header decode_header(Decoder& d) {
-  Header h;
-  h.host = d.get_string();
-  h.job_id = d.get_string();
-  h.rank = d.get<std::int32_t>();
-  h.local_rank = d.get<std::int32_t>();
-  h.pid = d.get<std::int32_t>();
-  h.mode = d.get_string();
-  h.interval_ns = d.get<std::int64_t>();
-  h.collector_version = d.get_string();
-  h.start = get_anchor(d);
-  return h;
+
+void transfer(auto& io, MessageOf<SubjectBegin> auto& s) { io(s.time_ns, s.pid, s.ppid, s.rank, s.start_ns, s.command); }
+void transfer(auto& io, MessageOf<SubjectEnd> auto& s) { io(s.time_ns, s.pid, s.wait_status); }
+void transfer(auto& io, MessageOf<Note> auto& n) { io(n.time_ns, n.level, n.source, n.text); }
+void transfer(auto& io, MessageOf<UtcError> auto& u) { io(u.mono_ns, u.bound_ns); }
+
+void transfer(auto& io, MessageOf<ClockOffset> auto& c) {
+  io(c.host, c.reference_host, c.phase, c.mono_ns, c.realtime_ns, c.offset_ns, c.rtt_ns, c.bound_ns, c.exchanges, c.hops);
+}
+
+void transfer(auto& io, MessageOf<End> auto& end) {
+  transfer(io, end.anchor);
+  io(end.reason);
+}
+
+void transfer(auto& io, MessageOf<ProcessExit> auto& x) {
+  io(x.kind, x.pid, x.tid, x.ppid, x.pgid, x.sid, x.exec_generation, x.rank, x.exit_code, x.signal, x.start_ns,
+     x.end_ns, x.exe, x.args, x.tags);
+  io(x.user_ns, x.system_ns, x.maxrss_kb, x.minflt, x.majflt, x.inblock, x.oublock, x.voluntary_ctxt,
+     x.involuntary_ctxt, x.rchar, x.wchar, x.syscr, x.syscw, x.read_bytes, x.write_bytes, x.cancelled_write_bytes,
+     x.run_ns, x.wait_ns, x.timeslices, x.perf_task_clock_ns, x.perf_instructions, x.perf_cycles);
+}
+
+// Decoded whole or not at all: a damaged payload adds nothing.
+template <typename T>
+T decode(Decoder& d) {
+  T value;
+  transfer(d, value);
+  return value;
 }
 
 std::string errno_text() { return std::strerror(errno); }
@@ -92,72 +97,12 @@ void frame_block(std::uint16_t type, const std::vector<char>& payload, std::vect
   out.insert(out.end(), payload.begin(), payload.end());
 }
 
-void encode_exit(Encoder& e, const ProcessExit& x) {
-  e.put(static_cast<std::uint8_t>(x.kind));
-  for (auto v : {x.pid, x.tid, x.ppid, x.pgid, x.sid, x.exec_generation}) e.put(v);
-  for (auto v : {x.rank, x.exit_code, x.signal}) e.put(v);
-  e.put(x.start_ns);
-  e.put(x.end_ns);
-  e.put_string(x.exe);
-  e.put_string(x.args);
-  e.put_string(x.tags);
-  for (auto v : {x.user_ns, x.system_ns, x.maxrss_kb, x.minflt, x.majflt, x.inblock, x.oublock, x.voluntary_ctxt,
-                 x.involuntary_ctxt, x.rchar, x.wchar, x.syscr, x.syscw, x.read_bytes, x.write_bytes,
-                 x.cancelled_write_bytes, x.run_ns, x.wait_ns, x.timeslices, x.perf_task_clock_ns, x.perf_instructions,
-                 x.perf_cycles})
-    e.put(v);
-}
-
-ProcessExit decode_exit(Decoder& d) {
-  ProcessExit x;
-  x.kind = static_cast<ExitKind>(d.get<std::uint8_t>());
-  for (auto* v : {&x.pid, &x.tid, &x.ppid, &x.pgid, &x.sid, &x.exec_generation}) *v = d.get<std::uint32_t>();
-  for (auto* v : {&x.rank, &x.exit_code, &x.signal}) *v = d.get<std::int32_t>();
-  x.start_ns = d.get<std::int64_t>();
-  x.end_ns = d.get<std::int64_t>();
-  x.exe = d.get_string();
-  x.args = d.get_string();
-  x.tags = d.get_string();
-  for (auto* v : {&x.user_ns, &x.system_ns, &x.maxrss_kb, &x.minflt, &x.majflt, &x.inblock, &x.oublock,
-                  &x.voluntary_ctxt, &x.involuntary_ctxt, &x.rchar, &x.wchar, &x.syscr, &x.syscw, &x.read_bytes,
-                  &x.write_bytes, &x.cancelled_write_bytes, &x.run_ns, &x.wait_ns, &x.timeslices,
-                  &x.perf_task_clock_ns, &x.perf_instructions, &x.perf_cycles})
-    *v = d.get<std::uint64_t>();
-  return x;
-}
-
 }  // namespace
 
-void encode_source(Encoder& e, const SourceSpec& s) {
-  e.put(s.id);
-  e.put_string(s.name);
-  e.put(static_cast<std::uint8_t>(s.scope));
-  e.put(static_cast<std::uint16_t>(s.fields.size()));
-  for (const auto& f : s.fields) {
-    e.put_string(f.name);
-    e.put_string(f.units);
-    e.put_string(f.description);
-    e.put(static_cast<std::uint8_t>(f.type));
-    e.put(static_cast<std::uint8_t>(f.aggregation));
-  }
-}
-SourceSpec decode_source(Decoder& d) {
-  SourceSpec s;
-  s.id = d.get<std::uint16_t>();
-  s.name = d.get_string();
-  s.scope = static_cast<Scope>(d.get<std::uint8_t>());
-  auto n = d.get<std::uint16_t>();
-  for (std::uint16_t i = 0; i < n; ++i) {
-    FieldSpec f;
-    f.name = d.get_string();
-    f.units = d.get_string();
-    f.description = d.get_string();
-    f.type = static_cast<FieldType>(d.get<std::uint8_t>());
-    f.aggregation = static_cast<Aggregation>(d.get<std::uint8_t>());
-    s.fields.push_back(std::move(f));
-  }
-  return s;
-}
+void encode_source(Encoder& e, const SourceSpec& s) { transfer(e, s); }
+SourceSpec decode_source(Decoder& d) { return decode<SourceSpec>(d); }
+void encode_clock_offset(Encoder& e, const ClockOffset& c) { transfer(e, c); }
+ClockOffset decode_clock_offset(Decoder& d) { return decode<ClockOffset>(d); }
 
 std::uint64_t to_raw(double v) { return std::bit_cast<std::uint64_t>(v); }
 
@@ -193,7 +138,7 @@ std::vector<char> encode_stream_start(const Header& header) {
   e.put(std::uint32_t{0});
   std::vector<char> payload;
   Encoder h(payload);
-  encode_header(h, header);
+  transfer(h, header);
   frame_block(kHeader, payload, out);
   return out;
 }
@@ -201,7 +146,7 @@ std::vector<char> encode_stream_start(const Header& header) {
 std::vector<char> encode_process_exit_block(const ProcessExit& exit) {
   std::vector<char> payload, out;
   Encoder e(payload);
-  encode_exit(e, exit);
+  transfer(e, exit);
   frame_block(kProcessExit, payload, out);
   return out;
 }
@@ -261,83 +206,17 @@ void StreamWriter::write_encoded(std::uint16_t type, EncodeBody&& encode_body) {
 
 void StreamWriter::add_source(const SourceSpec& s) { write_encoded(kSchema, [&](Encoder& e) { encode_source(e, s); }); }
 
-void StreamWriter::subject_begin(const SubjectBegin& s) {
-  write_encoded(kSubjectBegin, [&](Encoder& e) {
-    e.put(s.time_ns);
-    e.put(s.pid);
-    e.put(s.ppid);
-    e.put(s.rank);
-    e.put(s.start_ns);
-    e.put_string(s.command);
-  });
-}
-
-void StreamWriter::subject_end(const SubjectEnd& s) {
-  write_encoded(kSubjectEnd, [&](Encoder& e) {
-    e.put(s.time_ns);
-    e.put(s.pid);
-    e.put(s.wait_status);
-  });
-}
-
-void StreamWriter::note(const Note& n) {
-  write_encoded(kNote, [&](Encoder& e) {
-    e.put(n.time_ns);
-    e.put(static_cast<std::uint8_t>(n.level));
-    e.put_string(n.source);
-    e.put_string(n.text);
-  });
-}
-
-void StreamWriter::metadata(const Metadata& m) {
-  write_encoded(kMetadata, [&](Encoder& e) {
-    e.put(static_cast<std::uint32_t>(m.size()));
-    for (const auto& [k, v] : m) {
-      e.put_string(k);
-      e.put_string(v);
-    }
-  });
-}
-
-void StreamWriter::anchor(const ClockAnchor& a) { write_encoded(kAnchor, [&](Encoder& e) { put_anchor(e, a); }); }
-
-void encode_clock_offset(Encoder& e, const ClockOffset& c) {
-  e.put_string(c.host);
-  e.put_string(c.reference_host);
-  e.put_string(c.phase);
-  for (auto v : {c.mono_ns, c.realtime_ns, c.offset_ns, c.rtt_ns, c.bound_ns}) e.put(v);
-  e.put(c.exchanges);
-  e.put(c.hops);
-}
-
-ClockOffset decode_clock_offset(Decoder& d) {
-  ClockOffset c;
-  c.host = d.get_string();
-  c.reference_host = d.get_string();
-  c.phase = d.get_string();
-  for (auto* v : {&c.mono_ns, &c.realtime_ns, &c.offset_ns, &c.rtt_ns, &c.bound_ns}) *v = d.get<std::int64_t>();
-  c.exchanges = d.get<std::int32_t>();
-  c.hops = d.get<std::int32_t>();
-  return c;
-}
-
-void StreamWriter::clock_offset(const ClockOffset& c) {
-  write_encoded(kClockOffset, [&](Encoder& e) { encode_clock_offset(e, c); });
-}
-
-void StreamWriter::utc_error(const UtcError& u) {
-  write_encoded(kUtcError, [&](Encoder& e) {
-    e.put(u.mono_ns);
-    e.put(u.bound_ns);
-  });
-}
+void StreamWriter::subject_begin(const SubjectBegin& s) { write_encoded(kSubjectBegin, [&](Encoder& e) { transfer(e, s); }); }
+void StreamWriter::subject_end(const SubjectEnd& s) { write_encoded(kSubjectEnd, [&](Encoder& e) { transfer(e, s); }); }
+void StreamWriter::note(const Note& n) { write_encoded(kNote, [&](Encoder& e) { transfer(e, n); }); }
+void StreamWriter::metadata(const Metadata& m) { write_encoded(kMetadata, [&](Encoder& e) { e(m); }); }
+void StreamWriter::anchor(const ClockAnchor& a) { write_encoded(kAnchor, [&](Encoder& e) { transfer(e, a); }); }
+void StreamWriter::clock_offset(const ClockOffset& c) { write_encoded(kClockOffset, [&](Encoder& e) { transfer(e, c); }); }
+void StreamWriter::utc_error(const UtcError& u) { write_encoded(kUtcError, [&](Encoder& e) { transfer(e, u); }); }
 
 void StreamWriter::close(const End& end) {
   if (fd_ < 0) return;
-  write_encoded(kEnd, [&](Encoder& e) {
-    put_anchor(e, end.anchor);
-    e.put_string(end.reason);
-  });
+  write_encoded(kEnd, [&](Encoder& e) { transfer(e, end); });
   ::close(fd_);
   fd_ = -1;
 }
@@ -379,58 +258,25 @@ void decode_records(Decoder& d, DecodedStream& s, bool values) {
 // add block types without breaking older readers.
 void decode_block(std::uint16_t type, std::span<const char> payload, DecodedStream& s, bool values) {
   Decoder d(payload.data(), payload.size());
+  auto add = [&](auto& list) { list.push_back(decode<typename std::remove_reference_t<decltype(list)>::value_type>(d)); };
   switch (type) {
-    case kSchema: s.sources.push_back(decode_source(d)); break;
+    case kSchema: add(s.sources); break;
     case kRecords: decode_records(d, s, values); break;
-    case kAnchor: s.anchors.push_back(get_anchor(d)); break;
-    case kSubjectBegin: {
-      SubjectBegin sb;
-      sb.time_ns = d.get<std::int64_t>();
-      sb.pid = d.get<std::uint32_t>();
-      sb.ppid = d.get<std::uint32_t>();
-      sb.rank = d.get<std::int32_t>();
-      sb.start_ns = d.get<std::int64_t>();
-      sb.command = d.get_string();
-      s.subjects.push_back(std::move(sb));
-      break;
-    }
-    case kSubjectEnd: {
-      SubjectEnd se;
-      se.time_ns = d.get<std::int64_t>();
-      se.pid = d.get<std::uint32_t>();
-      se.wait_status = d.get<std::int32_t>();
-      s.subject_ends.push_back(se);
-      break;
-    }
-    case kNote: {
-      Note n;
-      n.time_ns = d.get<std::int64_t>();
-      n.level = static_cast<NoteLevel>(d.get<std::uint8_t>());
-      n.source = d.get_string();
-      n.text = d.get_string();
-      s.notes.push_back(std::move(n));
-      break;
-    }
+    case kAnchor: add(s.anchors); break;
+    case kSubjectBegin: add(s.subjects); break;
+    case kSubjectEnd: add(s.subject_ends); break;
+    case kNote: add(s.notes); break;
     case kMetadata: {
-      auto n = d.get<std::uint32_t>();
-      for (std::uint32_t i = 0; i < n; ++i) {
-        auto k = d.get_string();
-        s.metadata.emplace_back(std::move(k), d.get_string());
-      }
+      Metadata m;  // whole or not at all, as decode() does
+      d(m);
+      s.metadata.insert(s.metadata.end(), m.begin(), m.end());
       break;
     }
-    case kProcessExit: s.process_exits.push_back(decode_exit(d)); break;
-    case kClockOffset: s.clock_offsets.push_back(decode_clock_offset(d)); break;
-    case kUtcError: {
-      UtcError u;
-      u.mono_ns = d.get<std::int64_t>();
-      u.bound_ns = d.get<std::int64_t>();
-      s.utc_errors.push_back(u);
-      break;
-    }
+    case kProcessExit: add(s.process_exits); break;
+    case kClockOffset: add(s.clock_offsets); break;
+    case kUtcError: add(s.utc_errors); break;
     case kEnd:
-      s.end.anchor = get_anchor(d);
-      s.end.reason = d.get_string();
+      s.end = decode<End>(d);
       s.closed = true;
       break;
     default: break;
@@ -448,7 +294,7 @@ constexpr std::size_t kHeaderReadAhead = 4 << 10;  // the header: listing stream
 Header decode_header_block(const std::string& name, std::span<const char> payload) {
   try {
     Decoder d(payload.data(), payload.size());
-    return decode_header(d);
+    return decode<Header>(d);
   } catch (const DecodeError& e) {
     throw StreamError(name + ": header block damaged at byte 16: " + e.what());
   }

@@ -25,7 +25,9 @@ std::vector<char> slurp(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-// A small stream: header, schema, 3 record blocks of 2 records, subjects, a note, end.
+// A small stream of every block type the collector writes: header, schema,
+// 3 record blocks of 2 records, subjects, a note, UTC errors, an anchor, a
+// clock offset, metadata, end.
 std::string write_sample_stream(const std::string& path) {
   Header h;
   h.host = "node7";
@@ -55,6 +57,8 @@ std::string write_sample_stream(const std::string& path) {
   w.utc_error({2050, 1'500'000});
   w.utc_error({2060, -1});
   w.subject_end({2100, 4242, 0});
+  w.anchor({2200, 1'700'000'000'000'002'200, 2201});
+  w.clock_offset({"node7", "node0", "stop", 2300, 1'700'000'000'000'002'300, -1500, 800, 450, 100, 2});
   w.metadata({{"command", "./app"}, {"user", "alice"}});
   w.close({{3000, 1'700'000'000'000'003'000, 3002}, "command exited"});
   return path;
@@ -120,6 +124,12 @@ TEST_CASE("a stream round-trips every block type") {
   CHECK(s.utc_errors[0].mono_ns == 2050);
   CHECK(s.utc_errors[0].bound_ns == 1'500'000);
   CHECK(s.utc_errors[1].bound_ns == -1);
+  REQUIRE(s.anchors.size() == 1);
+  CHECK(s.anchors[0].mono_after == 2201);
+  REQUIRE(s.clock_offsets.size() == 1);
+  CHECK(s.clock_offsets[0].reference_host == "node0");
+  CHECK(s.clock_offsets[0].offset_ns == -1500);
+  CHECK(s.clock_offsets[0].hops == 2);
   CHECK(s.metadata.size() == 2);
   CHECK(s.closed);
   CHECK(s.end.reason == "command exited");
@@ -298,5 +308,34 @@ TEST_CASE("a second pass may trust the first pass's CRC checks, and knows a chan
     out << 'x';
   }
   CHECK_FALSE(first == identity());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("the v1 layout is pinned: the same content gives the same bytes as when v1 was fixed") {
+  // Streams outlive the reducer that reads them: a change to any block's
+  // layout must come with a new format version, not go unnoticed.
+  auto path = write_sample_stream(temp_path("pinned.jps"));
+  ProcessExit x;  // what libjobperf-preload.so appends
+  x.kind = ExitKind::Killed;
+  x.pid = 4242, x.tid = 4243, x.ppid = 999, x.pgid = 4242, x.sid = 1, x.exec_generation = 2;
+  x.rank = 3, x.exit_code = -1, x.signal = 9, x.start_ns = 120, x.end_ns = 2090;
+  x.exe = "/bin/app", x.args = "./app --size 100", x.tags = "op:solve";
+  std::uint64_t n = 1;
+  for (auto* v : {&x.user_ns, &x.system_ns, &x.maxrss_kb, &x.minflt, &x.majflt, &x.inblock, &x.oublock,
+                  &x.voluntary_ctxt, &x.involuntary_ctxt, &x.rchar, &x.wchar, &x.syscr, &x.syscw, &x.read_bytes,
+                  &x.write_bytes, &x.cancelled_write_bytes, &x.run_ns, &x.wait_ns, &x.timeslices,
+                  &x.perf_task_clock_ns, &x.perf_instructions, &x.perf_cycles})
+    *v = n *= 3;
+  auto exit_block = encode_process_exit_block(x);
+  std::ofstream(path, std::ios::binary | std::ios::app).write(exit_block.data(), static_cast<std::streamsize>(exit_block.size()));
+  auto bytes = slurp(path);
+  CHECK(bytes.size() == 1214);
+  CHECK(jobperf::crc32c(bytes.data(), bytes.size()) == 0x77e184e3u);
+  auto s = read_stream(path);
+  CHECK(s.damage.empty());
+  REQUIRE(s.process_exits.size() == 1);
+  const auto& y = s.process_exits[0];
+  CHECK((y.kind == ExitKind::Killed && y.signal == 9 && y.tags == "op:solve" && y.exec_generation == 2));
+  CHECK(y.perf_cycles == x.perf_cycles);
   std::remove(path.c_str());
 }
