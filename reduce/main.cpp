@@ -2,26 +2,28 @@
 // parallel-HDF5 job file. Run it after the job, inside the allocation.
 #include <mpi.h>
 
-#include <boost/program_options.hpp>
-#include <cstdio>
 #include <filesystem>
-#include <iostream>
 
+#include "formats/command_line.hpp"
 #include "formats/locations.hpp"
 #include "reduce/reduce_job.hpp"
 
 namespace po = boost::program_options;
 namespace jr = jobperf::reduce;
+static_assert(jr::kUsage == jobperf::CommandLine::kUsageError, "the exit statuses --help lists");
 
 namespace {
 
-int run(int argc, char** argv, int rank) {
+int run(int argc, char** argv, bool speaking) {
   jr::ReduceOptions o;
   std::string job_id;
   double window_mib = static_cast<double>(o.window_bytes >> 20);
   long threads = 0;  // signed: a negative count is refused, not wrapped
-  po::options_description visible("Options");
-  visible.add_options()
+  jobperf::CommandLine cli("jobperf-reduce",
+                           "Usage: mpirun jobperf-reduce [options] [STREAM|DIR ...]\n"
+                           "Reads the raw streams (default: $JOBPERF_SCRATCH/jobperf/<job id>/) and writes one job file.\n"
+                           "Exit status: 0 complete, 1 failed, 2 usage, 3 partial (file written; problems listed in it).\n");
+  cli.options()
       ("output,o", po::value(&o.output), "job file to write (default: job-<job id>.h5)")
       ("job-id", po::value(&job_id), "job whose streams to reduce, from the default scratch location")
       ("bin", po::value(&o.bin_seconds), "seconds per bin of the job timeline (default: the sampling interval)")
@@ -36,52 +38,22 @@ int run(int argc, char** argv, int rank) {
        "threads per reducer rank (default, or 0: the CPUs it may run on, over the node's ranks that share them); "
        "with 2 or more, each group's writes overlap the next group's reading (give ranks two CPUs: mpirun "
        "--map-by slot:PE=2, srun -c 2)")
-      ("quiet,q", po::bool_switch(&o.quiet), "print only problems")
-      ("help,h", "print this help")
-      ("version", "print the version");
-  po::options_description all;
-  all.add(visible).add_options()("input", po::value(&o.inputs)->composing());
-  po::positional_options_description positional;
-  positional.add("input", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\nTry 'jobperf-reduce --help'.\n", e.what());
-    return jr::kUsage;
-  }
-  if (vm.count("help")) {
-    if (rank == 0)
-      std::cout << "Usage: mpirun jobperf-reduce [options] [STREAM|DIR ...]\n"
-                   "Reads the raw streams (default: $JOBPERF_SCRATCH/jobperf/<job id>/) and writes one job file.\n"
-                   "Exit status: 0 complete, 1 failed, 2 usage, 3 partial (file written; problems listed in it).\n\n"
-                << visible;
-    return 0;
-  }
-  if (vm.count("version")) {
-    if (rank == 0) std::printf("jobperf-reduce %s\n", JOBPERF_VERSION);
-    return 0;
-  }
-  o.compress = !vm.count("no-compress");
+      ("quiet,q", po::bool_switch(&o.quiet), "print only problems");
+  cli.inputs(po::value(&o.inputs)->composing(), -1);
+  if (int stop = cli.parse(argc, argv, speaking); stop != cli.kGoOn) return stop;
+  o.compress = !cli.given("no-compress");
   if (job_id.empty()) job_id = jobperf::batch_job_id().first;
   if (o.inputs.empty()) {
-    if (job_id.empty()) {
-      if (rank == 0) std::fprintf(stderr, "jobperf-reduce: give stream directories, --job-id, or run inside a batch job\n");
-      return jr::kUsage;
-    }
+    if (job_id.empty()) return cli.usage_error("give stream directories, --job-id, or run inside a batch job", speaking);
     o.inputs.push_back(jobperf::stream_directory(jobperf::default_scratch(), job_id));
   }
   // Each written so that NaN fails too.
   std::string wrong;
   if (!(window_mib > 0 && window_mib <= 1 << 20)) wrong = "--window must be more than 0 and at most 1048576 MiB";
-  if (vm.count("bin") && !(o.bin_seconds >= 1e-3 && o.bin_seconds <= 1e7))
+  if (cli.given("bin") && !(o.bin_seconds >= 1e-3 && o.bin_seconds <= 1e7))
     wrong = "--bin must be between 0.001 and 1e7 seconds";
   if (!(threads >= 0 && threads <= 4096)) wrong = "--threads must be between 1 and 4096 (0: as many as the rank's CPUs)";
-  if (!wrong.empty()) {
-    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", wrong.c_str());
-    return jr::kUsage;
-  }
+  if (!wrong.empty()) return cli.usage_error(wrong, speaking);
   o.window_bytes = static_cast<std::uint64_t>(window_mib * (1 << 20));
   o.threads = static_cast<std::size_t>(threads);
   if (o.output.empty()) {
@@ -98,7 +70,7 @@ int main(int argc, char** argv) {
   MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  int status = run(argc, argv, rank);
+  const int status = run(argc, argv, rank == 0);
   MPI_Finalize();
   return status;
 }
