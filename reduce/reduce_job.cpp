@@ -526,81 +526,95 @@ void plan_samples(Plan& plan, const std::vector<RowEntry>& sorted_rows, const st
   }
 }
 
-Plan plan_job(const Catalog& all, const ReduceOptions& options) {
-  Plan plan;
-  if (all.streams.empty() && !all.unreadable.empty()) {  // nothing to make a job file of
-    plan.errors = all.unreadable;
-    return plan;
-  }
+// The first and the last sample of the job, of any row; first > last if none.
+std::pair<std::int64_t, std::int64_t> sample_span(const Catalog& all) {
+  std::int64_t first = std::numeric_limits<std::int64_t>::max(), last = std::numeric_limits<std::int64_t>::min();
+  for (const auto& r : all.rows) first = std::min(first, r.first_ns), last = std::max(last, r.last_ns);
+  for (const auto& n : all.nodes) first = std::min(first, n.first_ns), last = std::max(last, n.last_ns);
+  return {first, last};
+}
+
+std::int64_t sampling_interval_ns(const Catalog& all) {
+  std::int64_t interval = 0;
+  for (const auto& s : all.streams) interval = std::max(interval, s.interval_ns);
+  return interval;
+}
+
+// Why these streams cannot make one job file, if they cannot: none readable,
+// several jobs, a rank on two hosts, or no samples at all.
+std::vector<std::string> refusals(const Catalog& all) {
+  if (all.streams.empty() && !all.unreadable.empty()) return all.unreadable;  // nothing to make a job file of
   std::set<std::string> job_ids;
   for (const auto& s : all.streams) job_ids.insert(s.job_id);
   if (job_ids.size() > 1) {
     std::string listing;
     for (const auto& s : all.streams) listing += "\n  " + s.path + ": job " + s.job_id;
-    plan.errors.push_back("streams of " + std::to_string(job_ids.size()) + " different jobs given; reduce one job at a time:" + listing);
-    return plan;
+    return {"streams of " + std::to_string(job_ids.size()) + " different jobs given; reduce one job at a time:" + listing};
   }
+  std::vector<std::string> errors;
   std::map<std::int32_t, const RowEntry*> seen_rank;
   for (const auto& r : all.rows) {
     if (r.rank < 0) continue;
     auto [it, fresh] = seen_rank.emplace(r.rank, &r);
     if (!fresh && it->second->host != r.host)
-      plan.errors.push_back("rank " + std::to_string(r.rank) + " appears on hosts " + it->second->host + " and " + r.host);
+      errors.push_back("rank " + std::to_string(r.rank) + " appears on hosts " + it->second->host + " and " + r.host);
   }
-  std::int64_t first = std::numeric_limits<std::int64_t>::max(), last = std::numeric_limits<std::int64_t>::min();
-  for (const auto& r : all.rows) first = std::min(first, r.first_ns), last = std::max(last, r.last_ns);
-  for (const auto& n : all.nodes) first = std::min(first, n.first_ns), last = std::max(last, n.last_ns);
-  if (all.rows.empty() || first > last) {
+  if (auto [first, last] = sample_span(all); all.rows.empty() || first > last) {
     std::string why;  // a collector killed early, or damage, is usually the reason
     for (const auto& s : all.streams)
       for (const auto& p : s.problems) why += "\n  " + p;
     for (const auto& u : all.unreadable) why += "\n  " + u;
-    plan.errors.push_back("empty job: the streams hold no process samples" + why);
-    return plan;
+    errors.push_back("empty job: the streams hold no process samples" + why);
   }
-  if (!plan.errors.empty()) return plan;
+  return errors;
+}
 
-  std::int64_t interval = 0;
-  for (const auto& s : all.streams) interval = std::max(interval, s.interval_ns);
-  auto& tl = plan.timeline;
-  tl.bin_ns = options.bin_seconds > 0 ? std::llround(options.bin_seconds * 1e9) : std::max<std::int64_t>(interval, 1'000'000);
+// Bins of --bin seconds (default: the sampling interval) over the job's
+// samples, first to last; a sample exactly on the last edge closes the last bin.
+Timeline timeline_of(const Catalog& all, const ReduceOptions& options) {
+  const auto [first, last] = sample_span(all);
+  Timeline tl;
+  tl.bin_ns = options.bin_seconds > 0 ? std::llround(options.bin_seconds * 1e9)
+                                      : std::max<std::int64_t>(sampling_interval_ns(all), 1'000'000);
   tl.start_ns = first;
-  // Bins cover [first, last]; a sample exactly on the last edge closes the last bin.
   tl.bins = static_cast<std::size_t>(std::max<std::int64_t>(1, (last - first + tl.bin_ns - 1) / tl.bin_ns));
+  return tl;
+}
 
-  auto& L = plan.layout;
-  L.compress = options.compress;
-  L.bin_seconds = tl.bin_seconds();
-  for (std::size_t b = 0; b < tl.bins; ++b) L.time_ns.push_back(tl.bin_start(b));
+// /ranks: one row per rank and stream, sorted. A rank whose work several
+// streams hold (wrapped steps of one batch script) has a row for each, told
+// apart by /ranks/stream.
+std::vector<RowEntry> plan_rank_rows(Plan& plan, const Catalog& all) {
   auto rows = all.rows;
-  // One row per rank and stream: a rank whose work several streams hold (wrapped steps of one
-  // batch script) has a row for each, told apart by /ranks/stream.
   std::sort(rows.begin(), rows.end(),
             [](auto& a, auto& b) { return std::tie(a.rank, a.host, a.stream) < std::tie(b.rank, b.host, b.stream); });
-  std::int64_t exit_status = 0;
-  for (const auto& r : rows) {
+  auto& L = plan.layout;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
     L.ranks.push_back(r.rank);
     L.rank_hosts.push_back(r.host);
     L.rank_streams.push_back(r.stream);
     L.rank_exit_status.push_back(r.exit_status);
-    if (r.rank < 0) continue;
-    if (r.exit_status < 0 && exit_status == 0) exit_status = -1;
-    if (r.exit_status > 0 && exit_status <= 0) exit_status = r.exit_status;
+    plan.rank_row[{r.rank, r.host, r.stream}] = i;
   }
-  for (std::size_t i = 0; i < rows.size(); ++i) plan.rank_row[{rows[i].rank, rows[i].host, rows[i].stream}] = i;
-  // A host's node samples come from one stream: several (job steps) would count it twice.
+  plan.rank_metrics = plan_metrics(all.sources, stream::Scope::Process);
+  L.rank_metrics = infos(plan.rank_metrics);
+  return rows;
+}
+
+// /nodes and /gpus. A host's node samples come from one stream: several (job
+// steps) would count them twice. Its devices (GPUs) come from that stream
+// too, with the metrics of the node sources they have samples of; returns
+// those sources.
+std::set<std::string> plan_node_and_gpu_rows(Plan& plan, const Catalog& all) {
+  auto& L = plan.layout;
   for (const auto& n : all.nodes) {
-    if (n.device >= 0) continue;  // devices go with their node's stream
+    if (n.device >= 0) continue;
     if (auto [it, fresh] = plan.node_stream.emplace(n.host, n.stream); !fresh) it->second = std::min(it->second, n.stream);
   }
   for (const auto& [host, stream] : plan.node_stream) L.nodes.push_back(host);
-  plan.sources = all.sources;
-  plan.rank_metrics = plan_metrics(all.sources, stream::Scope::Process);
   plan.node_metrics = plan_metrics(all.sources, stream::Scope::Node);
-  L.rank_metrics = infos(plan.rank_metrics);
   L.node_metrics = infos(plan.node_metrics);
-  // Devices (GPUs) one by one, from the stream that gives their host's node samples: the
-  // metrics of the node sources they have samples of.
   std::set<std::string> device_sources;
   for (const auto& n : all.nodes) {
     if (n.device < 0 || !plan.gives_node_samples(n.host, n.stream)) continue;
@@ -615,14 +629,45 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   for (const auto& m : plan.node_metrics)
     if (device_sources.count(m.source)) plan.gpu_metrics.push_back(m);
   L.gpu_metrics = infos(plan.gpu_metrics);
-  plan_samples(plan, rows, all.nodes, device_sources);
+  return device_sources;
+}
 
-  auto& info = L.info;
-  info.job_id = *job_ids.begin();
-  info.start_ns = first;
-  info.end_ns = last;
-  info.sample_interval_s = static_cast<double>(interval) * 1e-9;
-  info.exit_status = exit_status;
+// The job's exit status from its ranks': the first non-zero one, else -1 if
+// a rank was killed, else 0.
+std::int64_t job_exit_status(const std::vector<RowEntry>& rows) {
+  std::int64_t status = 0;
+  for (const auto& r : rows) {
+    if (r.rank < 0) continue;
+    if (r.exit_status < 0 && status == 0) status = -1;
+    if (r.exit_status > 0 && status <= 0) status = r.exit_status;
+  }
+  return status;
+}
+
+// Ranks the launcher announced but no stream holds: a node died, or a
+// collector never ran. (A sidecar's launcher variables count the sidecars,
+// not the job's ranks.)
+std::optional<std::string> missing_ranks(const Catalog& all) {
+  std::set<std::int32_t> seen;
+  for (const auto& r : all.rows) seen.insert(r.rank);
+  for (const auto& s : all.streams) {
+    if (s.world_size.empty() || s.mode != "wrapper") continue;
+    std::string list;
+    for (int r = 0; r < std::atoi(s.world_size.c_str()); ++r)
+      if (!seen.count(r)) list += (list.empty() ? "" : ",") + std::to_string(r);
+    if (list.empty()) return std::nullopt;
+    return "ranks missing (no stream holds them; the job had " + s.world_size + "): " + list;
+  }
+  return std::nullopt;
+}
+
+// /job: who, when, where, how collected, and what went wrong.
+jobfile::JobInfo describe_job(const Catalog& all, const std::vector<RowEntry>& rows) {
+  jobfile::JobInfo info;
+  info.job_id = all.streams.front().job_id;
+  std::tie(info.start_ns, info.end_ns) = sample_span(all);
+  info.sample_interval_s = static_cast<double>(sampling_interval_ns(all)) * 1e-9;
+  info.exit_status = job_exit_status(rows);
   std::set<std::string> hosts, modes;
   for (const auto& s : all.streams) {
     hosts.insert(s.host);
@@ -631,23 +676,29 @@ Plan plan_job(const Catalog& all, const ReduceOptions& options) {
   }
   // One damaged stream (a node's disk, a collector killed as it started) costs its ranks, not the job file.
   for (const auto& u : all.unreadable) info.problems.push_back(u + "; the stream is left out");
+  if (auto missing = missing_ranks(all)) info.problems.push_back(*missing);
   info.hosts.assign(hosts.begin(), hosts.end());
   for (const auto& m : modes) info.collection_mode += (info.collection_mode.empty() ? "" : ",") + m;
-  // Ranks the launcher announced but no stream holds: a node died, or a collector never ran.
-  for (const auto& s : all.streams) {
-    // A sidecar's launcher variables count the sidecars, not the job's ranks.
-    if (s.world_size.empty() || s.mode != "wrapper") continue;
-    std::vector<std::string> missing;
-    for (int r = 0; r < std::atoi(s.world_size.c_str()); ++r)
-      if (!seen_rank.count(r)) missing.push_back(std::to_string(r));
-    if (!missing.empty()) {
-      std::string list;
-      for (const auto& m : missing) list += (list.empty() ? "" : ",") + m;
-      info.problems.push_back("ranks missing (no stream holds them; the job had " + s.world_size + "): " + list);
-    }
-    break;
-  }
   if (!info.problems.empty()) info.status = "partial";
+  return info;
+}
+
+// The job file's layout and how this job's rows, metrics and samples fill it;
+// the same on every rank, from the gathered catalog.
+Plan plan_job(const Catalog& all, const ReduceOptions& options) {
+  Plan plan;
+  plan.errors = refusals(all);
+  if (!plan.errors.empty()) return plan;
+  plan.timeline = timeline_of(all, options);
+  plan.sources = all.sources;
+  auto& L = plan.layout;
+  L.compress = options.compress;
+  L.bin_seconds = plan.timeline.bin_seconds();
+  for (std::size_t b = 0; b < plan.timeline.bins; ++b) L.time_ns.push_back(plan.timeline.bin_start(b));
+  const auto rows = plan_rank_rows(plan, all);
+  const auto device_sources = plan_node_and_gpu_rows(plan, all);
+  plan_samples(plan, rows, all.nodes, device_sources);
+  L.info = describe_job(all, rows);
   return plan;
 }
 
