@@ -27,8 +27,12 @@ int main(int argc, char** argv) {
   int imbalanced_rank = -1, stalled_host = -1;
   long stall_from = 0, stall_to = 0;
   int gpus = 0, idle_host = -1, idle_gpu = -1;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     std::string o = argv[i];
+    if (i + 1 == argc) {  // an option without its value (or --help): write nothing
+      std::fprintf(stderr, "jobperf-test-make-streams: %s needs a value (see the top of make_streams.cpp)\n", o.c_str());
+      return 2;
+    }
     if (o == "--dir") dir = argv[i + 1];
     else if (o == "--job-id") job = argv[i + 1];
     else if (o == "--ranks") ranks = std::atoi(argv[i + 1]);
