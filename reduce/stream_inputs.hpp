@@ -1,0 +1,35 @@
+// The job's streams: which exist, who can read them, and which reducer
+// rank reads which.
+#pragma once
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace jobperf::reduce {
+
+// One stream file of the job.
+struct StreamFile {
+  std::string path;
+  std::uint64_t size;
+  std::vector<int> readers;  // ranks that can see it: scratch may be node-local
+  std::int32_t rank = -1;    // from its header: streams are ordered as the rows of /ranks
+  std::string host;
+};
+
+// Every rank lists `inputs` (stream files, or directories of them); the
+// union is every stream of the job, each with the ranks that saw it (scratch
+// may be node-local), ordered as the rows of /ranks. Identical on every rank
+// (collective). Inputs no rank can find, or directories without streams, are
+// added to `errors`.
+std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI_Comm comm,
+                                     std::vector<std::string>& errors);
+
+// The reducer rank of each stream (of `ranks`): contiguous runs of the
+// streams of about equal bytes, one per rank, so that each rank writes
+// blocks of consecutive rows; a stream the run's rank cannot see goes to the
+// least-loaded rank that can.
+std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks);
+
+}  // namespace jobperf::reduce

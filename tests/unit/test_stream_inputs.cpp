@@ -1,0 +1,51 @@
+// Which reducer rank reads which stream.
+#include <catch2/catch.hpp>
+#include <numeric>
+
+#include "reduce/stream_inputs.hpp"
+
+using jobperf::reduce::assign_streams;
+using jobperf::reduce::StreamFile;
+
+namespace {
+
+// `sizes` bytes each, readable by the ranks in `readers` (all of them if empty).
+std::vector<StreamFile> streams(const std::vector<std::uint64_t>& sizes, int ranks,
+                                const std::vector<std::vector<int>>& readers = {}) {
+  std::vector<StreamFile> out;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    StreamFile f{"s" + std::to_string(i) + ".jps", sizes[i], {}, static_cast<std::int32_t>(i), "node"};
+    if (readers.empty()) {
+      f.readers.resize(static_cast<std::size_t>(ranks));
+      std::iota(f.readers.begin(), f.readers.end(), 0);
+    } else {
+      f.readers = readers[i];
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("streams of equal size go to the ranks in contiguous runs of equal length", "[inputs]") {
+  CHECK(assign_streams(streams(std::vector<std::uint64_t>(8, 1000), 4), 4) == std::vector<int>{0, 0, 1, 1, 2, 2, 3, 3});
+  CHECK(assign_streams(streams(std::vector<std::uint64_t>(3, 1000), 1), 1) == std::vector<int>{0, 0, 0});
+}
+
+TEST_CASE("runs balance bytes, not streams", "[inputs]") {
+  // One stream as large as the other six together: it is a run of its own.
+  CHECK(assign_streams(streams({6000, 1000, 1000, 1000, 1000, 1000, 1000}, 2), 2) ==
+        std::vector<int>{0, 1, 1, 1, 1, 1, 1});
+}
+
+TEST_CASE("a stream on node-local scratch goes to a rank that can see it, the least loaded", "[inputs]") {
+  // Ranks 0 and 1 on one node, 2 and 3 on another; each node sees its own streams only.
+  const std::vector<std::vector<int>> readers{{0, 1}, {0, 1}, {0, 1}, {0, 1}, {2, 3}, {2, 3}, {2, 3}, {2, 3}};
+  CHECK(assign_streams(streams(std::vector<std::uint64_t>(8, 1000), 4, readers), 4) ==
+        std::vector<int>{0, 0, 1, 1, 2, 2, 3, 3});
+  // All streams on the second node: the first node's ranks have nothing to
+  // read, and the second node's two share the work evenly.
+  const std::vector<std::vector<int>> second{{2, 3}, {2, 3}, {2, 3}, {2, 3}};
+  CHECK(assign_streams(streams(std::vector<std::uint64_t>(4, 1000), 4, second), 4) == std::vector<int>{2, 3, 2, 3});
+}
