@@ -15,7 +15,6 @@
 #include <future>
 #include <map>
 #include <memory>
-#include <numeric>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -39,10 +38,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using stream::Aggregation;
-
-struct ReduceError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // ---------------------------------------------------------------- derived metrics
 
