@@ -107,7 +107,6 @@ for label in ("job", "job-uncompressed"):
 # A damaged shape claims more values than the file could hold (one claimed
 # 10^16): refused by name, not allocated. Made here as a dataset of that
 # shape whose chunks were never written.
-import shutil
 shutil.copy(f"{work}/seed/job.h5", f"{work}/huge.h5")
 with h5py.File(f"{work}/huge.h5", "r+") as f:
     attrs = dict(f["summary/ranks/cpu_utilization"].attrs)
