@@ -70,6 +70,50 @@ NameFileInCrash::~NameFileInCrash() {
   std::memset(crash_file, 0, sizeof crash_file);
 }
 
+namespace {
+struct sigaction loop_previous;
+char loop_note[5120];  // what the handler says, written beforehand (no allocation there)
+
+extern "C" void end_looping_read(int signal, siginfo_t* info, void*) {
+  if (info->si_code != SI_TIMER) {  // not our timer's (RLIMIT_CPU's, say): as if we were not here
+    sigaction(signal, &loop_previous, nullptr);
+    raise(signal);
+    return;
+  }
+  write_all(program_invocation_short_name);
+  write_all(loop_note);
+  _exit(1);
+}
+}  // namespace
+
+EndLoopingRead::EndLoopingRead(const std::string& what, double cpu_seconds) {
+  std::snprintf(loop_note, sizeof loop_note,
+                ": libhdf5 spent %g s of CPU reading %s%s%s: it loops forever on some damaged metadata, so the file "
+                "is damaged\n",
+                cpu_seconds, what.c_str(), crash_file[0] != '\0' ? " of " : "", crash_file);
+  struct sigevent event {};
+  event.sigev_notify = SIGEV_SIGNAL;
+  event.sigev_signo = SIGXCPU;
+  // No timer (the process has used up its quota): the read goes unguarded rather than refused.
+  if (timer_create(CLOCK_THREAD_CPUTIME_ID, &event, &timer_) != 0) return;
+  struct sigaction action {};
+  action.sa_sigaction = end_looping_read;
+  action.sa_flags = SA_SIGINFO;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGXCPU, &action, &loop_previous);
+  const auto whole = static_cast<time_t>(cpu_seconds);
+  struct itimerspec budget {};
+  budget.it_value = {whole, static_cast<long>((cpu_seconds - static_cast<double>(whole)) * 1e9)};
+  timer_settime(timer_, 0, &budget, nullptr);
+  armed_ = true;
+}
+
+EndLoopingRead::~EndLoopingRead() {
+  if (!armed_) return;
+  timer_delete(timer_);
+  sigaction(SIGXCPU, &loop_previous, nullptr);
+}
+
 Handle fixed_string_type(std::size_t length) {
   auto type = type_handle(H5Tcopy(H5T_C_S1), "copy string type");
   check(H5Tset_size(type, length > 0 ? length : 1), "size string type", 0);
@@ -121,7 +165,10 @@ std::string read_string_attribute(hid_t obj, const std::string& name) {
     H5Tset_size(type, H5T_VARIABLE);
     H5Tset_cset(type, H5Tget_cset(file_type));  // HDF5 converts no charsets
     char* p = nullptr;
-    check(H5Aread(attr, type, &p), "read attribute " + name, 0);
+    {
+      EndLoopingRead guard("attribute " + name);  // from a global heap, where damage can make libhdf5 loop
+      check(H5Aread(attr, type, &p), "read attribute " + name, 0);
+    }
     std::string s = p ? p : "";
     H5free_memory(p);
     return s;

@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -66,6 +67,27 @@ class NameFileInCrash {
 
  private:
   bool outermost_;
+};
+
+// libhdf5 1.10 loops forever on some damaged metadata: a global heap object
+// of size 0 (variable-length strings live in global heaps) stops its parser
+// from moving on. A read of one attribute takes microseconds of CPU, so one
+// that has taken seconds of it is that loop; slow storage never looks like
+// it, as a thread waiting for I/O uses no CPU. While one lives, such a read
+// ends the program (exit 1) naming what was read, and the file when a
+// NameFileInCrash names one: a campaign's analysis stops with the damaged
+// file's name instead of hanging until the batch system kills it.
+class EndLoopingRead {
+ public:
+  static constexpr double kCpuSeconds = 2.0;
+  explicit EndLoopingRead(const std::string& what, double cpu_seconds = kCpuSeconds);
+  ~EndLoopingRead();
+  EndLoopingRead(const EndLoopingRead&) = delete;
+  EndLoopingRead& operator=(const EndLoopingRead&) = delete;
+
+ private:
+  bool armed_ = false;
+  timer_t timer_{};
 };
 
 Handle fixed_string_type(std::size_t length);

@@ -1,11 +1,15 @@
 // The HDF5 layer's crash note: a crash while a file is read names the file,
-// then goes on to whatever handled the signal before.
+// then goes on to whatever handled the signal before; a read that loops on
+// the CPU ends the program naming the file.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "formats/hdf5_io.hpp"
 #include "tests/unit/fixtures.hpp"
@@ -70,4 +74,34 @@ TEST_CASE("a nested read's crash names the outer file") {
     raise(SIGBUS);
   }, status);
   CHECK(text.find("/outer.h5 (SIGBUS)") != std::string::npos);
+}
+
+TEST_CASE("a read that loops on the CPU ends the program, naming what it read and the file") {
+  int status = 0;
+  auto text = stderr_of_child([] {
+    jobperf::h5::NameFileInCrash note("/campaign/job-7.h5");
+    jobperf::h5::EndLoopingRead guard("attribute units", 0.05);
+    std::atomic<unsigned long> spins{0};
+    for (;;) spins.fetch_add(1, std::memory_order_relaxed);  // as libhdf5 does on a global heap object of size 0
+  }, status);
+  CHECK(text.find("spent 0.05 s of CPU reading attribute units of /campaign/job-7.h5") != std::string::npos);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 1));
+}
+
+TEST_CASE("a read waiting for its storage is not ended, and the handler before is back") {
+  int status = 0;
+  auto text = stderr_of_child([] {
+    struct sigaction mine {}, seen {};
+    mine.sa_handler = ignore_signal;
+    sigemptyset(&mine.sa_mask);
+    sigaction(SIGXCPU, &mine, nullptr);
+    {
+      jobperf::h5::EndLoopingRead guard("attribute units", 0.05);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // wall time, not CPU time
+    }
+    sigaction(SIGXCPU, nullptr, &seen);
+    _exit(seen.sa_handler == ignore_signal ? 0 : 2);
+  }, status);
+  CHECK(text.empty());
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
