@@ -3,8 +3,10 @@
 # job files with bytes flipped, overwritten, inserted, cut or torn off. The
 # reduce must never crash: it writes a partial job file naming the damaged
 # stream, or fails naming it; export, report and analyze must cope with
-# damaged values or fail naming the job file. Under the ASan/UBSan build this also checks that
-# no damage makes the readers touch memory they should not.
+# damaged values or fail naming the job file, and end naming it where
+# damaged HDF5 metadata crashes libhdf5 or makes it loop. Under the ASan/UBSan
+# build this also checks that no damage makes our code touch memory it
+# should not.
 source "$(dirname "$0")/lib.sh"
 
 "$bin/jobperf-test-make-streams" --dir "$work/seed/synthetic" --ranks 4 --hosts 2 --samples 60 --job-id fz \
