@@ -159,9 +159,11 @@ std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::Camp
     for (const auto& other : c.jobs)
       if (other.group == job.group && !other.outlier) reference = std::max(reference, other.modified_z[f]);
     double ratio = reference > 0 ? job.modified_z[f] / reference : std::numeric_limits<double>::infinity();
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%s %s (modified z %.1f, %.1fx the reference jobs' largest)",
-                  c.feature_names[f].c_str(), format_value(job.features[f]).c_str(), job.modified_z[f], ratio);
+    // The ratio is of scores, not of values: say so, with the score it is against.
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "%s %s (modified z %.1f: %.1fx the largest among the group's normal jobs, %.2f)",
+                  c.feature_names[f].c_str(), format_value(job.features[f]).c_str(), job.modified_z[f], ratio,
+                  reference);
     ranked.emplace_back(ratio, buf);
   }
   std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
