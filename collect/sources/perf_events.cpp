@@ -2,7 +2,9 @@
 // context switches, migrations, page faults) always; hardware events from
 // share/events/<microarchitecture>.events (or --events) where the PMU
 // answers. Events are named as libpfm4 strings (PAPI presets accepted) and
-// encoded with libpfm4.
+// encoded with libpfm4. Kernel and user code are counted where that is
+// allowed, else user code alone, leaving out the events that happen only in
+// kernel code (share/events marks them kernel-only): they would read 0.
 //
 // Wrapper mode: the command the collector starts gets its groups before its
 // exec, with inherit: every descendant process and thread is counted from its
@@ -18,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -59,8 +62,13 @@ EventSet read_event_set(const std::string& path) {
     }
     if (section.empty() && first == "pmu" && words >> second) set.pmu = second;
     if (section == "[events]") {
-      if (!(words >> second)) throw std::runtime_error(path + ": event line '" + line + "' wants 'field libpfm4-event'");
+      if (!(words >> second))
+        throw std::runtime_error(path + ": event line '" + line + "' wants 'field libpfm4-event [kernel-only]'");
       set.events.push_back({first, second});
+      if (std::string flag; words >> flag) {
+        if (flag != "kernel-only") throw std::runtime_error(path + ": event line '" + line + "': unknown flag '" + flag + "'");
+        set.kernel_only.push_back(first);
+      }
     }
   }
   return set;
@@ -117,7 +125,14 @@ class PerfEventsSource final : public MetricSource {
     auto software = read_event_set(find_share_file("events/software.events"));
     add_events(software.events, software_);
     if (software_.empty()) return "no software event could be encoded";
-    if (auto why = probe(software_); !why.empty()) return why;
+    if (!probe(software_).empty()) {  // kernel code may not be counted here: user level, then
+      kernel_too_ = false;
+      software_.clear();
+      std::erase_if(software.events, [&](const auto& e) { return std::ranges::count(software.kernel_only, e.first) > 0; });
+      add_events(software.events, software_);
+      if (auto why = probe(software_); !why.empty()) return why;
+      warnings_.push_back(user_level_only_note(software.kernel_only));
+    }
 
     add_events(requested_hardware(), hardware_);
     if (!hardware_.empty()) {
@@ -196,9 +211,21 @@ class PerfEventsSource final : public MetricSource {
     return read_event_set(path).events;
   }
 
+  // Counting kernel code too needs perf_event_paranoid <= 1 or CAP_PERFMON
+  // (root has it), so it is what open() tries first; user level always works.
+  std::string user_level_only_note(const std::vector<std::string>& left_out) const {
+    std::string note = "user-level counts only (perf_event_paranoid " + std::to_string(paranoid_) +
+                       ", no CAP_PERFMON): task_clock leaves out system time";
+    if (!left_out.empty()) {
+      note += "; left out, as they happen only in kernel code:";
+      for (const auto& field : left_out) note += " " + field;
+      note += " (procfs's voluntary and involuntary switches still count context switches)";
+    }
+    return note;
+  }
+
   void add_events(const std::vector<std::pair<std::string, std::string>>& wanted, std::vector<Event>& into) {
-    // Kernel counts need perf_event_paranoid <= 1 (or CAP_PERFMON); user counts always work.
-    const int plm = paranoid_ <= 1 ? PFM_PLM0 | PFM_PLM3 : PFM_PLM3;
+    const int plm = kernel_too_ ? PFM_PLM0 | PFM_PLM3 : PFM_PLM3;
     for (const auto& [field, name] : wanted) {
       Event e{field, name, {}};
       pfm_perf_encode_arg_t arg{};
@@ -299,6 +326,7 @@ class PerfEventsSource final : public MetricSource {
 
   SourceConfig config_;
   int paranoid_ = 2;
+  bool kernel_too_ = true;  // count kernel code as well as user code
   std::string arch_;
   std::vector<Event> software_, hardware_;
   std::vector<std::string> warnings_;

@@ -13,11 +13,14 @@ namespace jobperf::collect {
 double scale_multiplexed(std::uint64_t raw, std::uint64_t enabled, std::uint64_t running);
 
 // share/events/<name>.events: the libpfm4 PMU it is for, and its events as
-// (field, libpfm4 event string). The [metrics] section is the reducer's.
+// (field, libpfm4 event string); the fields marked `kernel-only`, whose
+// events happen only in kernel code (a count of user level alone is always
+// 0). The [metrics] section is the reducer's.
 struct EventSet {
   std::string path;
   std::string pmu;
   std::vector<std::pair<std::string, std::string>> events;
+  std::vector<std::string> kernel_only;
 };
 EventSet read_event_set(const std::string& path);
 

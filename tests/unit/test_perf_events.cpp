@@ -1,8 +1,11 @@
 // The perf_event source: multiplex scaling, every shipped event set (encoded
-// with libpfm4 for its own PMU, whatever this machine's CPU), and software
-// events counting a real process, threads started later included.
+// with libpfm4 for its own PMU, whatever this machine's CPU), software
+// events counting a real process, threads started later included, and
+// user-level counting where kernel code may not be counted.
+#include <linux/capability.h>
 #include <perfmon/pfmlib_perf_event.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 #include <vector>
@@ -159,4 +163,65 @@ TEST_CASE("perf: software events count a process and the threads it starts later
   waitpid(child, nullptr, 0);
   CHECK(last["task_clock"] >= 0.39e9);  // 0.2 s of CPU in the main thread + 0.2 s in the later thread
   CHECK(last["page_faults"] >= 1000);
+  // Counted in kernel code (where allowed): the join blocked, a switch. At user level alone it would read 0.
+  if (last.contains("context_switches")) CHECK(last["context_switches"] >= 1);
+}
+
+namespace {
+// Drops the capabilities that allow counting kernel code (CAP_PERFMON, and
+// CAP_SYS_ADMIN, which implies it), as an unprivileged user lacks them.
+void drop_perf_capabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &header, data) != 0) return;
+  for (unsigned cap : {unsigned{CAP_SYS_ADMIN}, unsigned{CAP_PERFMON}}) {
+    data[cap / 32].effective &= ~(1u << (cap % 32));
+    data[cap / 32].permitted &= ~(1u << (cap % 32));
+  }
+  syscall(SYS_capset, &header, data);
+}
+}  // namespace
+
+TEST_CASE("perf: where kernel code may not be counted, the events only it has are left out, not read as 0") {
+  int paranoid = 2;
+  std::ifstream("/proc/sys/kernel/perf_event_paranoid") >> paranoid;
+  int status = 0;
+  auto said = test::output_of_child([](int out) {
+    drop_perf_capabilities();
+    auto source = make_perf_events_source(SourceConfig{});
+    std::string text = "why: " + source->open() + "\nfields:";
+    for (const auto& f : source->describe().fields) text += " " + f.name;
+    text += "\n";
+    for (const auto& w : source->warnings()) text += "warning: " + w + "\n";
+    if (write(out, text.data(), text.size()) != static_cast<ssize_t>(text.size())) _exit(1);
+  }, status);
+  INFO(said);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  const auto from = said.find("fields:");
+  const auto fields = from == std::string::npos ? "" : said.substr(from, said.find('\n', from) - from);
+  if (paranoid >= 3) {  // Debian's level: no perf_event_open at all without CAP_PERFMON
+    CHECK(said.find("why: \n") == std::string::npos);
+  } else if (paranoid == 2) {  // user level only
+    CHECK(said.find("why: \n") != std::string::npos);
+    CHECK(fields.rfind("fields: task_clock page_faults", 0) == 0);  // then the CPU's hardware events, if any
+    CHECK(fields.find("context_switches") == std::string::npos);
+    CHECK(fields.find("cpu_migrations") == std::string::npos);
+    CHECK(said.find("warning: user-level counts only (perf_event_paranoid 2, no CAP_PERFMON): task_clock leaves out "
+                    "system time; left out, as they happen only in kernel code: context_switches cpu_migrations") !=
+          std::string::npos);
+  } else {  // kernel code may be counted by anyone
+    CHECK(fields.find(" context_switches") != std::string::npos);
+    CHECK(said.find("user-level counts only") == std::string::npos);
+  }
+}
+
+TEST_CASE("perf: an event set's flags are read, and an unknown one is refused") {
+  const auto path = (std::filesystem::temp_directory_path() / ("jobperf-flags-" + std::to_string(getpid()) + ".events")).string();
+  std::ofstream(path) << "pmu perf\n[events]\ncs perf::CONTEXT-SWITCHES kernel-only\npf perf::PAGE-FAULTS\n";
+  auto set = read_event_set(path);
+  CHECK(set.events.size() == 2);
+  CHECK(set.kernel_only == std::vector<std::string>{"cs"});
+  std::ofstream(path) << "pmu perf\n[events]\ncs perf::CONTEXT-SWITCHES kernel_only\n";
+  CHECK_THROWS_WITH(read_event_set(path), Catch::Contains("unknown flag 'kernel_only'"));
+  std::filesystem::remove(path);
 }
