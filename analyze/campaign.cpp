@@ -9,6 +9,7 @@
 #include <map>
 
 #include "analyze/outliers.hpp"
+#include "analyze/read_apart.hpp"
 #include "formats/byte_codec.hpp"
 #include "reduce/exchange.hpp"
 
@@ -45,6 +46,47 @@ Inputs list_job_files(const std::vector<std::string>& inputs) {
 // What a rank sends to rank 0 about each job it read.
 void transfer(auto& io, MessageOf<jobfile::JobSummary> auto& j) {
   io(j.path, j.info.job_id, j.info.job_name, j.info.start_ns, j.info.end_ns, j.rank_count, j.job_stats);
+}
+
+// One file's read, as the reading child sends it: a job's summary, why the
+// file cannot be read, or nothing (an earlier analysis in the same tree).
+enum class Read : std::uint8_t { Job, Error, Skipped };
+
+std::vector<char> read_one(const std::string& path) {
+  std::vector<char> bytes;
+  Encoder e(bytes);
+  try {
+    if (jobfile::is_campaign_file(path)) {
+      e(Read::Skipped);
+    } else {
+      auto job = jobfile::read_job_summary(path);
+      e(Read::Job);
+      transfer(e, job);
+    }
+  } catch (const std::exception& ex) {
+    bytes.clear();
+    e(Read::Error, std::string(ex.what()));
+  }
+  return bytes;
+}
+
+// These files' summaries, and why some could not be read; read apart, so
+// that a file which crashes libhdf5 is left out rather than ending the analysis.
+std::pair<std::vector<jobfile::JobSummary>, std::vector<std::string>> read_summaries(const std::vector<std::string>& paths) {
+  std::vector<jobfile::JobSummary> jobs;
+  std::vector<std::string> errors;
+  for (const auto& [bytes, died] : read_apart(paths, read_one)) {
+    if (!died.empty()) {
+      errors.push_back(died);
+      continue;
+    }
+    Decoder d(bytes.data(), bytes.size());
+    Read kind{};
+    d(kind);
+    if (kind == Read::Job) transfer(d, jobs.emplace_back());
+    if (kind == Read::Error) d(errors.emplace_back());
+  }
+  return {std::move(jobs), std::move(errors)};
 }
 
 double stat_or_zero(const jobfile::JobSummary& job, const std::string& metric, jobfile::Stat stat) {
@@ -180,17 +222,10 @@ int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
   auto inputs = list_job_files(options.inputs);
   std::vector<char> mine;
   Encoder e(mine);
-  std::vector<jobfile::JobSummary> read;
-  std::vector<std::string> errors;
-  for (std::size_t i = static_cast<std::size_t>(rank); i < inputs.files.size(); i += static_cast<std::size_t>(size)) {
-    const auto& path = inputs.files[i];
-    try {
-      if (jobfile::is_campaign_file(path)) continue;  // an earlier analysis in the same tree
-      read.push_back(jobfile::read_job_summary(path));
-    } catch (const std::exception& ex) {
-      errors.push_back(ex.what());
-    }
-  }
+  std::vector<std::string> paths;
+  for (std::size_t i = static_cast<std::size_t>(rank); i < inputs.files.size(); i += static_cast<std::size_t>(size))
+    paths.push_back(inputs.files[i]);
+  auto [read, errors] = read_summaries(paths);
   e.each(read, [&](auto& j) { transfer(e, j); });
   e(errors);
   auto blobs = gather_to_root(mine, comm);
