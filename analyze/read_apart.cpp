@@ -54,7 +54,8 @@ std::string how_it_died(int status) {
 
 std::vector<ReadApart> read_apart(const std::vector<std::string>& paths, const ReadOne& read_one) {
   std::vector<ReadApart> out(paths.size());
-  H5open();  // once, here: the children inherit the library ready
+  // Started here, once: parallel HDF5's start-up calls MPI, which a forked child must not.
+  H5open();
   for (std::size_t next = 0; next < paths.size();) {
     int pipe_fds[2];
     const pid_t child = pipe(pipe_fds) == 0 ? fork() : -1;
