@@ -55,9 +55,11 @@ struct State {
   bool threads = false;
 };
 State g;
-// Copied at load (the program may change its environment). A plain array: a
-// std::string would be destroyed by exit() before the on_exit handler ran.
+// Copied at load (the program may change its environment, and a process's
+// tags are those it started with). Plain arrays: a std::string would be
+// destroyed by exit() before the on_exit handler ran.
 char g_stream[4096];
+char g_tags[4096];
 
 // perf counters of this process (JOBPERF_PRELOAD_PERF=1); -1 where unavailable.
 int g_perf[3] = {-1, -1, -1};
@@ -156,10 +158,14 @@ void fill_self(ProcessExit& x, const char* proc_dir, int who) {
   while (!x.args.empty() && x.args.back() == '\0') x.args.pop_back();
   for (auto& c : x.args)
     if (c == '\0') c = ' ';
-  if (const char* tags = std::getenv("JOBPERF_TAGS")) x.tags = tags;
+  x.tags = g_tags;
   rusage ru{};
   getrusage(who, &ru);
   fill_rusage(x, ru);
+  // The peak of this image's own memory: ru_maxrss also holds the memory of
+  // the image that exec replaced (a small tool started by a large program
+  // would show the program's peak).
+  if (auto peak_kb = value_after(read_small_file("/proc/self/status"), "VmHWM:")) x.maxrss_kb = peak_kb;
   auto io = read_small_file((std::string(proc_dir) + "/io").c_str());
   x.rchar = value_after(io, "rchar:");
   x.wchar = value_after(io, "wchar:");
@@ -253,6 +259,8 @@ void record_reaped(pid_t pid, int status, const rusage* ru) {
   x.rank = rank_from_environment();
   x.end_ns = jobperf::stream::monotonic_ns();
   if (ru) fill_rusage(x, *ru);
+  // The child's own tags are gone with it: it most likely had the
+  // environment its parent has now.
   if (const char* tags = std::getenv("JOBPERF_TAGS")) x.tags = tags;
   append(x);
 }
@@ -308,6 +316,7 @@ __attribute__((constructor)) void on_load() {
   errno = saved;
   if (stream.empty() || stream.size() >= sizeof g_stream) return;
   std::strcpy(g_stream, stream.c_str());
+  if (const char* tags = std::getenv("JOBPERF_TAGS")) std::strncpy(g_tags, tags, sizeof g_tags - 1);
   g.active = true;
   g.pid = getpid();
   g.start_ns = process_start_ns();

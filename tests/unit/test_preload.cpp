@@ -144,6 +144,30 @@ TEST_CASE("preload: many processes starting the stream at once leave one header 
   }
 }
 
+TEST_CASE("preload: a process's tags and peak memory are its own, not its parent's") {
+  // The parent holds 100 MB and then retags itself before it ends; the
+  // /bin/true it starts inherits the old tags. rusage's ru_maxrss of the
+  // exec'd child counts the parent's memory (the kernel carries the mm it
+  // replaced into it): /bin/true "used" 100 MB.
+  auto stream = temp_stream("own");
+  run_preloaded(stream, "",
+                "/bin/bash -c 'x=$(head -c 100000000 /dev/zero | tr \"\\0\" a); /bin/true; "
+                "export JOBPERF_TAGS=op:changed; echo ${#x}'");
+  auto s = read_stream(stream);
+  const ProcessExit *parent = nullptr, *child = nullptr;
+  for (const auto& x : s.process_exits) {
+    if (x.exe == "/usr/bin/true") child = &x;
+    if (x.exe == "/usr/bin/bash" && x.args.find("head -c") != std::string::npos) parent = &x;
+  }
+  REQUIRE(parent);
+  REQUIRE(child);
+  CHECK(parent->maxrss_kb > 90'000);
+  CHECK(child->maxrss_kb < 20'000);
+  CHECK(parent->tags == "op:test");  // as it started, whatever it set later
+  CHECK(child->tags == "op:test");
+  fs::remove(stream);
+}
+
 TEST_CASE("preload: without a stream to write it does nothing") {
   CHECK(std::system("env LD_PRELOAD=" JOBPERF_PRELOAD_LIBRARY " /bin/sh -c 'exit 3'") >> 8 == 3);
 }
