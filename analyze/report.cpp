@@ -157,6 +157,75 @@ std::vector<std::string> outlier_reasons(const std::string& job_file) {
   return reason ? reason->text : std::vector<std::string>{};
 }
 
+// One cell of a table read from the job file: text as it is, times in
+// seconds since the job's start, other numbers short ("–" where missing).
+std::string table_cell(const jobfile::TableColumn* c, std::size_t i, std::int64_t job_start_ns) {
+  if (!c) return "–";
+  switch (c->kind) {
+    case jobfile::TableColumn::Text: return escape(c->text[i]);
+    case jobfile::TableColumn::Integer:
+      if (!c->is_time()) return number(static_cast<double>(c->integers[i]));
+      return c->integers[i] == jobfile::kMissingTime ? "–" : number(static_cast<double>(c->integers[i] - job_start_ns) * 1e-9);
+    default: return number(c->reals[i]);
+  }
+}
+
+// EPMT's view of a job, from the exit records (--preload): what each
+// operation (JOBPERF_TAGS) cost, then the processes that used the most CPU,
+// failed and killed ones marked, so a runaway or failing helper stands out.
+std::string processes_html(const std::string& job_file, std::int64_t job_start_ns) {
+  auto processes = jobfile::read_table(job_file, jobfile::JobTable::Processes);
+  const auto* exe = column(processes, "exe");
+  if (!exe || exe->text.empty()) return "";
+  const std::size_t count = exe->text.size();
+  std::ostringstream b;
+  b << "<h2>Operations (by JOBPERF_TAGS)</h2><table>"
+    << row({"tags", "processes", "duration [s]", "user [s]", "system [s]", "read [bytes]", "written [bytes]",
+            "max RSS [bytes]"}, true);
+  auto tags = jobfile::read_table(job_file, jobfile::JobTable::TagSums);
+  if (const auto* tag = column(tags, "tags"))
+    for (std::size_t i = 0; i < tag->text.size(); ++i) {
+      std::vector<std::string> cells = {tag->text[i].empty() ? "(untagged)" : escape(tag->text[i])};
+      for (const char* name : {"processes", "duration", "user_time", "system_time", "read_bytes", "write_bytes", "max_rss"})
+        cells.push_back(table_cell(column(tags, name), i, job_start_ns));
+      b << row(cells);
+    }
+  b << "</table>\n";
+
+  const auto* user = column(processes, "user_time");
+  const auto* system = column(processes, "system_time");
+  const auto* kind = column(processes, "kind");
+  const auto* exit_code = column(processes, "exit_code");
+  const auto* signal = column(processes, "signal");
+  auto cpu = [&](std::size_t i) { return (user ? user->reals[i] : 0) + (system ? system->reals[i] : 0); };
+  auto killed = [&](std::size_t i) { return kind && kind->text[i] == "killed"; };
+  auto failed = [&](std::size_t i) { return !killed(i) && exit_code && exit_code->integers[i] != 0; };
+  std::vector<std::size_t> order(count);
+  std::size_t failures = 0, kills = 0;
+  for (std::size_t i = 0; i < count; ++i) order[i] = i, failures += failed(i), kills += killed(i);
+  constexpr std::size_t kShown = 25;
+  const std::size_t shown = std::min(count, kShown);
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(),
+                    [&](std::size_t a, std::size_t b) { return cpu(a) > cpu(b); });
+  b << "<h2>Processes</h2><p>" << count << " process(es) recorded, " << failures << " exited with a non-zero code, "
+    << kills << " killed by a signal" << (count > shown ? "; the " + std::to_string(shown) + " that used the most CPU:" : ":")
+    << "</p><table>"
+    << row({"host", "rank", "executable", "tags", "depth", "exit", "start [s]", "end [s]", "user [s]", "system [s]",
+            "max RSS [bytes]", "read [bytes]", "written [bytes]"}, true);
+  for (std::size_t k = 0; k < shown; ++k) {
+    const std::size_t i = order[k];
+    std::vector<std::string> cells;
+    for (const char* name : {"host", "rank", "exe", "tags", "depth"})
+      cells.push_back(table_cell(column(processes, name), i, job_start_ns));
+    cells.push_back(killed(i) ? "signal " + table_cell(signal, i, job_start_ns) : table_cell(exit_code, i, job_start_ns));
+    for (const char* name : {"start_time", "end_time", "user_time", "system_time", "maxrss", "rchar", "wchar"})
+      cells.push_back(table_cell(column(processes, name), i, job_start_ns));
+    b << row(cells, false, failed(i) || killed(i) ? "outlier" : nullptr);
+  }
+  b << "</table>\n";
+  return b.str();
+}
+
 }  // namespace
 
 std::string job_report_html(const std::string& path) {
@@ -218,7 +287,7 @@ std::string job_report_html(const std::string& path) {
     for (auto [m, stat] : columns) cells.push_back(number(summary.values[m][r * jobfile::kStatCount + stat]));
     b << row(cells);
   }
-  b << "</table>\n";
+  b << "</table>\n" << processes_html(path, info.start_ns);
   return page("jobperf: job " + info.job_id, b.str());
 }
 

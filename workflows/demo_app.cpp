@@ -1,9 +1,14 @@
 // jobperf-demo-app: a small, honest MPI workload for the quickstart and the
 // end-to-end tests. Each rank computes (a dense dot-product loop) for about
 // --seconds, synchronises with MPI_Allreduce every step, and writes
-// --write-mib MiB to a file of its own. --slow-rank R gives rank R
+// --write-mib MiB to a file of its own, which a short-lived child process
+// (cksum, tagged "checksum") then reads back: what the exit records of
+// jobperf-collect --preload are for. --slow-rank R gives rank R
 // --slow-factor times the work, to show in-job imbalance.
+#include <fcntl.h>
 #include <mpi.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
@@ -11,6 +16,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+extern char** environ;
 
 namespace {
 
@@ -22,6 +29,22 @@ double compute(double seconds) {
     for (int rep = 0; rep < 200; ++rep)
       for (std::size_t i = 0; i < a.size(); ++i) acc += a[i] * b[i];
   return acc;
+}
+
+// Checksums the file in a child process, as a job's post-processing step
+// would; its output is not wanted, only its existence in the exit records.
+void checksum_in_child(const std::string& path) {
+  setenv("JOBPERF_TAGS", "checksum", 1);  // for the child: a process keeps the tags it started with
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  char* argv[] = {const_cast<char*>("cksum"), const_cast<char*>(path.c_str()), nullptr};
+  pid_t pid = 0;
+  int status = 0;
+  if (posix_spawnp(&pid, "cksum", &actions, nullptr, argv, environ) != 0 || waitpid(pid, &status, 0) != pid ||
+      !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    std::fprintf(stderr, "jobperf-demo-app: cksum %s failed\n", path.c_str());
+  posix_spawn_file_actions_destroy(&actions);
 }
 
 }  // namespace
@@ -61,6 +84,7 @@ int main(int argc, char** argv) {
     if (FILE* f = std::fopen(path.c_str(), "wb")) {
       for (long m = 0; m < write_mib; ++m) std::fwrite(block.data(), 1, block.size(), f);
       std::fclose(f);
+      checksum_in_child(path);
       std::remove(path.c_str());
     }
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jobperf quickstart: installs the dependencies, builds, and measures a real
 # 4-rank MPI job end to end on this machine:
-#   collect (wrapper mode) -> reduce (parallel HDF5) -> analyze (a campaign of
+#   collect (wrapper mode, every process recorded at its end) -> reduce (parallel HDF5) -> analyze (a campaign of
 #   6 runs, one of them slow) -> report (HTML).
 # Usage: workflows/quickstart.sh [OUTPUT_DIR]   (default: ./jobperf-demo)
 set -euo pipefail
@@ -27,7 +27,8 @@ echo "== running 6 demo jobs of 4 MPI ranks under jobperf-collect (job 6 has a s
 for i in 1 2 3 4 5 6; do
   slow=()
   [ "$i" -eq 6 ] && slow=(--slow-rank 2 --slow-factor 4)
-  "${mpirun[@]}" -np 4 "$bin/jobperf-collect" --quiet --job-id "demo-$i" --job-name demo --interval 0.25 -- \
+  "${mpirun[@]}" -np 4 -x JOBPERF_TAGS=solver "$bin/jobperf-collect" --quiet --preload \
+    --job-id "demo-$i" --job-name demo --interval 0.25 -- \
     "$bin/jobperf-demo-app" --seconds 1.5 --write-mib 16 --dir "$out" "${slow[@]}"
   "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --quiet --job-id "demo-$i" -o "$out/demo-$i.h5"
 done

@@ -31,6 +31,11 @@ tags = h5py.File(sys.argv[1])["processes/by_tag"]
 assert tags["processes"][:].sum() == len(exe)
 print(f"ok: /processes has {len(exe)} rows with their parents; /processes/by_tag adds them up")
 PY
+expect_status 0 "report draws a job with processes" "$bin/jobperf-report" "$work/pre1.h5" -o "$work/pre1.html"
+grep -q "12 process(es) recorded, 2 exited with a non-zero code, 2 killed by a signal" "$work/pre1.html" ||
+  fail "the report does not count the processes, failed and killed"
+grep -q "<td class='l'>(untagged)</td><td>12</td>" "$work/pre1.html" || fail "the report has no operations table"
+[ "$(grep -o "<tr class='outlier'>" "$work/pre1.html" | wc -l)" -eq 4 ] || fail "the report does not mark the 4 failed processes"
 
 # 2. A job script: eval the settings; what it starts from then on is recorded
 #    (the script's own shell was running before: it is not).
