@@ -363,10 +363,12 @@ void RowCombiner::emit(std::int64_t t) {
     const auto& row = rows_[r];
     const auto& fields = process_specs_[k].fields;
     const std::size_t nf = fields.size();
-    if (series.time_ns.empty() && row.start_ns < t) {  // the rank's counters start at zero
+    if (series.time_ns.empty() && row.start_ns < t) {  // the rank's counters start at zero; its gauges are not known yet
       series.time_ns.push_back(utc(row.start_ns));
-      for (std::size_t f = 0; f < nf; ++f)
-        series.fields[f].push_back(fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0);
+      for (std::size_t f = 0; f < nf; ++f) {
+        const auto a = fields[f].aggregation;
+        series.fields[f].push_back(a == Aggregation::Counter || a == Aggregation::TreeCounter ? 0.0 : kNaN);
+      }
     }
     series.time_ns.push_back(t_utc);
     if (const auto* only = row.members.size() == 1 ? &row.members[0]->sources[k] : nullptr;
@@ -378,10 +380,12 @@ void RowCombiner::emit(std::int64_t t) {
     // Member by member, each one's values in order: the inner loop reads one array.
     sums_.resize(nf);
     for (std::size_t f = 0; f < nf; ++f) sums_[f] = fields[f].aggregation == Aggregation::Attribute ? kNaN : 0.0;
+    bool any_alive = false;
     for (const auto* p : row.members) {
       const auto& st = p->sources[k];
       if (!st.sampled) continue;
       const bool alive = p->end_ns > t, not_absorbed = t < st.absorbed_at;
+      any_alive = any_alive || alive;
       const std::size_t n = std::min(nf, st.last.size());
       for (std::size_t f = 0; f < n; ++f) {
         const double v = stream::raw_to_double(st.last[f], fields[f].type);
@@ -399,7 +403,10 @@ void RowCombiner::emit(std::int64_t t) {
         }
       }
     }
-    for (std::size_t f = 0; f < nf; ++f) series.fields[f].push_back(sums_[f]);
+    // With none of its processes alive, the rank has no memory or threads
+    // to speak of: missing, not zero, or its minimum and mean would be 0's.
+    for (std::size_t f = 0; f < nf; ++f)
+      series.fields[f].push_back(!any_alive && fields[f].aggregation == Aggregation::Gauge ? kNaN : sums_[f]);
   }
   pending_.clear();
 }

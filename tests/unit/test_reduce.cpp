@@ -96,7 +96,11 @@ TEST_CASE("processes add up to a rank without counting a reaped child twice") {
   std::vector<std::int64_t> times = {1000 * kS + kS / 2, 1001 * kS, 1002 * kS, 1003 * kS, 1003 * kS + kS / 2};
   CHECK(series.time_ns == times);
   CHECK(series.fields[0] == std::vector<double>{0, 3, 5, 6, 7});      // tree counter: C absorbed into R at t=3
-  CHECK(series.fields[1] == std::vector<double>{0, 30, 30, 10, 0});   // gauge: live processes only
+  const auto& gauge = series.fields[1];  // live processes only; before the first sample and with none alive: missing
+  REQUIRE(gauge.size() == 5);
+  CHECK(std::isnan(gauge.front()));
+  CHECK(std::vector<double>(gauge.begin() + 1, gauge.end() - 1) == std::vector<double>{30, 30, 10});
+  CHECK(std::isnan(gauge.back()));
   CHECK(series.fields[2] == std::vector<double>{0, 6, 7, 8, 8});      // counter: C's last value kept
   CHECK(series.fields[3][1] == 7);                                    // attribute: R, the earliest live process
   CHECK(series.fields[3][3] == 6);
