@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "analyze/campaign.hpp"
@@ -157,6 +158,19 @@ std::vector<std::string> outlier_reasons(const std::string& job_file) {
   return reason ? reason->text : std::vector<std::string>{};
 }
 
+// The units of a rate's time integral (cores: core-seconds of CPU, bytes/s:
+// bytes, W: joules); none for a level (memory, threads), whose integral
+// over time says little.
+std::optional<std::string> integrated_units(const std::string& units) {
+  if (units == "cores") return "core-s";
+  if (units == "W") return "J";
+  if (units.size() > 2 && units.ends_with("/s")) {
+    auto per = units.substr(0, units.size() - 2);
+    return per == "1" ? "" : per;
+  }
+  return std::nullopt;
+}
+
 // One cell of a table read from the job file: text as it is, times in
 // seconds since the job's start, other numbers short ("–" where missing).
 std::string table_cell(const jobfile::TableColumn* c, std::size_t i, std::int64_t job_start_ns) {
@@ -260,10 +274,14 @@ std::string job_report_html(const std::string& path) {
     b << "</ul>\n";
   }
 
-  b << "<h2>Job totals</h2><table>" << row({"metric", "units", "min", "mean", "max", "sum (time integral)"}, true);
-  for (const auto& [name, stats] : job.job_stats)
-    b << row({escape(name), escape(job.metrics[name].units), number(stats[jobfile::kMin]), number(stats[jobfile::kMean]),
-              number(stats[jobfile::kMax]), number(stats[jobfile::kSum])});
+  b << "<h2>Job totals</h2><table>" << row({"metric", "units", "min", "mean", "max", "total over the job"}, true);
+  for (const auto& [name, stats] : job.job_stats) {
+    const auto& units = job.metrics[name].units;
+    const auto total_units = integrated_units(units);
+    b << row({escape(name), escape(units), number(stats[jobfile::kMin]), number(stats[jobfile::kMean]),
+              number(stats[jobfile::kMax]),
+              total_units ? number(stats[jobfile::kSum]) + (total_units->empty() ? "" : " " + escape(*total_units)) : "–"});
+  }
   b << "</table>\n<h2>Ranks over time</h2>\n" << charts(ranks, kRankCharts);
   if (!nodes.labels.empty()) b << "<h2>Nodes over time</h2>\n" << charts(nodes, kNodeCharts);
   if (!gpus.labels.empty()) b << "<h2>GPUs over time</h2>\n" << charts(gpus, kGpuCharts);
