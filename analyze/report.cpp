@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 #include <sstream>
 
 #include "analyze/campaign.hpp"
@@ -158,19 +157,6 @@ std::vector<std::string> outlier_reasons(const std::string& job_file) {
   return reason ? reason->text : std::vector<std::string>{};
 }
 
-// The units of a rate's time integral (cores: core-seconds of CPU, bytes/s:
-// bytes, W: joules); none for a level (memory, threads), whose integral
-// over time says little.
-std::optional<std::string> integrated_units(const std::string& units) {
-  if (units == "cores") return "core-s";
-  if (units == "W") return "J";
-  if (units.size() > 2 && units.ends_with("/s")) {
-    auto per = units.substr(0, units.size() - 2);
-    return per == "1" ? "" : per;
-  }
-  return std::nullopt;
-}
-
 // One cell of a table read from the job file: text as it is, times in
 // seconds since the job's start, other numbers short ("–" where missing).
 std::string table_cell(const jobfile::TableColumn* c, std::size_t i, std::int64_t job_start_ns) {
@@ -276,11 +262,12 @@ std::string job_report_html(const std::string& path) {
 
   b << "<h2>Job totals</h2><table>" << row({"metric", "units", "min", "mean", "max", "total over the job"}, true);
   for (const auto& [name, stats] : job.job_stats) {
+    // A level's integral over time (memory held, threads) says little: a rate's is its total.
     const auto& units = job.metrics[name].units;
-    const auto total_units = integrated_units(units);
+    const auto total_units = jobfile::sum_units(units);
     b << row({escape(name), escape(units), number(stats[jobfile::kMin]), number(stats[jobfile::kMean]),
               number(stats[jobfile::kMax]),
-              total_units ? number(stats[jobfile::kSum]) + (total_units->empty() ? "" : " " + escape(*total_units)) : "–"});
+              !jobfile::is_rate(units) ? "–" : number(stats[jobfile::kSum]) + (total_units == "1" ? "" : " " + escape(total_units))});
   }
   b << "</table>\n<h2>Ranks over time</h2>\n" << charts(ranks, kRankCharts);
   if (!nodes.labels.empty()) b << "<h2>Nodes over time</h2>\n" << charts(nodes, kNodeCharts);

@@ -160,11 +160,12 @@ std::vector<std::string> export_csv(const std::string& job_file, const std::stri
   }
   {
     CsvFile f(dir + "/summary.csv", written);
-    std::vector<std::string> header = {"metric", "units"};
+    std::vector<std::string> header = {"metric", "units", "sum_units"};
     header.insert(header.end(), jobfile::kStatNames.begin(), jobfile::kStatNames.end());
     f.row(header);
     for (const auto& [name, stats] : job.job_stats) {
-      std::vector<std::string> cells = {name, job.metrics[name].units};
+      const auto& units = job.metrics[name].units;
+      std::vector<std::string> cells = {name, units, jobfile::sum_units(units)};
       for (double v : stats) cells.push_back(number(v));
       f.row(cells);
     }
@@ -174,7 +175,8 @@ std::vector<std::string> export_csv(const std::string& job_file, const std::stri
     CsvFile f(dir + "/ranks.csv", written);
     std::vector<std::string> header = {"rank", "host"};
     for (const auto& m : ranks.metrics)
-      for (auto stat : jobfile::kStatNames) header.push_back(m.name + "." + stat + " [" + m.units + "]");
+      for (std::size_t k = 0; k < jobfile::kStatCount; ++k)
+        header.push_back(m.name + "." + jobfile::kStatNames[k] + " [" + (k == jobfile::kSum ? jobfile::sum_units(m.units) : m.units) + "]");
     f.row(header);
     for (std::size_t r = 0; r < ranks.ranks.size(); ++r) {
       std::vector<std::string> cells = {std::to_string(ranks.ranks[r]), ranks.hosts[r]};
@@ -203,7 +205,9 @@ void export_json(const std::string& job_file, std::ostream& out) {
       << ", \"ranks\": " << job.rank_count << ", \"nodes\": " << job.node_count << "},\n  \"summary\": {";
   bool first = true;
   for (const auto& [name, stats] : job.job_stats) {
-    out << (first ? "\n    " : ",\n    ") << json_string(name) << ": {\"units\": " << json_string(job.metrics[name].units);
+    const auto& units = job.metrics[name].units;
+    out << (first ? "\n    " : ",\n    ") << json_string(name) << ": {\"units\": " << json_string(units)
+        << ", \"sum_units\": " << json_string(jobfile::sum_units(units));
     for (std::size_t k = 0; k < jobfile::kStatCount; ++k)
       out << ", " << json_string(jobfile::kStatNames[k]) << ": " << json_number(stats[k]);
     out << "}";

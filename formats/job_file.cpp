@@ -967,6 +967,17 @@ RankSummary read_rank_summary(const std::string& path) {
   });
 }
 
+bool is_rate(const std::string& units) {
+  return units == "cores" || units == "W" || (units.size() > 2 && units.ends_with("/s"));
+}
+
+std::string sum_units(const std::string& units) {
+  if (units == "cores") return "core-s";
+  if (units == "W") return "J";
+  if (is_rate(units)) return units.substr(0, units.size() - 2);
+  return units == "1" ? "s" : units + " s";
+}
+
 bool TableColumn::is_time() const { return kind == Integer && units == kTimeUnits; }
 
 std::vector<TableColumn> read_table(const std::string& path, JobTable table) {

@@ -22,6 +22,11 @@ inline constexpr std::int64_t kSchemaVersion = 6;
 enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStd, kStatCount };
 inline constexpr std::array<const char*, kStatCount> kStatNames = {"min", "mean", "max", "sum", "last", "std"};
 using Stats = std::array<double, kStatCount>;
+// The units of `sum`, a metric's integral over time: a rate's total (cores:
+// core-s of CPU, bytes/s: bytes, 1/s: a count, W: J), else its units times
+// seconds (bytes s: memory held over time).
+std::string sum_units(const std::string& units);
+bool is_rate(const std::string& units);
 // Job-wide: the same over all rows, and the rows with the smallest and largest sum.
 enum JobStat : std::size_t { kLowestRow = kStatCount, kHighestRow, kJobStatCount };
 using JobStats = std::array<double, kJobStatCount>;

@@ -14,7 +14,7 @@ import h5py, numpy as np
 h5, d, js = h5py.File(sys.argv[1]), sys.argv[2], json.load(open(sys.argv[3]))
 rows = list(csv.DictReader(open(f"{d}/ranks.csv")))
 assert [int(r["rank"]) for r in rows] == list(range(8))
-got = [float(r["cpu_utilization.sum [cores]"]) for r in rows]
+got = [float(r["cpu_utilization.sum [core-s]"]) for r in rows]
 assert np.allclose(got, h5["summary/ranks/cpu_utilization"][:, 3]), got
 series = list(csv.DictReader(open(f"{d}/ranks_series.csv")))
 assert len(series) == 8 * h5["ranks/time"].shape[0]
@@ -23,8 +23,10 @@ outliers = list(csv.DictReader(open(f"{d}/outliers.csv")))
 assert {o["kind"] for o in outliers} == {"rank", "stall"}, outliers
 summary = {r["metric"]: r for r in csv.DictReader(open(f"{d}/summary.csv"))}
 assert math.isclose(float(summary["cpu_utilization"]["sum"]), h5["summary/job/cpu_utilization"][3])
+assert summary["cpu_utilization"]["sum_units"] == "core-s" and summary["rss"]["sum_units"] == "bytes s"
 assert js["job"]["job_id"] == "exp" and js["job"]["ranks"] == 8
 assert math.isclose(js["summary"]["cpu_utilization"]["sum"], h5["summary/job/cpu_utilization"][3])
+assert js["summary"]["write_call_bandwidth"]["sum_units"] == "bytes"
 assert js["ranks"][5]["cpu_utilization"]["mean"] < 0.5
 values = js["series"]["ranks"]["metrics"]["cpu_utilization"]["values"]
 assert len(values) == 8 and values[0][0] == h5["ranks/cpu_utilization"][0, 0]

@@ -260,6 +260,20 @@ TEST_CASE("summaries: min, mean, max, time integral and last over present bins")
   CHECK(std::isnan(summarize({std::nan("")}, 1)[jobfile::kMin]));
 }
 
+TEST_CASE("a metric's time integral is a rate's total, else its units times seconds") {
+  CHECK(jobfile::sum_units("cores") == "core-s");
+  CHECK(jobfile::sum_units("bytes/s") == "bytes");
+  CHECK(jobfile::sum_units("MFLOP/s") == "MFLOP");
+  CHECK(jobfile::sum_units("1/s") == "1");
+  CHECK(jobfile::sum_units("W") == "J");
+  CHECK(jobfile::sum_units("bytes") == "bytes s");
+  CHECK(jobfile::sum_units("1") == "s");
+  CHECK(jobfile::sum_units("MHz") == "MHz s");
+  CHECK(jobfile::is_rate("1/s"));
+  CHECK(!jobfile::is_rate("bytes"));
+  CHECK(!jobfile::is_rate("/s"));
+}
+
 TEST_CASE("summaries merge exactly in any grouping (parallel variance), as the tree merge does") {
   std::vector<std::vector<double>> rows = {{1, 4, 9}, {2, std::nan(""), 8}, {100}, {3, 3}, {-7, 0.5}};
   PartialStats all;
