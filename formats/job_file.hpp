@@ -16,7 +16,7 @@
 
 namespace jobperf::jobfile {
 
-inline constexpr std::int64_t kSchemaVersion = 6;
+inline constexpr std::int64_t kSchemaVersion = 7;
 
 // Per row (rank, node) over its time steps; `sum` is the time integral.
 enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStd, kStatCount };
