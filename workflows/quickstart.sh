@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # jobperf quickstart: installs the dependencies, builds, and measures a real
 # 4-rank MPI job end to end on this machine:
-#   collect (wrapper mode, every process recorded at its end) -> reduce (parallel HDF5) -> analyze (a campaign of
-#   6 runs, one of them slow) -> report (HTML).
+#   collect (wrapper mode, every process recorded at its end) -> reduce
+#   (parallel HDF5) -> analyze (a campaign of 6 runs, one of them slow) ->
+#   report (HTML).
 # Usage: workflows/quickstart.sh [OUTPUT_DIR]   (default: ./jobperf-demo)
 set -euo pipefail
 
