@@ -75,8 +75,9 @@ class NameFileInCrash {
 // that has taken seconds of it is that loop; slow storage never looks like
 // it, as a thread waiting for I/O uses no CPU. While one lives, such a read
 // ends the program (exit 1) naming what was read, and the file when a
-// NameFileInCrash names one: a campaign's analysis stops with the damaged
-// file's name instead of hanging until the batch system kills it.
+// NameFileInCrash names one: a reader stops with the damaged file's name
+// instead of hanging until the batch system kills it (jobperf-analyze's
+// reading child, which then leaves that file out: analyze/read_apart.hpp).
 class EndLoopingRead {
  public:
   static constexpr double kCpuSeconds = 2.0;
