@@ -191,21 +191,27 @@ bool feature_is_outlier(const jobfile::CampaignJob& job, std::size_t f) {
 }
 
 // EPMT's root-cause ranking: the job's modified z-score on a feature divided
-// by the largest one among the group's non-outlier jobs.
+// by the largest one among the group's non-outlier jobs. The text leads with
+// the values a user compares (the job's against the normal jobs' range).
 std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::CampaignJob& job) {
   if (!job.outlier) return {};
   std::vector<std::pair<double, std::string>> ranked;
   for (std::size_t f = 0; f < c.feature_names.size(); ++f) {
     if (!feature_is_outlier(job, f)) continue;
     double reference = 0;
-    for (const auto& other : c.jobs)
-      if (other.group == job.group && !other.outlier) reference = std::max(reference, other.modified_z[f]);
+    double low = std::numeric_limits<double>::infinity(), high = -low;
+    for (const auto& other : c.jobs) {
+      if (other.group != job.group || other.outlier) continue;
+      reference = std::max(reference, other.modified_z[f]);
+      low = std::min(low, other.features[f]), high = std::max(high, other.features[f]);
+    }
     double ratio = reference > 0 ? job.modified_z[f] / reference : std::numeric_limits<double>::infinity();
     // The ratio is of scores, not of values: say so, with the score it is against.
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "%s %s (modified z %.1f: %.1fx the largest among the group's normal jobs, %.2f)",
-                  c.feature_names[f].c_str(), format_value(job.features[f]).c_str(), job.modified_z[f], ratio,
-                  reference);
+    char buf[300];
+    std::snprintf(buf, sizeof buf,
+                  "%s %s against %s to %s in the group's normal jobs (modified z %.1f: %.1fx their largest, %.2f)",
+                  c.feature_names[f].c_str(), format_value(job.features[f]).c_str(), format_value(low).c_str(),
+                  format_value(high).c_str(), job.modified_z[f], ratio, reference);
     ranked.emplace_back(ratio, buf);
   }
   std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
