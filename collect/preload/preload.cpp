@@ -8,8 +8,8 @@
 //  - a process killed by a signal cannot: its parent records it when it
 //    reaps it (wait, waitpid, wait3, wait4, waitid are interposed; the wait4
 //    behind them also gives the child's rusage);
-//  - fork resets the child's identity; exec keeps the process (and its
-//    rusage) and counts a generation (JOBPERF_EXEC_GENERATION);
+//  - fork resets the child's identity; exec keeps the process (its start
+//    and rusage) and counts a generation (JOBPERF_PRELOAD_EXEC);
 //  - with JOBPERF_PRELOAD_THREADS=1, every thread records itself at its end;
 //  - with JOBPERF_PRELOAD_PERF=1, each process counts its task clock,
 //    instructions and cycles (threads included, children not: they count
@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -44,7 +46,10 @@ namespace {
 using jobperf::stream::ExitKind;
 using jobperf::stream::ProcessExit;
 
-constexpr char kGenerationVariable[] = "JOBPERF_EXEC_GENERATION";
+// What exec hands the next image of this process: "PID GENERATION START_NS".
+// The pid tells a stale value apart: a child that posix_spawn started
+// (exec'd without the interposed execve) inherits its parent's value.
+constexpr char kExecVariable[] = "JOBPERF_PRELOAD_EXEC";
 
 struct State {
   bool active = false;
@@ -108,15 +113,22 @@ std::uint64_t value_after(const std::string& text, const char* key) {
   return pos == std::string::npos ? 0 : std::strtoull(text.c_str() + pos + std::strlen(key), nullptr, 10);
 }
 
-// This process's start, from /proc/self/stat, on CLOCK_MONOTONIC.
+// This process's start, on CLOCK_MONOTONIC, when the library was loaded
+// into its first image. The kernel's start (/proc/self/stat) is a clock tick
+// at or before the fork, so it can read up to a tick (10 ms) early; now, at
+// load, is after the fork by the exec and the loader's work. The start lies
+// between the two: the earlier of now and the end of the kernel's tick is
+// never early, and late by at most the exec's time or a tick.
 std::int64_t process_start_ns() {
+  const std::int64_t now = jobperf::stream::monotonic_ns();
   auto stat = read_small_file("/proc/self/stat");
   auto close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return jobperf::stream::monotonic_ns();
+  if (close_paren == std::string::npos) return now;
   const char* p = stat.c_str() + close_paren + 2;
   for (int field = 3; field < 22 && *p; ++field) p = std::strchr(p, ' ') ? std::strchr(p, ' ') + 1 : p + std::strlen(p);
-  const double ticks = static_cast<double>(std::strtoull(p, nullptr, 10));
-  return jobperf::stream::monotonic_from_boot(static_cast<std::int64_t>(ticks * 1e9 / static_cast<double>(sysconf(_SC_CLK_TCK))));
+  const auto tick_ns = static_cast<std::int64_t>(1e9 / static_cast<double>(sysconf(_SC_CLK_TCK)));
+  const auto ticks = static_cast<std::int64_t>(std::strtoull(p, nullptr, 10));
+  return std::min(now, jobperf::stream::monotonic_from_boot((ticks + 1) * tick_ns));
 }
 
 std::int32_t rank_from_environment() {
@@ -310,6 +322,21 @@ std::string stream_path() {
   return path;
 }
 
+// Generation and start: where an earlier image of this process exec'd this
+// one, theirs; else this is the process's first image.
+void find_generation_and_start() {
+  long long pid = 0, start = 0;
+  unsigned generation = 0;
+  const char* v = std::getenv(kExecVariable);
+  if (v && std::sscanf(v, "%lld %u %lld", &pid, &generation, &start) == 3 && pid == g.pid) {
+    g.generation = generation;
+    g.start_ns = start;
+  } else {
+    g.generation = 0;
+    g.start_ns = process_start_ns();
+  }
+}
+
 __attribute__((constructor)) void on_load() {
   const int saved = errno;
   const auto stream = stream_path();
@@ -319,8 +346,7 @@ __attribute__((constructor)) void on_load() {
   if (const char* tags = std::getenv("JOBPERF_TAGS")) std::strncpy(g_tags, tags, sizeof g_tags - 1);
   g.active = true;
   g.pid = getpid();
-  g.start_ns = process_start_ns();
-  if (const char* gen = std::getenv(kGenerationVariable)) g.generation = static_cast<std::uint32_t>(std::atoi(gen));
+  find_generation_and_start();
   const char* threads = std::getenv("JOBPERF_PRELOAD_THREADS");
   g.threads = threads && std::strcmp(threads, "1") == 0;
   if (g.threads) pthread_key_create(&g_thread_key, record_thread);
@@ -329,17 +355,21 @@ __attribute__((constructor)) void on_load() {
   pthread_atfork(nullptr, nullptr, after_fork_in_child);
 }
 
-// The next image of this process is one generation on.
-void set_next_generation() {
-  if (!g.active || getpid() != g.pid) return;
-  setenv(kGenerationVariable, std::to_string(g.generation + 1).c_str(), 1);
+// What the next image of this process starts from: one generation on, same start.
+std::string exec_value() {
+  return std::to_string(g.pid) + " " + std::to_string(g.generation + 1) + " " + std::to_string(g.start_ns);
 }
 
-std::vector<char*> with_next_generation(char* const envp[], std::string& entry) {
-  entry = std::string(kGenerationVariable) + "=" + std::to_string(g.generation + 1);
+void set_exec_variable() {
+  if (!g.active || getpid() != g.pid) return;
+  setenv(kExecVariable, exec_value().c_str(), 1);
+}
+
+std::vector<char*> with_exec_variable(char* const envp[], std::string& entry) {
+  entry = std::string(kExecVariable) + "=" + exec_value();
   std::vector<char*> out;
   for (char* const* e = envp; e && *e; ++e)
-    if (std::strncmp(*e, kGenerationVariable, sizeof kGenerationVariable - 1) != 0) out.push_back(*e);
+    if (std::strncmp(*e, kExecVariable, sizeof kExecVariable - 1) != 0) out.push_back(*e);
   out.push_back(entry.data());
   out.push_back(nullptr);
   return out;
@@ -400,17 +430,17 @@ __attribute__((visibility("default"))) int waitid(idtype_t type, id_t id, siginf
 __attribute__((visibility("default"))) int execve(const char* path, char* const argv[], char* const envp[]) {
   if (!g.active || getpid() != g.pid) return real<int (*)(const char*, char* const[], char* const[])>("execve")(path, argv, envp);
   std::string entry;
-  auto env = with_next_generation(envp, entry);
+  auto env = with_exec_variable(envp, entry);
   return real<int (*)(const char*, char* const[], char* const[])>("execve")(path, argv, env.data());
 }
 
 __attribute__((visibility("default"))) int execv(const char* path, char* const argv[]) {
-  set_next_generation();
+  set_exec_variable();
   return real<int (*)(const char*, char* const[])>("execv")(path, argv);
 }
 
 __attribute__((visibility("default"))) int execvp(const char* file, char* const argv[]) {
-  set_next_generation();
+  set_exec_variable();
   return real<int (*)(const char*, char* const[])>("execvp")(file, argv);
 }
 

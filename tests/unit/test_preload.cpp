@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "formats/clock.hpp"
 #include "formats/raw_stream.hpp"
 
 using namespace jobperf::stream;
@@ -165,6 +166,35 @@ TEST_CASE("preload: a process's tags and peak memory are its own, not its parent
   CHECK(child->maxrss_kb < 20'000);
   CHECK(parent->tags == "op:test");  // as it started, whatever it set later
   CHECK(child->tags == "op:test");
+  fs::remove(stream);
+}
+
+TEST_CASE("preload: a process starts when it began, to the microsecond, and exec keeps its start") {
+  // The kernel's start of a process is a clock tick (10 ms) at or before its
+  // fork: bash, forked right after `before`, read as started before it in
+  // about nine runs in ten. bash then runs /bin/true and execs sleep, which
+  // is the same process (one generation on, whatever a stale value from
+  // elsewhere in the environment says) with the same start.
+  auto stream = temp_stream("start");
+  const auto before = jobperf::stream::monotonic_ns();
+  run_preloaded(stream, "JOBPERF_PRELOAD_EXEC='1 5 7'", "/bin/bash -c '/bin/true; exec /bin/sleep 0.05'");
+  const auto after = jobperf::stream::monotonic_ns();
+  auto s = read_stream(stream);
+  const ProcessExit *sleep = nullptr, *child = nullptr;
+  for (const auto& x : s.process_exits) {
+    CHECK(x.start_ns >= before);
+    CHECK(x.start_ns <= x.end_ns);
+    CHECK(x.end_ns <= after);
+    if (x.exe == "/usr/bin/sleep") sleep = &x;
+    if (x.exe == "/usr/bin/true") child = &x;
+  }
+  REQUIRE(sleep);
+  REQUIRE(child);
+  CHECK(sleep->exec_generation == 1);
+  CHECK(child->exec_generation == 1);  // bash forked, then exec'd it
+  CHECK(child->ppid == sleep->pid);
+  CHECK(sleep->start_ns < child->start_ns);  // bash's start: before it forked /bin/true
+  CHECK(sleep->end_ns - sleep->start_ns >= 50'000'000);
   fs::remove(stream);
 }
 
