@@ -226,6 +226,13 @@ std::string processes_html(const std::string& job_file, std::int64_t job_start_n
   return b.str();
 }
 
+// −1 is not an exit status: say why none was seen.
+std::string exit_status_text(const jobfile::JobInfo& info) {
+  if (info.exit_status >= 0) return std::to_string(info.exit_status);
+  return info.collection_mode == "sidecar" ? "not seen (a sidecar does not start the ranks, so never sees them exit)"
+                                           : "not seen (some rank's end was not recorded)";
+}
+
 }  // namespace
 
 std::string job_report_html(const std::string& path) {
@@ -245,7 +252,7 @@ std::string job_report_html(const std::string& path) {
            }())})
     << row({"ranks", std::to_string(job.rank_count)})
     << row({"duration", number(static_cast<double>(info.end_ns - info.start_ns) * 1e-9) + " s"})
-    << row({"exit status", std::to_string(info.exit_status)}) << row({"collection", escape(info.collection_mode)})
+    << row({"exit status", exit_status_text(info)}) << row({"collection", escape(info.collection_mode)})
     << row({"status", escape(info.status)});
   if (job.clock_method == "single-host")
     b << row({"clocks", "one host, one clock: nothing to align"});

@@ -171,6 +171,8 @@ std::vector<Outlined> outline_files(const std::vector<std::string>& paths, std::
 }
 
 // Lists the rows of one stream's first pass.
+std::string file_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
 void add_stream(Local& local, std::size_t file, const std::string& path, Outlined&& outlined) {
   const std::size_t index = local.streams.size();
   local.resume_at.push_back(outlined.records_at);
@@ -178,7 +180,7 @@ void add_stream(Local& local, std::size_t file, const std::string& path, Outline
   auto& skeleton = outlined.skeleton;
   auto& outline = outlined.outline;
   for (const auto& r : outline.ranks) {
-    RowEntry e{r.rank, skeleton.header.host, r.exit_status, 0, 0, path.substr(path.find_last_of('/') + 1), counts_of(r)};
+    RowEntry e{r.rank, skeleton.header.host, r.exit_status, 0, 0, file_name(path), counts_of(r)};
     span_of(r, e.first_ns, e.last_ns);
     local.row_entries.push_back(std::move(e));
     local.row_stream.push_back(index);
@@ -243,22 +245,36 @@ Catalog catalog_of(const Local& local) {
   return c;
 }
 
-// The metadata of the stream of the lowest rank, sent by its owner to all.
+// A sidecar's stream names no command: the rank's first process's command line is the job's.
+std::string first_command_of(const stream::DecodedStream& s, std::int32_t rank) {
+  const stream::SubjectBegin* first = nullptr;
+  for (const auto& b : s.subjects)
+    if (b.rank == rank && (!first || std::pair(b.start_ns, b.pid) < std::pair(first->start_ns, first->pid))) first = &b;
+  return first ? first->command : std::string();
+}
+
+// The metadata of the stream of the lowest rank (ranks before rows without
+// one), sent by its owner to all, with that rank's command.
 stream::Metadata primary_metadata(const Local& local, const Catalog& all, const std::vector<int>& owner,
                                   const std::vector<StreamFile>& files, MPI_Comm comm) {
-  std::string primary;
-  std::int32_t best = std::numeric_limits<std::int32_t>::max();
-  for (const auto& s : all.streams) {
-    std::int32_t key = s.rank >= 0 ? s.rank : std::numeric_limits<std::int32_t>::max() - 1;
-    if (primary.empty() || key < best) best = key, primary = s.path;
-  }
+  std::string primary = all.streams.empty() ? "" : file_name(all.streams.front().path);
+  std::int32_t lowest = -1;
+  auto key = [](std::int32_t rank) { return rank >= 0 ? rank : std::numeric_limits<std::int32_t>::max(); };
+  for (std::size_t k = 0; k < all.rows.size(); ++k)
+    if (k == 0 || key(all.rows[k].rank) < key(lowest)) lowest = all.rows[k].rank, primary = all.rows[k].stream;
   int root = 0;
   for (std::size_t i = 0; i < files.size(); ++i)
-    if (files[i].path == primary) root = owner[i];
+    if (file_name(files[i].path) == primary) root = owner[i];
   std::vector<char> bytes;
   Encoder e(bytes);
-  for (const auto& s : local.streams)
-    if (s.path == primary) e(s.metadata);
+  for (const auto& s : local.streams) {
+    if (file_name(s.path) != primary) continue;
+    auto m = s.metadata;
+    auto command = std::find_if(m.begin(), m.end(), [](auto& kv) { return kv.first == "command"; });
+    if (command == m.end()) command = m.insert(m.end(), {"command", ""});
+    if (command->second.empty()) command->second = first_command_of(s, lowest);
+    e(m);
+  }
   broadcast(bytes, root, comm);
   stream::Metadata m;
   Decoder d(bytes.data(), bytes.size());

@@ -22,8 +22,13 @@ assert list(f["ranks/rank"][:]) == [0, 1], f["ranks/rank"][:]
 cpu = f["summary/ranks/cpu_utilization"][:, 3]
 assert all(c > 0.15 for c in cpu), cpu  # 400 cpu ops: about 0.25 s of CPU, however busy
 assert f["nodes/node"].shape == (1,)
-print("ok: sidecar found ranks 0 and 1 by environment, CPU seconds", cpu)
+command = f.attrs["command"]  # rank 0's first process: the sh, or the stress-ng it became
+assert "stress-ng --cpu 1 --cpu-ops 400" in command, command
+print("ok: sidecar found ranks 0 and 1 by environment, CPU seconds", cpu, "command", command)
 PY
+"$bin/jobperf-report" "$work/side1.h5" -o "$work/side1.html" >/dev/null
+grep -q "exit status</td><td[^>]*>not seen (a sidecar does not start the ranks" "$work/side1.html" ||
+  fail "the report should say that a sidecar sees no exit status, not print -1"
 # The same streams in windows of 16 bins (processes start, are reaped by their
 # parents and end between windows) give the same job file as in one window,
 # also when the node's one stream holds rows of two groups and each group is
