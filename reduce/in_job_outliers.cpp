@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <tuple>
 
 #include "reduce/robust_stats.hpp"
@@ -24,12 +25,12 @@ std::string row_name(const std::string& kind, const ComparedRow& row) {
 
 }  // namespace
 
-std::vector<jobfile::Outlier> spread_outliers(const std::string& kind, const std::vector<std::string>& metrics,
-                                              const std::vector<std::string>& whats,
+std::vector<jobfile::Outlier> spread_outliers(const std::string& kind, std::span<const ComparedMetric> compared,
                                               const std::vector<ComparedRow>& rows, std::int64_t start_ns,
                                               std::int64_t end_ns) {
   std::vector<jobfile::Outlier> out;
-  for (std::size_t m = 0; m < metrics.size(); ++m) {
+  std::set<std::pair<std::string, std::size_t>> flagged;  // (metric, row)
+  for (std::size_t m = 0; m < compared.size(); ++m) {
     std::vector<double> x;
     std::vector<std::size_t> which;
     for (std::size_t r = 0; r < rows.size(); ++r)
@@ -40,10 +41,12 @@ std::vector<jobfile::Outlier> spread_outliers(const std::string& kind, const std
     for (std::size_t i = 0; i < x.size(); ++i) {
       const double deviation = x[i] - mid;
       if (scores[i] <= kOutlierScore || std::fabs(deviation) <= kMinDeviation * std::fabs(mid)) continue;
+      if (compared[m].refines && flagged.count({compared[m].refines, which[i]})) continue;
+      flagged.insert({compared[m].metric, which[i]});
       const auto& row = rows[which[i]];
-      jobfile::Outlier o{kind, row.rank, row.host, metrics[m], x[i], mid, scores[i], start_ns, end_ns, ""};
+      jobfile::Outlier o{kind, row.rank, row.host, compared[m].metric, x[i], mid, scores[i], start_ns, end_ns, ""};
       std::string how = mid != 0 ? number(std::fabs(deviation) / std::fabs(mid) * 100) + " % " : "";
-      o.reason = row_name(kind, row) + ": " + whats[m] + " " + number(x[i]) + " is " + how +
+      o.reason = row_name(kind, row) + ": " + compared[m].what + " " + number(x[i]) + " is " + how +
                  (deviation < 0 ? "below" : "above") + " the median " + number(mid) + " of " +
                  std::to_string(x.size()) + " " + kind + "s (modified z-score " + number(scores[i]) + ")";
       out.push_back(std::move(o));

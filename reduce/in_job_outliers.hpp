@@ -12,6 +12,7 @@
 // kStallBins consecutive time steps.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,14 @@ inline constexpr std::size_t kStallBins = 2;
 struct ComparedMetric {
   const char* metric;
   jobfile::Stat stat;
-  const char* what;  // "mean CPU utilisation"
+  const char* what;               // "mean CPU utilisation"
+  const char* refines = nullptr;  // an earlier metric: a row that stands out there is not reported again here
 };
 inline constexpr ComparedMetric kRankComparisons[] = {
     {"cpu_utilization", jobfile::kMean, "mean CPU use"},
+    // Where MPI's waits yield the CPU (oversubscribed, or blocking progress),
+    // the ranks that wait spend their time in the kernel: user time is the work.
+    {"cpu_user", jobfile::kMean, "mean CPU use in user code", "cpu_utilization"},
     {"dp_mflops", jobfile::kMean, "mean DP MFLOP/s"},
     {"cpu_wait", jobfile::kMean, "mean I/O and run-queue wait"},
     {"rss", jobfile::kMax, "peak memory"},
@@ -56,8 +61,7 @@ struct ComparedRow {
 };
 
 // Rows far from the others on each metric (kind "rank", "node" or "gpu").
-std::vector<jobfile::Outlier> spread_outliers(const std::string& kind, const std::vector<std::string>& metrics,
-                                              const std::vector<std::string>& whats,
+std::vector<jobfile::Outlier> spread_outliers(const std::string& kind, std::span<const ComparedMetric> compared,
                                               const std::vector<ComparedRow>& rows, std::int64_t start_ns,
                                               std::int64_t end_ns);
 

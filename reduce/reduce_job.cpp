@@ -643,13 +643,6 @@ std::vector<ComparedRow> compared_rows(const Comparisons& comparisons, const std
 
 void transfer(auto& io, MessageOf<ComparedRow> auto& row) { io(row.rank, row.host, row.device, row.values); }
 
-template <typename Comparisons>
-std::pair<std::vector<std::string>, std::vector<std::string>> names_of(const Comparisons& comparisons) {
-  std::pair<std::vector<std::string>, std::vector<std::string>> out;
-  for (const auto& c : comparisons) out.first.push_back(c.metric), out.second.push_back(c.what);
-  return out;
-}
-
 void transfer(auto& io, MessageOf<jobfile::Outlier> auto& o) {
   io(o.kind, o.host, o.metric, o.reason, o.rank, o.value, o.median, o.score, o.start_ns, o.end_ns);
 }
@@ -674,12 +667,9 @@ std::vector<jobfile::Outlier> find_outliers(const Plan& plan, const std::vector<
       Decoder d(blob.data(), blob.size());
       for (auto* rows : {&rank_rows, &node_rows, &gpu_rows}) d.each(*rows, [&](auto& row) { transfer(d, row); });
     }
-    auto [rank_metrics, rank_whats] = names_of(kRankComparisons);
-    auto [node_metrics, node_whats] = names_of(kNodeComparisons);
-    auto outliers = spread_outliers("rank", rank_metrics, rank_whats, rank_rows, L.info.start_ns, L.info.end_ns);
-    auto by_node = spread_outliers("node", node_metrics, node_whats, node_rows, L.info.start_ns, L.info.end_ns);
-    auto [gpu_metrics, gpu_whats] = names_of(kGpuComparisons);
-    auto by_gpu = spread_outliers("gpu", gpu_metrics, gpu_whats, gpu_rows, L.info.start_ns, L.info.end_ns);
+    auto outliers = spread_outliers("rank", kRankComparisons, rank_rows, L.info.start_ns, L.info.end_ns);
+    auto by_node = spread_outliers("node", kNodeComparisons, node_rows, L.info.start_ns, L.info.end_ns);
+    auto by_gpu = spread_outliers("gpu", kGpuComparisons, gpu_rows, L.info.start_ns, L.info.end_ns);
     auto stalled = stalls.finish();
     outliers.insert(outliers.end(), by_node.begin(), by_node.end());
     outliers.insert(outliers.end(), by_gpu.begin(), by_gpu.end());

@@ -132,3 +132,29 @@ TEST_CASE("a node stall is found whole when time windows split it") {
   CHECK(split[0].end_ns == at_once[0].end_ns);
   CHECK(split[0].reason == at_once[0].reason);
 }
+
+TEST_CASE("a rank with more work stands out on user CPU where the waiting ranks' time goes to the kernel") {
+  using jobperf::reduce::ComparedRow;
+  using jobperf::reduce::kRankComparisons;
+  using jobperf::reduce::spread_outliers;
+  // CPU use and user CPU; the other compared metrics missing (NaN).
+  auto rank = [](std::int32_t r, double cpu, double user) {
+    ComparedRow row{r, "n0", -1, {}};
+    for (const auto& c : kRankComparisons)
+      row.values.push_back(c.metric == std::string("cpu_utilization") ? cpu
+                           : c.metric == std::string("cpu_user")      ? user
+                                                                        : std::nan(""));
+    return row;
+  };
+  // The demo's slow rank, oversubscribed: the others spin in the kernel as long as it computes.
+  auto found = spread_outliers("rank", kRankComparisons,
+                               {rank(0, 0.45, 0.15), rank(1, 0.43, 0.15), rank(2, 0.80, 0.80), rank(3, 0.18, 0.12)}, 0, 1);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].rank == 2);
+  CHECK(found[0].metric == "cpu_user");
+  // Where CPU use already singles the rank out, user CPU says it once, not twice.
+  found = spread_outliers("rank", kRankComparisons,
+                          {rank(0, 0.2, 0.15), rank(1, 0.21, 0.15), rank(2, 0.9, 0.80), rank(3, 0.2, 0.14)}, 0, 1);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].metric == "cpu_utilization");
+}
