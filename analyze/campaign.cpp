@@ -45,7 +45,7 @@ Inputs list_job_files(const std::vector<std::string>& inputs) {
 
 // What a rank sends to rank 0 about each job it read.
 void transfer(auto& io, MessageOf<jobfile::JobSummary> auto& j) {
-  io(j.path, j.info.job_id, j.info.job_name, j.info.start_ns, j.info.end_ns, j.rank_count, j.job_stats);
+  io(j.path, j.info.job_id, j.info.job_name, j.info.start_ns, j.info.end_ns, j.rank_count, j.job_stats, j.in_job_outliers);
 }
 
 // One file's read, as the reading child sends it: a job's summary, why the
@@ -156,6 +156,7 @@ jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs, d
     cj.job_name = j.info.job_name;
     cj.group = j.info.job_name.empty() ? "(unnamed)" : j.info.job_name;
     cj.features = features_of(j);
+    cj.in_job_outliers = j.in_job_outliers;
     const std::size_t nf = cj.features.size();
     cj.modified_z.assign(nf, std::nan(""));
     cj.z.assign(nf, std::nan(""));
@@ -193,6 +194,7 @@ bool feature_is_outlier(const jobfile::CampaignJob& job, std::size_t f) {
 // EPMT's root-cause ranking: the job's modified z-score on a feature divided
 // by the largest one among the group's non-outlier jobs. The text leads with
 // the values a user compares (the job's against the normal jobs' range).
+// Then the job's in-job outliers.
 std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::CampaignJob& job) {
   if (!job.outlier) return {};
   std::vector<std::pair<double, std::string>> ranked;
@@ -207,16 +209,19 @@ std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::Camp
     }
     double ratio = reference > 0 ? job.modified_z[f] / reference : std::numeric_limits<double>::infinity();
     // The ratio is of scores, not of values: say so, with the score it is against.
+    char score[100];
+    if (reference > 0) std::snprintf(score, sizeof score, "modified z %.1f: %.1fx their largest, %.2f", job.modified_z[f], ratio, reference);
+    else std::snprintf(score, sizeof score, "modified z %.1f; the normal jobs' are all 0", job.modified_z[f]);
     char buf[300];
-    std::snprintf(buf, sizeof buf,
-                  "%s %s against %s to %s in the group's normal jobs (modified z %.1f: %.1fx their largest, %.2f)",
-                  c.feature_names[f].c_str(), format_value(job.features[f]).c_str(), format_value(low).c_str(),
-                  format_value(high).c_str(), job.modified_z[f], ratio, reference);
+    std::snprintf(buf, sizeof buf, "%s %s against %s to %s in the group's normal jobs (%s)", c.feature_names[f].c_str(),
+                  format_value(job.features[f]).c_str(), format_value(low).c_str(), format_value(high).c_str(), score);
     ranked.emplace_back(ratio, buf);
   }
   std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
   std::vector<std::string> out;
   for (auto& [ratio, text] : ranked) out.push_back(std::move(text));
+  // What the reduce found inside the job often says where its time went.
+  for (const auto& finding : job.in_job_outliers) out.push_back("in the job: " + finding);
   return out;
 }
 

@@ -31,7 +31,8 @@ jobfile::Campaign build_campaign(const std::vector<jobfile::JobSummary>& jobs, d
 // Whether feature f of a job is an outlier (its votes, as stored in the campaign).
 bool feature_is_outlier(const jobfile::CampaignJob& job, std::size_t f);
 // The features that make a job an outlier, strongest first: "cpu_time_s 1200.00
-// against 398.00 to 405.00 in the group's normal jobs (modified z 179.4: ...)".
+// against 398.00 to 405.00 in the group's normal jobs (modified z 179.4: ...)",
+// then what its reduce found inside it: "in the job: rank 2 (n1): ...".
 std::vector<std::string> explain(const jobfile::Campaign& campaign, const jobfile::CampaignJob& job);
 
 // Collective; returns the exit status (0 ok, 1 some inputs unreadable or nothing to analyse).

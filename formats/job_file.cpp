@@ -917,6 +917,8 @@ JobSummary read_job_summary(const std::string& path) {
       s.clock_method = h5::read_string_attribute(clock, "method");
       s.clock_reference = h5::read_string_attribute(clock, "reference_host");
     }
+    if (h5::link_exists(file, kOutliers))
+      s.in_job_outliers = h5::read_fixed_strings(open_dataset(open_group(file, kOutliers), "reason"));
     auto metadata = open_group(file, kMetadata);
     for (const auto& key : h5::attribute_names(metadata))
       info.metadata.emplace_back(key, h5::read_string_attribute(metadata, key));
@@ -1068,7 +1070,7 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
       check(H5DSset_scale(feature_scale, "feature"), "make feature a dimension scale", 0);
       attach(serial_strings(jobs, "feature_units", c.feature_units), feature_scale, 0);
 
-      std::vector<std::string> paths, ids, names, groups;
+      std::vector<std::string> paths, ids, names, groups, in_job;
       std::vector<double> features, modified_z, z;
       std::vector<std::int8_t> iqr, feature_votes, outlier, compared;
       std::vector<std::int64_t> votes;
@@ -1077,6 +1079,7 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
         ids.push_back(j.job_id);
         names.push_back(j.job_name);
         groups.push_back(j.group);
+        in_job.push_back(join(j.in_job_outliers, "\n"));
         features.insert(features.end(), j.features.begin(), j.features.end());
         modified_z.insert(modified_z.end(), j.modified_z.begin(), j.modified_z.end());
         z.insert(z.end(), j.z.begin(), j.z.end());
@@ -1086,7 +1089,8 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
         outlier.push_back(j.outlier);
         compared.push_back(j.compared);
       }
-      for (auto [name, strings] : {std::pair{"path", &paths}, {"job_id", &ids}, {"job_name", &names}, {"group", &groups}})
+      for (auto [name, strings] : {std::pair{"path", &paths}, {"job_id", &ids}, {"job_name", &names}, {"group", &groups},
+                                   {"in_job_outliers", &in_job}})
         attach(serial_strings(jobs, name, *strings), job_scale, 0);
       serial_matrix(jobs, "features", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {n, f}, features, job_scale, feature_scale);
       serial_matrix(jobs, "modified_z", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {n, f}, modified_z, job_scale, feature_scale);
@@ -1128,6 +1132,9 @@ Campaign read_campaign(const std::string& path) {
     auto votes = h5::read_int64s(open_dataset(jobs, "votes"));
     auto outlier = h5::read_int64s(open_dataset(jobs, "outlier"));
     auto compared = h5::read_int64s(open_dataset(jobs, "compared"));
+    std::vector<std::string> in_job(paths.size());  // schema 8 on
+    if (h5::link_exists(jobs, "in_job_outliers")) in_job = h5::read_fixed_strings(open_dataset(jobs, "in_job_outliers"));
+    in_job.resize(paths.size());
     const std::size_t f = c.feature_names.size();
     for (std::size_t i = 0; i < paths.size(); ++i) {
       CampaignJob j;
@@ -1144,6 +1151,7 @@ Campaign read_campaign(const std::string& path) {
       j.votes = votes[i];
       j.outlier = outlier[i] != 0;
       j.compared = compared[i] != 0;
+      if (!in_job[i].empty()) j.in_job_outliers = split(in_job[i], '\n');
       c.jobs.push_back(std::move(j));
     }
     return c;

@@ -16,7 +16,7 @@
 
 namespace jobperf::jobfile {
 
-inline constexpr std::int64_t kSchemaVersion = 7;
+inline constexpr std::int64_t kSchemaVersion = 8;
 
 // Per row (rank, node) over its time steps; `sum` is the time integral.
 enum Stat : std::size_t { kMin, kMean, kMax, kSum, kLast, kStd, kStatCount };
@@ -225,6 +225,7 @@ struct JobSummary {
   std::map<std::string, Stats> job_stats;  // per rank metric, over the whole job
   std::map<std::string, MetricInfo> metrics;
   std::string clock_method, clock_reference;  // /clock's; empty in files without it
+  std::vector<std::string> in_job_outliers;   // /outliers' reasons
 };
 JobSummary read_job_summary(const std::string& path);
 
@@ -273,6 +274,7 @@ struct CampaignJob {
   std::int64_t votes = 0;           // classifier votes over all features
   bool outlier = false;
   bool compared = false;            // false: group had too few jobs
+  std::vector<std::string> in_job_outliers;  // the job's own findings (its /outliers' reasons)
 };
 
 struct Campaign {

@@ -16,7 +16,7 @@ path, work, ranks, dd_mib = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv
 
 with h5py.File(path, "r") as f:
     assert f.attrs["file_kind"] == "jobperf-job"
-    assert f.attrs["schema_version"] == 7
+    assert f.attrs["schema_version"] == 8
     assert f.attrs["n_ranks"] == ranks and f.attrs["status"] == "complete", (f.attrs["n_ranks"], f.attrs["problems"])
     assert f.attrs["exit_status"] == 0 and f.attrs["job_name"] == "pipeline"
     cpu = f["ranks/cpu_utilization"]

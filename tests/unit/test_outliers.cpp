@@ -76,6 +76,7 @@ TEST_CASE("a campaign flags the slow job of a group and explains it, and skips s
   std::vector<jobperf::jobfile::JobSummary> jobs = {
       job("a1", "cfd", 100, 400), job("a2", "cfd", 102, 405), job("a3", "cfd", 98, 398),
       job("a4", "cfd", 101, 402), job("a5", "cfd", 300, 1200), job("b1", "md", 10, 10), job("b2", "md", 50, 10)};
+  jobs[4].in_job_outliers = {"rank 3 (n1): mean CPU use 4 is 300 % above the median 1 of 4 ranks"};
   auto c = build_campaign(jobs);
   REQUIRE(c.jobs.size() == 7);
   CHECK(c.jobs[4].outlier);
@@ -85,12 +86,14 @@ TEST_CASE("a campaign flags the slow job of a group and explains it, and skips s
   CHECK_FALSE(c.jobs[6].outlier);
   auto why = explain(c, c.jobs[4]);
   // cpu: modified z 0.6745*798/3 = 179.4 against the reference's 0.6745*4/3 (x199.5);
-  // duration: 0.6745*199/1 = 134.2 against 0.6745*3/1 (x66.3): CPU time ranks first.
-  REQUIRE(why.size() == 2);
+  // duration: 0.6745*199/1 = 134.2 against 0.6745*3/1 (x66.3): CPU time ranks first;
+  // then what the job's reduce found inside it.
+  REQUIRE(why.size() == 3);
   CHECK(why[0].find("cpu_time_s") != std::string::npos);
   CHECK(why[0].find("cpu_time_s 1200.00 against 398.00 to 405.00 in the group's normal jobs "
                     "(modified z 179.4: 199.5x their largest, 0.90)") != std::string::npos);
   CHECK(why[1].find("duration_s") != std::string::npos);
+  CHECK(why[2] == "in the job: rank 3 (n1): mean CPU use 4 is 300 % above the median 1 of 4 ranks");
   CHECK(explain(c, c.jobs[0]).empty());
 }
 
