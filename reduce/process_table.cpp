@@ -43,8 +43,8 @@ jobfile::ProcessRow row_of(const stream::ProcessExit& x, const std::string& host
   return p;
 }
 
-// Start times come from /proc in clock ticks: a child may seem to start up
-// to one tick before its parent.
+// A start time may read up to a clock tick late (share/schema.md), and older
+// collectors' up to a tick early: a child may seem to start before its parent.
 constexpr std::int64_t kStartResolution_ns = 20'000'000;
 
 // Rows by pid: a job's records may hold hundreds of thousands of processes.
