@@ -229,8 +229,9 @@ std::string processes_html(const std::string& job_file, std::int64_t job_start_n
 // −1 is not an exit status: say why none was seen.
 std::string exit_status_text(const jobfile::JobInfo& info) {
   if (info.exit_status >= 0) return std::to_string(info.exit_status);
-  return info.collection_mode == "sidecar" ? "not seen (a sidecar does not start the ranks, so never sees them exit)"
-                                           : "not seen (some rank's end was not recorded)";
+  return info.collection_mode == "sidecar"
+             ? "not seen (a sidecar is not the ranks' parent: exit records, jobperf-collect --env, give it)"
+             : "not seen (some rank's end was not recorded)";
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ void transfer(auto& io, MessageOf<Catalog> auto& c) {
   io.each(c.sources, [&](auto& s) { io.with(s, stream::encode_source, stream::decode_source); });
   io.each(c.streams, [&](auto& s) { io(s.path, s.job_id, s.mode, s.host, s.rank, s.interval_ns, s.world_size, s.problems); });
   io(c.unreadable);
+  io.each(c.recorded_exits, [&](auto& e) { io(e.rank, e.exit_status); });
 }
 
 std::vector<MetricPlan> plan_metrics(const std::vector<stream::SourceSpec>& sources, stream::Scope scope) {
@@ -150,6 +151,9 @@ Timeline timeline_of(const Catalog& all, const ReduceOptions& options) {
 // apart by /ranks/stream.
 std::vector<RowEntry> plan_rank_rows(Plan& plan, const Catalog& all) {
   auto rows = all.rows;
+  for (auto& r : rows)  // what the collector did not see end (a sidecar's ranks), the exit records may have
+    for (const auto& e : all.recorded_exits)
+      if (r.exit_status < 0 && e.rank == r.rank) r.exit_status = e.exit_status;
   std::sort(rows.begin(), rows.end(),
             [](auto& a, auto& b) { return std::tie(a.rank, a.host, a.stream) < std::tie(b.rank, b.host, b.stream); });
   auto& L = plan.layout;

@@ -47,12 +47,17 @@ struct StreamEntry {
   std::string world_size;  // OMPI_COMM_WORLD_SIZE etc. as the collector saw it
   std::vector<std::string> problems;
 };
+struct RankExit {
+  std::int32_t rank;
+  std::int64_t exit_status;
+};
 struct Catalog {
   std::vector<RowEntry> rows;
   std::vector<NodeEntry> nodes;
   std::vector<stream::SourceSpec> sources;
   std::vector<StreamEntry> streams;
   std::vector<std::string> unreadable;  // streams that cannot be read at all, each with why
+  std::vector<RankExit> recorded_exits;  // from exit records: a sidecar's ranks' only exit statuses
 };
 
 // Every rank's catalog, on every rank (collective).

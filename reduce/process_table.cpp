@@ -107,6 +107,16 @@ std::vector<jobfile::ProcessRow> process_rows(const stream::DecodedStream& s, co
   return rows;
 }
 
+std::map<std::int32_t, std::int64_t> rank_exit_statuses(const std::vector<jobfile::ProcessRow>& rows) {
+  std::map<std::int32_t, std::int64_t> out;
+  for (const auto& p : rows) {
+    if (p.rank < 0 || (p.parent >= 0 && rows[static_cast<std::size_t>(p.parent)].rank == p.rank)) continue;
+    const std::int64_t status = p.kind == "killed" ? 128 + p.signal : p.exit_code;
+    if (auto [it, added] = out.emplace(p.rank, status); !added && it->second == 0) it->second = status;
+  }
+  return out;
+}
+
 std::vector<jobfile::TagSum> tag_sums(const std::vector<jobfile::ProcessRow>& rows, MPI_Comm comm) {
   std::map<std::string, jobfile::TagSum> mine;
   for (const auto& p : rows) {

@@ -242,6 +242,7 @@ Catalog catalog_of(const Local& local) {
   c.rows = local.row_entries;
   c.nodes = local.node_entries;
   c.unreadable = local.unreadable;
+  for (auto [rank, status] : rank_exit_statuses(local.processes)) c.recorded_exits.push_back({rank, status});
   return c;
 }
 

@@ -27,7 +27,7 @@ assert "stress-ng --cpu 1 --cpu-ops 400" in command, command
 print("ok: sidecar found ranks 0 and 1 by environment, CPU seconds", cpu, "command", command)
 PY
 "$bin/jobperf-report" "$work/side1.h5" -o "$work/side1.html" >/dev/null
-grep -q "exit status</td><td[^>]*>not seen (a sidecar does not start the ranks" "$work/side1.html" ||
+grep -q "exit status</td><td[^>]*>not seen (a sidecar is not the ranks' parent: exit records" "$work/side1.html" ||
   fail "the report should say that a sidecar sees no exit status, not print -1"
 # The same streams in windows of 16 bins (processes start, are reaped by their
 # parents and end between windows) give the same job file as in one window,
@@ -40,7 +40,28 @@ grep -Eq " ([3-9]|[1-9][0-9]+) window\(s\) of [2-9] group\(s\); 2 thread\(s\), w
   "$work/side1-windows.txt" || fail "expected several windows of several groups, writes overlapped"
 "$python" "$tests/mpi/same_job_file.py" "$work/side1-windows.h5" "$work/side1-whole.h5"
 
-# 2. Discovery by pid; jobperf-collect --stop ends the sidecar cleanly.
+# 2. With exit records on (a job script's eval), the ranks' exit statuses, which
+#    a sidecar cannot see (it is not their parent), come from their records:
+#    rank 1's top process, the sh, exits 3 after its child sleep exits 0.
+(
+  "$bin/jobperf-collect" --quiet --job-id side3 --match-env JOBPERF_TEST_JOB=side3 --interval 0.1 &
+  sleep 0.3
+  eval "$("$bin/jobperf-collect" --env --job-id side3)"
+  env JOBPERF_TEST_JOB=side3 OMPI_COMM_WORLD_RANK=0 sh -c 'sleep 0.3' &
+  env JOBPERF_TEST_JOB=side3 OMPI_COMM_WORLD_RANK=1 sh -c 'sleep 0.3; exit 3' &
+  wait
+)
+"${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --quiet --job-id side3 -o "$work/side3.h5"
+"$python" - "$work/side3.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1])
+assert f.attrs["collection_mode"] == "preload,sidecar", f.attrs["collection_mode"]
+assert list(f["ranks/exit_status"][:]) == [0, 3], f["ranks/exit_status"][:]
+assert f.attrs["exit_status"] == 3, f.attrs["exit_status"]
+print("ok: a sidecar's job file has the ranks' exit statuses from their exit records")
+PY
+
+# 3. Discovery by pid; jobperf-collect --stop ends the sidecar cleanly.
 sidecar_stops_cleanly side2
 expect_status 1 "--stop with no sidecar running" "$bin/jobperf-collect" --stop --job-id side2
 expect_message "no running sidecar" "--stop says there is nothing to stop"

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "reduce/job_plan.hpp"
+#include "reduce/process_table.hpp"
 
 using namespace jobperf;
 using namespace jobperf::reduce;
@@ -130,4 +131,34 @@ TEST_CASE("plan: a host's node samples come from one of its streams, not from ea
   CHECK_FALSE(plan.gives_node_samples("node0", "/scratch/node0.step2.jps"));
   REQUIRE(plan.layout.samples.size() == 2);
   CHECK(plan.layout.samples[1].counts == std::vector<std::int64_t>{60});  // one row, not two
+}
+
+TEST_CASE("plan: ranks whose end the collector did not see take their exit status from the exit records", "[plan]") {
+  auto all = wrapper_job(3, 3);
+  for (auto& r : all.rows) r.exit_status = -1;  // a sidecar's: it is not the ranks' parent
+  all.rows[0].exit_status = 0;                  // seen: the records do not override it
+  all.recorded_exits = {{0, 9}, {1, 0}};        // rank 2 has no record
+  const auto plan = plan_job(all, options());
+  REQUIRE(plan.errors.empty());
+  CHECK(plan.layout.rank_exit_status == std::vector<std::int64_t>{0, 0, -1});
+  CHECK(plan.layout.info.exit_status == -1);
+  all.recorded_exits.push_back({2, 137});  // killed by SIGKILL
+  CHECK(plan_job(all, options()).layout.info.exit_status == 137);
+}
+
+TEST_CASE("a rank's exit status is its top process's, from the exit records", "[plan]") {
+  auto row = [](std::int32_t rank, std::int64_t parent, const char* kind, std::int64_t code, std::int64_t signal) {
+    jobfile::ProcessRow p;
+    p.rank = rank, p.parent = parent, p.kind = kind, p.exit_code = code, p.signal = signal;
+    return p;
+  };
+  const std::vector<jobfile::ProcessRow> rows = {
+      row(-1, -1, "exited", 0, 0),     // the launcher: no rank
+      row(0, 0, "exited", 0, 0),       // rank 0's top process, under the launcher
+      row(0, 1, "exited", 5, 0),       // its child: not the rank's status
+      row(1, -1, "killed", -1, 9),     // rank 1, killed: 128 + 9
+      row(2, -1, "exited", 0, 0),      // rank 2: two top processes (job steps),
+      row(2, -1, "exited", 4, 0),      //   the non-zero one counts
+  };
+  CHECK(rank_exit_statuses(rows) == std::map<std::int32_t, std::int64_t>{{0, 0}, {1, 137}, {2, 4}});
 }
