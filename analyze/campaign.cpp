@@ -210,8 +210,10 @@ std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::Camp
     double ratio = reference > 0 ? job.modified_z[f] / reference : std::numeric_limits<double>::infinity();
     // The ratio is of scores, not of values: say so, with the score it is against.
     char score[100];
-    if (reference > 0) std::snprintf(score, sizeof score, "modified z %.1f: %.1fx their largest, %.2f", job.modified_z[f], ratio, reference);
-    else std::snprintf(score, sizeof score, "modified z %.1f; the normal jobs' are all 0", job.modified_z[f]);
+    if (reference > 0)
+      std::snprintf(score, sizeof score, "modified z %.1f: %.1fx their largest, %.2f", job.modified_z[f], ratio, reference);
+    else
+      std::snprintf(score, sizeof score, "modified z %.1f; the normal jobs' are all 0", job.modified_z[f]);
     char buf[300];
     std::snprintf(buf, sizeof buf, "%s %s against %s to %s in the group's normal jobs (%s)", c.feature_names[f].c_str(),
                   format_value(job.features[f]).c_str(), format_value(low).c_str(), format_value(high).c_str(), score);

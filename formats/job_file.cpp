@@ -1132,7 +1132,7 @@ Campaign read_campaign(const std::string& path) {
     auto votes = h5::read_int64s(open_dataset(jobs, "votes"));
     auto outlier = h5::read_int64s(open_dataset(jobs, "outlier"));
     auto compared = h5::read_int64s(open_dataset(jobs, "compared"));
-    std::vector<std::string> in_job(paths.size());  // schema 8 on
+    std::vector<std::string> in_job;  // schema 8 on
     if (h5::link_exists(jobs, "in_job_outliers")) in_job = h5::read_fixed_strings(open_dataset(jobs, "in_job_outliers"));
     in_job.resize(paths.size());
     const std::size_t f = c.feature_names.size();

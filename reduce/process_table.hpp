@@ -17,7 +17,7 @@ namespace jobperf::reduce {
 // added to their process); `parent` indexes the returned rows.
 std::vector<jobfile::ProcessRow> process_rows(const stream::DecodedStream& s, const ClockMap& clock);
 
-// Each MPI rank's exit status from `rows` (of one stream): that of the
+// Each MPI rank's exit status from `rows` (as process_rows gives them): that of the
 // rank's top process (its parent not of the rank, or not recorded), 128 +
 // the signal where it was killed; the first non-zero one where there are several.
 std::map<std::int32_t, std::int64_t> rank_exit_statuses(const std::vector<jobfile::ProcessRow>& rows);

@@ -170,9 +170,9 @@ std::vector<Outlined> outline_files(const std::vector<std::string>& paths, std::
   return out;
 }
 
-// Lists the rows of one stream's first pass.
 std::string file_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
 
+// Lists the rows of one stream's first pass.
 void add_stream(Local& local, std::size_t file, const std::string& path, Outlined&& outlined) {
   const std::size_t index = local.streams.size();
   local.resume_at.push_back(outlined.records_at);
