@@ -150,13 +150,6 @@ std::string clock_text(const std::string& job_file) {
                              : number(static_cast<double>(worst) * 1e-3) + " µs");
 }
 
-// The in-job outliers' reasons, one per line, as jobperf-reduce printed them.
-std::vector<std::string> outlier_reasons(const std::string& job_file) {
-  auto outliers = jobfile::read_table(job_file, jobfile::JobTable::Outliers);
-  const auto* reason = column(outliers, "reason");
-  return reason ? reason->text : std::vector<std::string>{};
-}
-
 // One cell of a table read from the job file: text as it is, times in
 // seconds since the job's start, other numbers short ("–" where missing).
 std::string table_cell(const jobfile::TableColumn* c, std::size_t i, std::int64_t job_start_ns) {
@@ -262,9 +255,9 @@ std::string job_report_html(const std::string& path) {
   b << "</table>\n";
   for (const auto& p : info.problems)
     if (!p.empty()) b << "<p class='problem'>" << escape(p) << "</p>\n";
-  if (auto reasons = outlier_reasons(path); !reasons.empty()) {
+  if (!job.in_job_outliers.empty()) {
     b << "<h2>In-job outliers</h2><ul>";
-    for (const auto& r : reasons) b << "<li>" << escape(r) << "</li>";
+    for (const auto& r : job.in_job_outliers) b << "<li>" << escape(r) << "</li>";
     b << "</ul>\n";
   }
 

@@ -151,9 +151,10 @@ Timeline timeline_of(const Catalog& all, const ReduceOptions& options) {
 // apart by /ranks/stream.
 std::vector<RowEntry> plan_rank_rows(Plan& plan, const Catalog& all) {
   auto rows = all.rows;
+  std::map<std::int32_t, std::int64_t> recorded;  // by rank: thousands of ranks, thousands of records
+  for (const auto& e : all.recorded_exits) recorded[e.rank] = e.exit_status;
   for (auto& r : rows)  // what the collector did not see end (a sidecar's ranks), the exit records may have
-    for (const auto& e : all.recorded_exits)
-      if (r.exit_status < 0 && e.rank == r.rank) r.exit_status = e.exit_status;
+    if (auto it = recorded.find(r.rank); r.exit_status < 0 && it != recorded.end()) r.exit_status = it->second;
   std::sort(rows.begin(), rows.end(),
             [](auto& a, auto& b) { return std::tie(a.rank, a.host, a.stream) < std::tie(b.rank, b.host, b.stream); });
   auto& L = plan.layout;
