@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <set>
 #include <sstream>
 
 #include "analyze/campaign.hpp"
@@ -19,6 +23,7 @@ std::string escape(const std::string& s) {
       case '>': out += "&gt;"; break;
       case '&': out += "&amp;"; break;
       case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;  // attributes here are single-quoted
       default: out += c;
     }
   }
@@ -43,49 +48,162 @@ std::string number(double v) {
 const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
-// A line chart of rows×time values; rows beyond the palette share colours.
-std::string line_chart(const std::string& title, const std::string& units, const std::vector<std::int64_t>& time_ns,
-                       const std::vector<std::string>& labels, const std::vector<double>& values) {
-  const double W = 720, H = 220, left = 60, right = 150, top = 24, bottom = 28;
-  const std::size_t T = time_ns.size(), rows = labels.size();
+// Up to this many rows are drawn a line each; more, as the band between
+// their lowest and highest value and their mean, with the rows that matter
+// (in-job outliers, the least and the most over the job) drawn on top: a
+// thousand lines are neither readable nor a page a browser opens.
+constexpr std::size_t kMaxLines = 12;
+// Points per line at most, about a pixel each: a longer series is averaged
+// over columns of steps (the band takes each column's lowest and highest).
+constexpr std::size_t kColumns = 560;
+
+struct Line {
+  std::string label;
+  std::vector<double> y;  // per column
+};
+
+// One metric of a table of rows, reduced to what its chart draws.
+struct Chart {
+  std::string title, units;
+  double seconds = 0;          // from the first step to the last
+  std::vector<double> x;       // per column: its first step, as a fraction of `seconds`
+  std::vector<Line> lines;     // each row, or the mean and the rows that matter
+  std::vector<double> low, high;  // per column, over the rows: empty when each row is a line
+  std::size_t rows = 0;
+};
+
+// Steps into columns: column c holds steps [first[c], first[c + 1]).
+std::vector<std::size_t> column_starts(std::size_t steps) {
+  const std::size_t columns = std::min(steps, kColumns);
+  std::vector<std::size_t> first(columns + 1);
+  for (std::size_t c = 0; c <= columns; ++c) first[c] = c * steps / std::max<std::size_t>(columns, 1);
+  return first;
+}
+
+// Reads metric `m` row by row (a chunk of steps at a time: memory does not
+// grow with the job). `emphasised(row)` names why a row matters, or "".
+Chart chart_of(const jobfile::SeriesReader& s, std::size_t m,
+               const std::function<std::string(std::size_t)>& emphasised) {
+  const auto& time = s.time_ns();
+  const std::size_t steps = time.size(), rows = s.rows();
+  const auto first = column_starts(steps);
+  const std::size_t columns = first.size() - 1;
+  Chart c;
+  c.title = s.metrics()[m].long_name, c.units = s.metrics()[m].units, c.rows = rows;
+  c.seconds = steps > 1 ? static_cast<double>(time.back() - time.front()) * 1e-9 : 0;
+  for (std::size_t k = 0; k < columns; ++k)
+    c.x.push_back(steps > 1 ? static_cast<double>(first[k]) / static_cast<double>(steps - 1) : 0);
+  const bool band = rows > kMaxLines;
+  const double nan = std::nan("");
+  std::vector<double> sum(columns, 0), count(columns, 0), piece;
+  if (band) c.low.assign(columns, nan), c.high.assign(columns, nan);
+  std::map<std::size_t, Line> kept;  // the rows drawn over the band, by row; labels closed below
+  struct Extreme {
+    std::size_t row = 0;
+    double total = std::nan("");
+    std::vector<double> y;
+  } least, most;
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::vector<double> row_sum(columns, 0), row_count(columns, 0);
+    double total = 0;
+    std::size_t column = 0;
+    for (std::size_t from = 0; from < steps; from += jobfile::kChunkSteps) {
+      piece.resize(std::min(jobfile::kChunkSteps, steps - from));
+      s.read(m, r, from, piece);
+      for (std::size_t k = 0; k < piece.size(); ++k) {
+        while (from + k >= first[column + 1]) ++column;
+        const double v = piece[k];
+        if (std::isnan(v)) continue;
+        row_sum[column] += v, row_count[column] += 1, total += v;
+        if (band) c.low[column] = std::fmin(c.low[column], v), c.high[column] = std::fmax(c.high[column], v);
+      }
+    }
+    std::vector<double> y(columns, nan);
+    for (std::size_t k = 0; k < columns; ++k) {
+      if (row_count[k] > 0) y[k] = row_sum[k] / row_count[k];
+      sum[k] += row_sum[k], count[k] += row_count[k];
+    }
+    if (!band) {
+      c.lines.push_back({s.labels()[r], std::move(y)});
+      continue;
+    }
+    if (auto why = emphasised(r); !why.empty()) kept[r] = {s.labels()[r] + " (" + why, y};
+    if (!(total >= least.total)) least = {r, total, y};  // NaN compares false: the first row is taken
+    if (!(total <= most.total)) most = {r, total, std::move(y)};
+  }
+  if (!band) return c;
+  Line mean{"mean of the " + std::to_string(rows), std::vector<double>(columns, nan)};
+  for (std::size_t k = 0; k < columns; ++k)
+    if (count[k] > 0) mean.y[k] = sum[k] / count[k];
+  c.lines.push_back(std::move(mean));
+  for (auto [extreme, why] : {std::pair{&most, "most"}, {&least, "least"}}) {
+    auto& line = kept[extreme->row];
+    if (line.label.empty()) line = {s.labels()[extreme->row] + " (" + why, extreme->y};
+    else line.label += std::string(", ") + why;
+  }
+  for (auto& [row, line] : kept) c.lines.push_back({line.label + ")", std::move(line.y)});
+  return c;
+}
+
+// The chart as SVG: lines (rows beyond the palette share colours), over the
+// band where there is one.
+std::string svg_of(const Chart& c) {
+  const double W = 720, H = 220, left = 60, right = 190, top = 24, bottom = 28;
   double lo = 0, hi = 0;
-  for (double v : values)
-    if (!std::isnan(v)) hi = std::max(hi, v), lo = std::min(lo, v);
+  for (const auto* values : {&c.low, &c.high})
+    for (double v : *values)
+      if (!std::isnan(v)) hi = std::max(hi, v), lo = std::min(lo, v);
+  for (const auto& l : c.lines)
+    for (double v : l.y)
+      if (!std::isnan(v)) hi = std::max(hi, v), lo = std::min(lo, v);
   if (hi <= lo) hi = lo + 1;
-  const double t0 = T ? static_cast<double>(time_ns.front()) : 0;
-  const double t1 = T > 1 ? static_cast<double>(time_ns.back()) : t0 + 1;
-  auto x = [&](std::size_t i) { return left + (static_cast<double>(time_ns[i]) - t0) / (t1 - t0) * (W - left - right); };
+  auto x = [&](std::size_t k) { return left + c.x[k] * (W - left - right); };
   auto y = [&](double v) { return top + (hi - v) / (hi - lo) * (H - top - bottom); };
   std::ostringstream svg;
+  svg.precision(5);
   svg << "<figure><svg viewBox='0 0 " << W << " " << H << "' width='" << W << "' height='" << H
-      << "' role='img' aria-label='" << escape(title) << "'>"
-      << "<text x='" << left << "' y='16' class='title'>" << escape(title) << " [" << escape(units) << "]</text>"
+      << "' role='img' aria-label='" << escape(c.title) << "'>"
+      << "<text x='" << left << "' y='16' class='title'>" << escape(c.title) << " [" << escape(c.units) << "]</text>"
       << "<line x1='" << left << "' y1='" << H - bottom << "' x2='" << W - right << "' y2='" << H - bottom
       << "' class='axis'/><line x1='" << left << "' y1='" << top << "' x2='" << left << "' y2='" << H - bottom
       << "' class='axis'/>"
       << "<text x='" << left - 4 << "' y='" << top + 4 << "' class='tick' text-anchor='end'>" << number(hi) << "</text>"
       << "<text x='" << left - 4 << "' y='" << H - bottom << "' class='tick' text-anchor='end'>" << number(lo) << "</text>"
-      << "<text x='" << W - right << "' y='" << H - 8 << "' class='tick' text-anchor='end'>"
-      << number((t1 - t0) * 1e-9) << " s</text><text x='" << left << "' y='" << H - 8 << "' class='tick'>0 s</text>";
-  for (std::size_t r = 0; r < rows; ++r) {
-    const char* colour = kPalette[r % std::size(kPalette)];
+      << "<text x='" << W - right << "' y='" << H - 8 << "' class='tick' text-anchor='end'>" << number(c.seconds)
+      << " s</text><text x='" << left << "' y='" << H - 8 << "' class='tick'>0 s</text>";
+  double legend_y = top + 12;
+  auto legend = [&](const std::string& text, const char* colour, double thickness = 2) {
+    svg << "<line x1='" << W - right + 8 << "' y1='" << legend_y - 4 << "' x2='" << W - right + 20 << "' y2='"
+        << legend_y - 4 << "' stroke='" << colour << "' stroke-width='" << thickness << "'/><text x='"
+        << W - right + 24 << "' y='" << legend_y << "' class='tick'>" << escape(text) << "</text>";
+    legend_y += 14;
+  };
+  if (!c.low.empty()) {  // the band: along the highest values, back along the lowest
+    svg << "<path fill='#c6dbef' stroke='none' d='";
+    char pen = 'M';
+    for (std::size_t k = 0; k < c.x.size(); ++k)
+      if (!std::isnan(c.high[k])) svg << pen << x(k) << "," << y(c.high[k]) << " ", pen = 'L';
+    for (std::size_t k = c.x.size(); k-- > 0;)
+      if (!std::isnan(c.low[k])) svg << pen << x(k) << "," << y(c.low[k]) << " ", pen = 'L';
+    svg << "Z'/>";
+    legend("lowest to highest of " + std::to_string(c.rows), "#c6dbef", 8);
+  }
+  for (std::size_t i = 0; i < c.lines.size(); ++i) {
+    const char* colour = c.low.empty() ? kPalette[i % std::size(kPalette)] : i == 0 ? "#08306b" : kPalette[(i + 2) % std::size(kPalette)];
     svg << "<path fill='none' stroke='" << colour << "' stroke-width='1.5' d='";
     bool pen_down = false;
-    for (std::size_t i = 0; i < T; ++i) {
-      double v = values[r * T + i];
-      if (std::isnan(v)) {
+    for (std::size_t k = 0; k < c.x.size(); ++k) {
+      if (std::isnan(c.lines[i].y[k])) {
         pen_down = false;
         continue;
       }
-      svg << (pen_down ? "L" : "M") << x(i) << "," << y(v) << " ";
+      svg << (pen_down ? "L" : "M") << x(k) << "," << y(c.lines[i].y[k]) << " ";
       pen_down = true;
     }
     svg << "'/>";
-    if (r < 12)
-      svg << "<text x='" << W - right + 8 << "' y='" << top + 12 + 14 * static_cast<double>(r) << "' fill='" << colour
-          << "' class='tick'>" << escape(labels[r]) << "</text>";
+    if (i < kMaxLines) legend(c.lines[i].label, colour);
   }
-  if (rows > 12) svg << "<text x='" << W - right + 8 << "' y='" << top + 12 + 14 * 12 << "' class='tick'>… " << rows - 12 << " more</text>";
+  if (c.lines.size() > kMaxLines) legend("… " + std::to_string(c.lines.size() - kMaxLines) + " more", "none");
   svg << "</svg></figure>\n";
   return svg.str();
 }
@@ -114,12 +232,12 @@ const std::vector<std::string> kRankCharts = {"cpu_utilization", "rss", "write_c
 const std::vector<std::string> kNodeCharts = {"cpu_busy", "mem_used", "net_rx_bandwidth", "disk_write_bandwidth"};
 const std::vector<std::string> kGpuCharts = {"gpu_utilization", "gpu_memory_used", "gpu_power"};
 
-std::string charts(const jobfile::Series& s, const std::vector<std::string>& wanted) {
+std::string charts(const jobfile::SeriesReader& s, const std::vector<std::string>& wanted,
+                   const std::function<std::string(std::size_t)>& emphasised) {
   std::string out;
   for (const auto& name : wanted)
-    for (std::size_t m = 0; m < s.metrics.size(); ++m)
-      if (s.metrics[m].name == name)
-        out += line_chart(s.metrics[m].long_name, s.metrics[m].units, s.time_ns, s.labels, s.values[m]);
+    for (std::size_t m = 0; m < s.metrics().size(); ++m)
+      if (s.metrics()[m].name == name) out += svg_of(chart_of(s, m, emphasised));
   return out;
 }
 
@@ -219,6 +337,84 @@ std::string processes_html(const std::string& job_file, std::int64_t job_start_n
   return b.str();
 }
 
+// The rows /outliers names: ranks by their label ("rank 3") and host,
+// nodes (outliers and stalls) by host.
+struct OutlierRows {
+  std::set<std::pair<std::string, std::string>> ranks;
+  std::set<std::string> nodes;
+};
+OutlierRows outlier_rows(const std::string& job_file) {
+  auto outliers = jobfile::read_table(job_file, jobfile::JobTable::Outliers);
+  const auto *kind = column(outliers, "kind"), *rank = column(outliers, "rank"), *host = column(outliers, "host");
+  OutlierRows out;
+  if (!kind || !rank || !host) return out;
+  for (std::size_t i = 0; i < kind->text.size(); ++i) {
+    if (kind->text[i] == "rank") out.ranks.insert({"rank " + std::to_string(rank->integers[i]), host->text[i]});
+    if (kind->text[i] == "node" || kind->text[i] == "stall") out.nodes.insert(host->text[i]);
+  }
+  return out;
+}
+
+// The rows of the per-rank table: every rank of a job of up to kAllUpTo;
+// of a larger one, the kEachEnd that used the most CPU, the kEachEnd that
+// used the least, and the in-job outliers, in rank order.
+constexpr std::size_t kAllUpTo = 64, kEachEnd = 10;
+std::vector<std::size_t> ranks_to_show(const jobfile::RankSummary& summary,
+                                       const std::function<bool(std::size_t)>& outlier) {
+  const std::size_t count = summary.ranks.size();
+  std::vector<std::size_t> all(count);
+  std::iota(all.begin(), all.end(), 0);
+  const auto cpu_metric = std::find_if(summary.metrics.begin(), summary.metrics.end(),
+                                       [](const auto& m) { return m.name == "cpu_utilization"; });
+  if (count <= kAllUpTo || cpu_metric == summary.metrics.end()) return all;
+  const auto& cpu = summary.values[static_cast<std::size_t>(cpu_metric - summary.metrics.begin())];
+  auto seconds = [&](std::size_t r) {
+    const double v = cpu[r * jobfile::kStatCount + jobfile::kSum];
+    return std::isnan(v) ? 0.0 : v;
+  };
+  std::stable_sort(all.begin(), all.end(), [&](std::size_t a, std::size_t b) { return seconds(a) > seconds(b); });
+  std::vector<std::size_t> shown(all.begin(), all.begin() + kEachEnd);
+  shown.insert(shown.end(), all.end() - kEachEnd, all.end());
+  for (std::size_t r = 0; r < count; ++r)
+    if (outlier(r)) shown.push_back(r);
+  std::sort(shown.begin(), shown.end());
+  shown.erase(std::unique(shown.begin(), shown.end()), shown.end());
+  return shown;
+}
+
+// Each rank's totals (outliers marked); the export has every rank of a large job.
+std::string rank_table_html(const jobfile::RankSummary& summary, const OutlierRows& outlying) {
+  std::vector<std::string> header = {"rank", "host"};
+  std::vector<std::pair<std::size_t, jobfile::Stat>> columns;
+  for (auto [name, stat, label] : {std::tuple{"cpu_utilization", jobfile::kSum, "CPU s"},
+                                   {"cpu_utilization", jobfile::kMean, "mean cores"},
+                                   {"rss", jobfile::kMax, "max RSS bytes"},
+                                   {"write_call_bandwidth", jobfile::kSum, "bytes written"},
+                                   {"read_call_bandwidth", jobfile::kSum, "bytes read"}})
+    for (std::size_t m = 0; m < summary.metrics.size(); ++m)
+      if (summary.metrics[m].name == name) {
+        header.push_back(label);
+        columns.emplace_back(m, stat);
+      }
+  auto is_outlier = [&](std::size_t r) {
+    return outlying.ranks.count({"rank " + std::to_string(summary.ranks[r]), summary.hosts[r]}) > 0;
+  };
+  const auto shown = ranks_to_show(summary, is_outlier);
+  std::string out = "<h2>Per rank</h2>";
+  if (shown.size() < summary.ranks.size())
+    out += "<p>" + std::to_string(shown.size()) + " of " + std::to_string(summary.ranks.size()) + " ranks: the " +
+           std::to_string(kEachEnd) + " that used the most CPU, the " + std::to_string(kEachEnd) +
+           " that used the least, and the in-job outliers (marked); <code>jobperf-export --csv</code> writes "
+           "every rank's (ranks.csv).</p>";
+  out += "<table>" + row(header, true);
+  for (auto r : shown) {
+    std::vector<std::string> cells = {std::to_string(summary.ranks[r]), escape(summary.hosts[r])};
+    for (auto [m, stat] : columns) cells.push_back(number(summary.values[m][r * jobfile::kStatCount + stat]));
+    out += row(cells, false, is_outlier(r) ? "outlier" : nullptr);
+  }
+  return out + "</table>\n";
+}
+
 // −1 is not an exit status: say why none was seen.
 std::string exit_status_text(const jobfile::JobInfo& info) {
   if (info.exit_status >= 0) return std::to_string(info.exit_status);
@@ -231,17 +427,18 @@ std::string exit_status_text(const jobfile::JobInfo& info) {
 
 std::string job_report_html(const std::string& path) {
   auto job = jobfile::read_job_summary(path);
-  auto ranks = jobfile::read_series(path, jobfile::Rows::Ranks);
-  auto nodes = jobfile::read_series(path, jobfile::Rows::Nodes);
-  auto gpus = jobfile::read_series(path, jobfile::Rows::Gpus);
-  auto summary = jobfile::read_rank_summary(path);
+  const jobfile::SeriesReader ranks(path, jobfile::Rows::Ranks), nodes(path, jobfile::Rows::Nodes),
+      gpus(path, jobfile::Rows::Gpus);
+  const auto outlying = outlier_rows(path);
   const auto& info = job.info;
   std::ostringstream b;
   b << "<h1>Job " << escape(info.job_id) << (info.job_name.empty() ? "" : " — " + escape(info.job_name)) << "</h1>\n<table>"
     << row({"command", escape(info.command)}) << row({"user", escape(info.user)})
     << row({"hosts", escape(std::to_string(info.hosts.size()) + ": " + [&] {
+             constexpr std::size_t kListed = 32;
              std::string h;
-             for (const auto& x : info.hosts) h += (h.empty() ? "" : ", ") + x;
+             for (std::size_t i = 0; i < std::min(kListed, info.hosts.size()); ++i) h += (i ? ", " : "") + info.hosts[i];
+             if (info.hosts.size() > kListed) h += " and " + std::to_string(info.hosts.size() - kListed) + " more";
              return h;
            }())})
     << row({"ranks", std::to_string(job.rank_count)})
@@ -270,30 +467,15 @@ std::string job_report_html(const std::string& path) {
               number(stats[jobfile::kMax]),
               !jobfile::is_rate(units) ? "–" : number(stats[jobfile::kSum]) + (total_units == "1" ? "" : " " + escape(total_units))});
   }
-  b << "</table>\n<h2>Ranks over time</h2>\n" << charts(ranks, kRankCharts);
-  if (!nodes.labels.empty()) b << "<h2>Nodes over time</h2>\n" << charts(nodes, kNodeCharts);
-  if (!gpus.labels.empty()) b << "<h2>GPUs over time</h2>\n" << charts(gpus, kGpuCharts);
-
-  b << "<h2>Per rank</h2><table>";
-  std::vector<std::string> header = {"rank", "host"};
-  std::vector<std::pair<std::size_t, jobfile::Stat>> columns;
-  for (auto [name, stat, label] : {std::tuple{"cpu_utilization", jobfile::kSum, "CPU s"},
-                                   {"cpu_utilization", jobfile::kMean, "mean cores"},
-                                   {"rss", jobfile::kMax, "max RSS bytes"},
-                                   {"write_call_bandwidth", jobfile::kSum, "bytes written"},
-                                   {"read_call_bandwidth", jobfile::kSum, "bytes read"}})
-    for (std::size_t m = 0; m < summary.metrics.size(); ++m)
-      if (summary.metrics[m].name == name) {
-        header.push_back(label);
-        columns.emplace_back(m, stat);
-      }
-  b << row(header, true);
-  for (std::size_t r = 0; r < summary.ranks.size(); ++r) {
-    std::vector<std::string> cells = {std::to_string(summary.ranks[r]), escape(summary.hosts[r])};
-    for (auto [m, stat] : columns) cells.push_back(number(summary.values[m][r * jobfile::kStatCount + stat]));
-    b << row(cells);
-  }
-  b << "</table>\n" << processes_html(path, info.start_ns);
+  auto outlying_rank = [&](std::size_t r) {
+    return outlying.ranks.count({ranks.labels()[r], ranks.hosts()[r]}) ? "in-job outlier" : "";
+  };
+  auto outlying_node = [&](std::size_t r) { return outlying.nodes.count(nodes.hosts()[r]) ? "in-job outlier" : ""; };
+  b << "</table>\n<h2>Ranks over time</h2>\n" << charts(ranks, kRankCharts, outlying_rank);
+  if (nodes.rows() > 0) b << "<h2>Nodes over time</h2>\n" << charts(nodes, kNodeCharts, outlying_node);
+  if (gpus.rows() > 0) b << "<h2>GPUs over time</h2>\n" << charts(gpus, kGpuCharts, [](std::size_t) { return ""; });
+  b << rank_table_html(jobfile::read_rank_summary(path), outlying);
+  b << processes_html(path, info.start_ns);
   return page("jobperf: job " + info.job_id, b.str());
 }
 

@@ -1,5 +1,6 @@
 #include "formats/export.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -15,11 +16,11 @@ namespace {
 
 using jobfile::TableColumn;
 
+// The shortest text that reads back as the same double (NaN: empty).
 std::string number(double v) {
   if (std::isnan(v)) return "";
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  return {buf, std::to_chars(buf, buf + sizeof buf, v).ptr};
 }
 
 std::string iso(std::int64_t ns) { return ns == jobfile::kMissingTime ? "" : stream::iso_utc(ns, 9); }
@@ -53,8 +54,12 @@ class CsvFile {
     written.push_back(path);
   }
   void row(const std::vector<std::string>& cells) {
-    for (std::size_t i = 0; i < cells.size(); ++i) out_ << (i ? "," : "") << csv(cells[i]);
-    out_ << "\n";
+    std::string line;
+    for (std::size_t i = 0; i < cells.size(); ++i) line += (i ? "," : "") + csv(cells[i]);
+    write(line + "\n");
+  }
+  void write(const std::string& lines) {
+    out_ << lines;
     if (!out_) throw std::runtime_error(path_ + ": write failed");
   }
 
@@ -89,19 +94,40 @@ void table_csv(const std::vector<TableColumn>& table, const std::string& path, s
   }
 }
 
-void series_csv(const jobfile::Series& s, const std::string& row_name, const std::string& path,
+// Calls fn(row, first_step, pieces) for every row of `s` a chunk of steps at a
+// time, `pieces` holding each metric's values of those steps: memory stays
+// at one chunk per metric whatever the job's size.
+template <typename Fn>
+void for_each_piece(const jobfile::SeriesReader& s, Fn&& fn) {
+  const std::size_t steps = s.time_ns().size();
+  std::vector<std::vector<double>> pieces(s.metrics().size());
+  for (std::size_t r = 0; r < s.rows(); ++r)
+    for (std::size_t first = 0; first < steps; first += jobfile::kChunkSteps) {
+      const std::size_t n = std::min(jobfile::kChunkSteps, steps - first);
+      for (std::size_t m = 0; m < pieces.size(); ++m) pieces[m].resize(n), s.read(m, r, first, pieces[m]);
+      fn(r, first, pieces);
+    }
+}
+
+void series_csv(const jobfile::SeriesReader& s, const std::string& row_name, const std::string& path,
                 std::vector<std::string>& written) {
   CsvFile f(path, written);
   std::vector<std::string> header = {"time", row_name};
-  for (const auto& m : s.metrics) header.push_back(m.name + " [" + m.units + "]");
+  for (const auto& m : s.metrics()) header.push_back(m.name + " [" + m.units + "]");
   f.row(header);
-  const std::size_t steps = s.time_ns.size();
-  for (std::size_t r = 0; r < s.labels.size(); ++r)
-    for (std::size_t t = 0; t < steps; ++t) {
-      std::vector<std::string> cells = {iso(s.time_ns[t]), s.labels[r]};
-      for (const auto& v : s.values) cells.push_back(number(v[r * steps + t]));
-      f.row(cells);
+  std::vector<std::string> times;  // each step's, formatted once
+  for (auto t : s.time_ns()) times.push_back(iso(t));
+  for_each_piece(s, [&](std::size_t r, std::size_t first, const std::vector<std::vector<double>>& pieces) {
+    const std::string row = "," + csv(s.labels()[r]);
+    std::string lines;
+    for (std::size_t k = 0; k < (pieces.empty() ? 0 : pieces.front().size()); ++k) {
+      lines += times[first + k];
+      lines += row;
+      for (const auto& p : pieces) lines += ',', lines += number(p[k]);
+      lines += '\n';
     }
+    f.write(lines);
+  });
 }
 
 std::string json_table(const std::vector<TableColumn>& table) {
@@ -121,24 +147,32 @@ std::string json_table(const std::vector<TableColumn>& table) {
   return out + (rows_of(table) ? "\n  ]" : "]");
 }
 
-std::string json_series(const jobfile::Series& s) {
-  std::string out = "{\"time\": [";
-  for (std::size_t t = 0; t < s.time_ns.size(); ++t) out += (t ? ", " : "") + std::to_string(s.time_ns[t]);
-  out += "], \"rows\": [";
-  for (std::size_t r = 0; r < s.labels.size(); ++r) out += (r ? ", " : "") + json_string(s.labels[r]);
-  out += "], \"metrics\": {";
-  const std::size_t steps = s.time_ns.size();
-  for (std::size_t m = 0; m < s.metrics.size(); ++m) {
-    out += (m ? ",\n      " : "\n      ") + json_string(s.metrics[m].name) + ": {\"units\": " +
-           json_string(s.metrics[m].units) + ", \"values\": [";
-    for (std::size_t r = 0; r < s.labels.size(); ++r) {
-      out += r ? ", [" : "[";
-      for (std::size_t t = 0; t < steps; ++t) out += (t ? ", " : "") + json_number(s.values[m][r * steps + t]);
-      out += "]";
+// {"time": [...], "rows": [...], "metrics": {name: {"units": u, "values": [[row 0], ...]}}},
+// written as it is read.
+void json_series(const jobfile::SeriesReader& s, std::ostream& out) {
+  out << "{\"time\": [";
+  for (std::size_t t = 0; t < s.time_ns().size(); ++t) out << (t ? ", " : "") << s.time_ns()[t];
+  out << "], \"rows\": [";
+  for (std::size_t r = 0; r < s.rows(); ++r) out << (r ? ", " : "") << json_string(s.labels()[r]);
+  out << "], \"metrics\": {";
+  const std::size_t steps = s.time_ns().size();
+  std::vector<double> piece;
+  std::string text;
+  for (std::size_t m = 0; m < s.metrics().size(); ++m) {
+    out << (m ? ",\n      " : "\n      ") << json_string(s.metrics()[m].name)
+        << ": {\"units\": " << json_string(s.metrics()[m].units) << ", \"values\": [";
+    for (std::size_t r = 0; r < s.rows(); ++r) {
+      text = r ? ", [" : "[";
+      for (std::size_t first = 0; first < steps; first += jobfile::kChunkSteps) {
+        piece.resize(std::min(jobfile::kChunkSteps, steps - first));
+        s.read(m, r, first, piece);
+        for (std::size_t k = 0; k < piece.size(); ++k) text += (first + k ? ", " : ""), text += json_number(piece[k]);
+      }
+      out << text << "]";
     }
-    out += "]}";
+    out << "]}";
   }
-  return out + "}}";
+  out << "}}";
 }
 
 }  // namespace
@@ -185,9 +219,9 @@ std::vector<std::string> export_csv(const std::string& job_file, const std::stri
       f.row(cells);
     }
   }
-  series_csv(jobfile::read_series(job_file, jobfile::Rows::Ranks), "rank", dir + "/ranks_series.csv", written);
-  series_csv(jobfile::read_series(job_file, jobfile::Rows::Nodes), "node", dir + "/nodes_series.csv", written);
-  if (auto gpus = jobfile::read_series(job_file, jobfile::Rows::Gpus); !gpus.labels.empty())
+  series_csv(jobfile::SeriesReader(job_file, jobfile::Rows::Ranks), "rank", dir + "/ranks_series.csv", written);
+  series_csv(jobfile::SeriesReader(job_file, jobfile::Rows::Nodes), "node", dir + "/nodes_series.csv", written);
+  if (jobfile::SeriesReader gpus(job_file, jobfile::Rows::Gpus); gpus.rows() > 0)
     series_csv(gpus, "gpu", dir + "/gpus_series.csv", written);
   table_csv(jobfile::read_table(job_file, jobfile::JobTable::Processes), dir + "/processes.csv", written);
   table_csv(jobfile::read_table(job_file, jobfile::JobTable::Outliers), dir + "/outliers.csv", written);
@@ -226,9 +260,13 @@ void export_json(const std::string& job_file, std::ostream& out) {
     }
     out << "}";
   }
-  out << "\n  ],\n  \"series\": {\"ranks\": " << json_series(jobfile::read_series(job_file, jobfile::Rows::Ranks))
-      << ",\n    \"nodes\": " << json_series(jobfile::read_series(job_file, jobfile::Rows::Nodes))
-      << ",\n    \"gpus\": " << json_series(jobfile::read_series(job_file, jobfile::Rows::Gpus)) << "},\n"
+  out << "\n  ],\n  \"series\": {\"ranks\": ";
+  json_series(jobfile::SeriesReader(job_file, jobfile::Rows::Ranks), out);
+  out << ",\n    \"nodes\": ";
+  json_series(jobfile::SeriesReader(job_file, jobfile::Rows::Nodes), out);
+  out << ",\n    \"gpus\": ";
+  json_series(jobfile::SeriesReader(job_file, jobfile::Rows::Gpus), out);
+  out << "},\n"
       << "  \"processes\": " << json_table(jobfile::read_table(job_file, jobfile::JobTable::Processes)) << ",\n"
       << "  \"outliers\": " << json_table(jobfile::read_table(job_file, jobfile::JobTable::Outliers)) << "\n}\n";
   if (!out) throw std::runtime_error("JSON output: write failed");

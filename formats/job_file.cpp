@@ -935,25 +935,66 @@ JobSummary read_job_summary(const std::string& path) {
   });
 }
 
-Series read_series(const std::string& path, Rows rows) {
-  return guarded(path, [&] {
-    auto file = open_job_file(path);
-    Series s;
-    if (rows == Rows::Gpus && H5Lexists(file, kGpus, H5P_DEFAULT) <= 0) return s;  // no GPU recorded one by one
-    auto group = open_group(file, group_name(rows));
-    s.time_ns = h5::read_int64s(open_dataset(group, "time"));
+struct SeriesReader::Impl {
+  std::string path;
+  Handle file, group;
+  std::vector<Handle> datasets;  // one per metric
+  std::vector<std::int64_t> time_ns;
+  std::vector<std::string> labels, hosts;
+  std::vector<MetricInfo> metrics;
+};
+
+SeriesReader::SeriesReader(const std::string& path, Rows rows) : impl_(std::make_unique<Impl>()) {
+  auto& s = *impl_;
+  s.path = path;
+  guarded(path, [&] {
+    s.file = open_job_file(path);
+    if (rows == Rows::Gpus && H5Lexists(s.file, kGpus, H5P_DEFAULT) <= 0) return;  // no GPU recorded one by one
+    s.group = open_group(s.file, group_name(rows));
+    s.time_ns = h5::read_int64s(open_dataset(s.group, "time"));
     if (rows == Rows::Ranks) {
-      for (auto r : h5::read_int64s(open_dataset(group, "rank"))) s.labels.push_back("rank " + std::to_string(r));
+      for (auto r : h5::read_int64s(open_dataset(s.group, "rank"))) s.labels.push_back("rank " + std::to_string(r));
+      s.hosts = h5::read_fixed_strings(open_dataset(s.group, "host"));
     } else if (rows == Rows::Nodes) {
-      s.labels = h5::read_fixed_strings(open_dataset(group, "node"));
+      s.labels = s.hosts = h5::read_fixed_strings(open_dataset(s.group, "node"));
     } else {
-      auto hosts = h5::read_fixed_strings(open_dataset(group, "host"));
-      auto index = h5::read_int64s(open_dataset(group, "index"));
-      for (std::size_t i = 0; i < hosts.size() && i < index.size(); ++i)
-        s.labels.push_back(hosts[i] + " gpu " + std::to_string(index[i]));
+      s.hosts = h5::read_fixed_strings(open_dataset(s.group, "host"));
+      auto index = h5::read_int64s(open_dataset(s.group, "index"));
+      for (std::size_t i = 0; i < s.hosts.size() && i < index.size(); ++i)
+        s.labels.push_back(s.hosts[i] + " gpu " + std::to_string(index[i]));
     }
-    read_metrics(group, s.metrics, s.values);
-    return s;
+    if (s.hosts.size() != s.labels.size()) throw JobFileError(path + ": " + group_name(rows) + " has rows of unequal lengths");
+    for (const auto& name : h5::child_names(s.group)) {
+      if (!is_metric(s.group, name)) continue;
+      auto d = open_dataset(s.group, name);
+      const auto shape = h5::dataset_shape(d);
+      if (shape.size() != 2 || shape[0] != s.labels.size() || shape[1] != s.time_ns.size())
+        throw JobFileError(path + ": " + group_name(rows) + "/" + name + " is not (rows, time)");
+      s.metrics.push_back(read_metric_info(d, name));
+      s.datasets.push_back(std::move(d));
+    }
+  });
+}
+
+SeriesReader::~SeriesReader() = default;
+const std::vector<std::int64_t>& SeriesReader::time_ns() const { return impl_->time_ns; }
+const std::vector<std::string>& SeriesReader::labels() const { return impl_->labels; }
+const std::vector<std::string>& SeriesReader::hosts() const { return impl_->hosts; }
+const std::vector<MetricInfo>& SeriesReader::metrics() const { return impl_->metrics; }
+
+void SeriesReader::read(std::size_t metric, std::size_t row, std::size_t first_step, std::span<double> out) const {
+  const auto& s = *impl_;
+  if (out.empty()) return;
+  if (metric >= s.datasets.size() || row >= s.labels.size() || first_step + out.size() > s.time_ns.size())
+    throw std::out_of_range("SeriesReader::read: outside the table");
+  guarded(s.path, [&] {
+    const hid_t d = s.datasets[metric];
+    auto file_space = h5::space_handle(H5Dget_space(d), "get dataspace");
+    const hsize_t start[2] = {row, first_step}, count[2] = {1, out.size()};
+    check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr), "select a row", 0);
+    auto memory = h5::space_handle(H5Screate_simple(2, count, nullptr), "create memory space");
+    if (H5Dread(d, H5T_NATIVE_DOUBLE, memory, file_space, H5P_DEFAULT, out.data()) < 0)
+      throw h5::H5Error("HDF5: cannot read " + s.metrics[metric].name + " of row " + std::to_string(row));
   });
 }
 

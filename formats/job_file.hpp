@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -229,14 +230,31 @@ struct JobSummary {
 };
 JobSummary read_job_summary(const std::string& path);
 
-struct Series {
-  std::vector<std::int64_t> time_ns;
-  std::vector<std::string> labels;  // "rank 3" / host name, one per row
-  std::vector<MetricInfo> metrics;
-  std::vector<std::vector<double>> values;  // per metric: rows×time, row-major
+// A (row, time) table of the job file (/ranks, /nodes, /gpus), read a piece
+// of a row at a time: a reader's memory stays at the pieces it holds
+// whatever the job's size (the whole of /ranks of 1024 ranks x 1 h is
+// 1.3 GiB). A piece of up to kChunkSteps steps from a multiple of them is
+// one chunk of the file: one read, one inflate.
+class SeriesReader {
+ public:
+  // Rows::Gpus: no rows when the job has no /gpus.
+  SeriesReader(const std::string& path, Rows rows);
+  ~SeriesReader();
+  SeriesReader(const SeriesReader&) = delete;
+  SeriesReader& operator=(const SeriesReader&) = delete;
+
+  const std::vector<std::int64_t>& time_ns() const;
+  const std::vector<std::string>& labels() const;  // "rank 3", the host, "host gpu 0": one per row
+  const std::vector<std::string>& hosts() const;   // each row's host
+  const std::vector<MetricInfo>& metrics() const;
+  std::size_t rows() const { return labels().size(); }
+  // Steps [first_step, first_step + out.size()) of `row` of metrics()[metric].
+  void read(std::size_t metric, std::size_t row, std::size_t first_step, std::span<double> out) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
-// Rows::Gpus: no rows when the job has no /gpus.
-Series read_series(const std::string& path, Rows rows);
 
 struct RankSummary {
   std::vector<std::int32_t> ranks;

@@ -33,6 +33,29 @@ assert len(values) == 8 and values[0][0] == h5["ranks/cpu_utilization"][0, 0]
 assert [o["kind"] for o in js["outliers"]] == [o["kind"] for o in outliers]
 print("ok: CSV and JSON agree with the job file")
 PY
+# A job longer than a chunk (8192 steps): the series are read a chunk of a
+# row at a time, and every value is written so that it reads back exactly.
+"$bin/jobperf-test-make-streams" --dir "$work/long" --ranks 2 --hosts 2 --samples 9000 --job-id long
+"${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --quiet -o "$work/long.h5" "$work/long"
+expect_status 0 "--csv of a job longer than a chunk" "$bin/jobperf-export" "$work/long.h5" --csv "$work/long-csv"
+expect_status 0 "--json of a job longer than a chunk" "$bin/jobperf-export" "$work/long.h5" --json "$work/long.json"
+"$python" - "$work/long.h5" "$work/long-csv/ranks_series.csv" "$work/long.json" <<'PY'
+import csv, json, sys
+import h5py, numpy as np
+h5 = h5py.File(sys.argv[1])
+steps = h5["ranks/time"].shape[0]
+assert steps > 8192, steps
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert len(rows) == 2 * steps, len(rows)
+js = json.load(open(sys.argv[3]))["series"]["ranks"]
+for name in ("cpu_utilization", "rss", "write_call_bandwidth"):
+    want = h5["ranks/" + name][:]
+    got = np.array([float(r[f"{name} [{h5['ranks/' + name].attrs['units']}]"] or "nan") for r in rows]).reshape(want.shape)
+    assert np.array_equal(got, want, equal_nan=True), name
+    got = np.array(js["metrics"][name]["values"], dtype=float)
+    assert np.array_equal(got, want, equal_nan=True), name
+print("ok: every value of a", steps, "step series, in CSV and JSON, reads back exactly")
+PY
 expect_status 1 "a file that is not a job file" "$bin/jobperf-export" "$work/exp.json" --csv "$work/x"
 expect_message "not an HDF5 file" "export names the problem"
 expect_status 2 "neither --csv nor --json" "$bin/jobperf-export" "$work/exp.h5"
