@@ -99,8 +99,9 @@ Handle open_dataset(hid_t loc, const std::string& name) {
   return h5::dataset_handle(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open dataset " + name);
 }
 
-// How a (row, time) series is stored: chunks of one row (two reducer ranks
-// never share a chunk: filters in parallel HDF5 need that) and up to
+// How a (row, time) series is stored: chunks of one row, or of
+// JobLayout::rank_chunk_rows rows of /ranks (two reducer ranks never share a
+// chunk: filters in parallel HDF5 need that), and up to
 // JobLayout::chunk_steps steps, shuffled and deflated unless compression is off.
 struct Chunking {
   std::vector<hsize_t> chunk;  // empty: contiguous
@@ -163,7 +164,14 @@ struct JobFileWriter::Impl {
   bool compress = true;
   bool fast_filters = false;  // jobperf's shuffle and deflate in place of HDF5's
   std::size_t chunk_steps = kChunkSteps;
-  Chunking series_chunking;
+  std::size_t rank_chunk_rows = 1, rank_count = 0;
+  void require_whole_chunks(std::span<const std::size_t> rows, std::size_t table_rows) const;
+  // Chunks of a (rows, columns) table: of `rows_per_chunk` rows, at most
+  // rows, and up to chunk_steps columns; none for an empty table.
+  Chunking chunking(hsize_t rows, hsize_t columns, std::size_t rows_per_chunk) const {
+    if (rows * columns == 0) return {};
+    return {{std::min<hsize_t>(rows, rows_per_chunk), std::min<hsize_t>(columns, chunk_steps)}, compress};
+  }
   Handle file;
   Handle dxpl;
   std::vector<Handle> rank_series, node_series, gpu_series, rank_summary, node_summary, gpu_summary, job_summary,
@@ -179,6 +187,7 @@ struct JobFileWriter::Impl {
     Handle time;
     std::vector<Handle> fields;
     std::size_t width = 0;  // samples of the longest row
+    bool of_ranks = false;  // rows as in /ranks (else /nodes, /gpus)
   };
   std::vector<SampleDatasets> samples;
   std::vector<std::int64_t> time_buffer;  // write_samples', kept from call to call
@@ -410,6 +419,7 @@ struct JobFileWriter::Impl {
       const hsize_t rows = source.counts.size();
       SampleDatasets d;
       for (auto c : source.counts) d.width = std::max(d.width, static_cast<std::size_t>(c));
+      d.of_ranks = source.row_kind == Rows::Ranks;
       Handle row_scale;
       if (source.row_kind == Rows::Ranks) {
         row_scale = create_dataset(g, "rank", H5T_STD_I32LE, {rows});
@@ -434,10 +444,9 @@ struct JobFileWriter::Impl {
       write_by_root(count, H5T_NATIVE_INT64, source.counts.data());
       h5::write_attribute(count, "long_name", std::string("samples of the row; the rest of its row is padding"));
       attach(count, row_scale, 0);
-      const Chunking chunking = rows * d.width > 0 ? Chunking{{1, std::min<hsize_t>(d.width, chunk_steps)}, compress}
-                                                   : Chunking{};
+      const auto chunks = chunking(rows, d.width, source.row_kind == Rows::Ranks ? rank_chunk_rows : 1);
       auto table = [&](const MetricInfo& m, hid_t type) {
-        auto dset = create_dataset(g, m.name, type, {rows, d.width}, nullptr, chunking);
+        auto dset = create_dataset(g, m.name, type, {rows, d.width}, nullptr, chunks);
         if (!m.units.empty()) h5::write_attribute(dset, "units", m.units);
         h5::write_attribute(dset, "long_name", m.long_name);
         attach(dset, row_scale, 0);
@@ -451,12 +460,12 @@ struct JobFileWriter::Impl {
   }
 
   std::vector<Handle> series_datasets(hid_t group, const std::vector<MetricInfo>& metrics, hsize_t rows,
-                                      hid_t row_scale, hid_t time_scale) {
+                                      hid_t row_scale, hid_t time_scale, std::size_t rows_per_chunk = 1) {
     std::vector<Handle> out;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     for (const auto& m : metrics) {
-      auto d = rows * time_count > 0 ? create_dataset(group, m.name, H5T_IEEE_F64LE, {rows, time_count}, &nan, series_chunking)
-                                     : create_dataset(group, m.name, H5T_IEEE_F64LE, {rows, time_count}, &nan);
+      auto d = create_dataset(group, m.name, H5T_IEEE_F64LE, {rows, time_count}, &nan,
+                              chunking(rows, time_count, rows_per_chunk));
       set_metric_attributes(d, m);
       attach(d, row_scale, 0);
       attach(d, time_scale, 1);
@@ -477,7 +486,8 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   im.compress = layout.compress;
   im.fast_filters = layout.compress && h5::use_fast_filters();
   im.chunk_steps = std::max<std::size_t>(1, layout.chunk_steps);
-  im.series_chunking = {{1, std::min<hsize_t>(im.time_count, im.chunk_steps)}, layout.compress};
+  im.rank_chunk_rows = std::max<std::size_t>(1, layout.rank_chunk_rows);
+  im.rank_count = layout.ranks.size();
   h5::silence_error_stack();
 
   int exists = 0;
@@ -543,7 +553,8 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   h5::write_attribute(exit_status, "long_name",
                       std::string("exit code, or 128+signal; -1 if the collector did not see the end"));
   attach(exit_status, rank_scale, 0);
-  im.rank_series = im.series_datasets(ranks, layout.rank_metrics, layout.ranks.size(), rank_scale, rank_time);
+  im.rank_series = im.series_datasets(ranks, layout.rank_metrics, layout.ranks.size(), rank_scale, rank_time,
+                                      im.rank_chunk_rows);
 
   // /nodes: (node, time)
   auto nodes = create_group(root, kNodes);
@@ -605,15 +616,33 @@ JobFileWriter::~JobFileWriter() {
   delete impl_;
 }
 
+bool whole_blocks(std::span<const std::size_t> rows, std::size_t table_rows, std::size_t block) {
+  for (std::size_t k = 0; k < rows.size();) {
+    const std::size_t first = rows[k];
+    if (first % block != 0 || first >= table_rows) return false;
+    const std::size_t size = std::min(block, table_rows - first);
+    if (k + size > rows.size() || rows[k + size - 1] != first + size - 1) return false;  // sorted, distinct: all there
+    k += size;
+  }
+  return true;
+}
+
 namespace {
 void require_sorted(std::span<const std::size_t> rows) {
   if (!std::is_sorted(rows.begin(), rows.end())) throw JobFileError("job file writer: rows must be given in increasing order");
 }
 }  // namespace
 
+void JobFileWriter::Impl::require_whole_chunks(std::span<const std::size_t> rows, std::size_t table_rows) const {
+  if (!whole_blocks(rows, table_rows, rank_chunk_rows))
+    throw JobFileError("job file writer: a rank's rows must be whole chunks of " + std::to_string(rank_chunk_rows) +
+                       " rows of /ranks (two writers never share a chunk)");
+}
+
 void JobFileWriter::write_series(Rows rows, std::size_t metric, std::span<const std::size_t> row_indices,
                                  std::span<const double> values, std::size_t first_step, std::size_t steps) {
   require_sorted(row_indices);
+  if (rows == Rows::Ranks) impl_->require_whole_chunks(row_indices, impl_->rank_count);
   impl_->write_rows(impl_->series_of(rows).at(metric), row_indices, steps, values.data(), H5T_NATIVE_DOUBLE, first_step);
 }
 
@@ -760,6 +789,11 @@ void JobFileWriter::write_samples(std::size_t source, std::span<const RowSamples
     if (columns(r) > 0) rows.push_back(&r);
   }
   std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->row < b->row; });
+  if (d.of_ranks) {
+    std::vector<std::size_t> indices;
+    for (const auto* r : rows) indices.push_back(r->row);
+    impl_->require_whole_chunks(indices, impl_->rank_count);
+  }
   // Runs of consecutive rows whose pieces start at the same column and are as long: one block each.
   std::vector<std::pair<std::size_t, std::size_t>> runs;  // (first index into rows, count)
   for (std::size_t i = 0; i < rows.size(); ++i) {

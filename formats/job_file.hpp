@@ -117,6 +117,12 @@ struct SampleSource {
 // Time steps (or samples) per chunk of a row, at most: 64 KiB of float64.
 inline constexpr std::size_t kChunkSteps = 8192;
 
+// True if `rows` (sorted, distinct rows of a table of `table_rows`) are
+// whole aligned blocks of `block` rows (the last block of the table may be
+// shorter): what a writer of chunks of that many rows must hold, so that no
+// chunk is shared with another writer.
+bool whole_blocks(std::span<const std::size_t> rows, std::size_t table_rows, std::size_t block);
+
 // Everything every writer rank must agree on before the collective create.
 struct JobLayout {
   JobInfo info;
@@ -138,6 +144,10 @@ struct JobLayout {
   // Steps (and samples) per chunk of a row: a writer that writes whole chunks
   // never has HDF5 read, inflate and deflate a chunk again.
   std::size_t chunk_steps = kChunkSteps;
+  // Rows of /ranks per chunk of its series and of the process sources'
+  // /samples: 1, or a power of two where every writer rank writes whole
+  // aligned blocks of that many rows (two ranks never share a chunk).
+  std::size_t rank_chunk_rows = 1;
 };
 
 // A time not known: NaT for numpy, pandas and xarray.

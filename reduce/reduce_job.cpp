@@ -337,12 +337,14 @@ struct Held {
 };
 
 // This rank's rows in row order, in groups of about `budget` bytes of
-// stream per window and at most kGroupRows rows: in each window, the groups
-// are read, derived and written one after the other.
+// stream per window and at most kGroupRows rows (or a chunk's): in each
+// window, the groups are read, derived and written one after the other.
 struct LocalRows {
   std::vector<Held<RankRow>> ranks;
   std::vector<Held<NodeRow>> nodes, gpus;
   std::vector<std::size_t> group_starts;  // into ranks; the nodes and GPUs are shared out evenly
+  std::size_t chunk_rows = 1;             // a group starts only where a chunk of /ranks does
+  bool may_start_group(std::size_t k) const { return ranks[k].index % chunk_rows == 0; }
 };
 
 struct Group {
@@ -369,8 +371,7 @@ std::vector<std::size_t> streams_of(const Group& g) {
 // derive+summarise 0.6 s, against 0.85-0.97 s with 342.
 constexpr std::size_t kGroupRows = 64;
 
-LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFile>& files, std::uint64_t budget,
-                     double window_fraction) {
+LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFile>& files) {
   LocalRows out;
   const auto& hosts = plan.layout.nodes;
   const std::size_t metrics = plan.rank_metrics.size(), node_metrics = plan.node_metrics.size();
@@ -398,15 +399,51 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
   std::sort(out.ranks.begin(), out.ranks.end(), by_index);
   std::sort(out.nodes.begin(), out.nodes.end(), by_index);
   std::sort(out.gpus.begin(), out.gpus.end(), by_index);
+  return out;
+}
+
+// Columns of the widest table of /ranks' rows: its series or a process
+// source's samples.
+std::size_t widest_rank_table(const jobfile::JobLayout& layout) {
+  std::size_t widest = layout.time_ns.size();
+  for (const auto& source : layout.samples)
+    if (source.row_kind == jobfile::Rows::Ranks)
+      for (auto count : source.counts) widest = std::max(widest, static_cast<std::size_t>(count));
+  return widest;
+}
+
+// Rows of /ranks per chunk (JobLayout::rank_chunk_rows): a power of two, as
+// many as make a chunk of about kChunkSteps values (a row of a job of 60
+// steps is 480 bytes: as chunks, 16384 ranks took 4.8 s to write, 17x
+// longer than 64 rows a chunk, and their index was half the file), where
+// every reducer rank holds whole aligned blocks of that many rows, the same
+// on every rank. 1 in a job of several windows: there a row's samples are
+// written a window's piece at a time, and pieces of rows of one chunk would
+// not line up.
+std::size_t rank_chunk_rows(const LocalRows& rows, std::size_t row_count, std::size_t columns, bool one_window,
+                            MPI_Comm comm) {
+  unsigned long long mine = 1;
+  while (one_window && mine * 2 * std::max<std::size_t>(columns, 1) <= jobfile::kChunkSteps) mine *= 2;
+  std::vector<std::size_t> indices;
+  for (const auto& held : rows.ranks) indices.push_back(held.index);
+  while (mine > 1 && !jobfile::whole_blocks(indices, row_count, mine)) mine /= 2;
+  unsigned long long all = 1;
+  MPI_Allreduce(&mine, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm);  // powers of two: a block of the
+  return all;                                                              // smaller is within one of the larger
+}
+
+// Cuts this rank's rows into groups of about `budget` bytes of stream per
+// window, at most kGroupRows rows or a chunk's, each starting a chunk.
+void cut_groups(LocalRows& rows, std::uint64_t budget, double window_fraction) {
+  const std::size_t most = std::max(kGroupRows, rows.chunk_rows);
   double bytes = 0;
-  for (std::size_t k = 0; k < out.ranks.size(); ++k) {
-    const double row = static_cast<double>(out.ranks[k].bytes) * window_fraction;
-    if (k == 0 || bytes + row > static_cast<double>(budget) || k - out.group_starts.back() >= kGroupRows)
-      out.group_starts.push_back(k), bytes = 0;
+  rows.group_starts.assign(1, 0);
+  for (std::size_t k = 0; k < rows.ranks.size(); ++k) {
+    const double row = static_cast<double>(rows.ranks[k].bytes) * window_fraction;
+    const bool full = bytes + row > static_cast<double>(budget) || k - rows.group_starts.back() >= most;
+    if (k > 0 && full && rows.may_start_group(k)) rows.group_starts.push_back(k), bytes = 0;
     bytes += row;
   }
-  if (out.group_starts.empty()) out.group_starts.push_back(0);
-  return out;
 }
 
 // Cuts this rank's rows again into `rounds` groups (the most any rank
@@ -414,8 +451,8 @@ LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFil
 // writes keep the ranks in step, so each round goes at its slowest rank's
 // pace: cut by row count, a rank whose first rows hold the node samples (ranks
 // placed round-robin over the nodes) had one heavy round and the others waited.
-// A row goes to the round its middle byte falls in; still at most
-// kGroupRows rows per group.
+// A row goes to the round its middle byte falls in; groups start chunks and
+// hold at most kGroupRows rows (or a chunk's).
 void even_out_groups(LocalRows& rows, std::size_t rounds) {
   double total = 0, before = 0;
   for (const auto& r : rows.ranks) total += static_cast<double>(r.bytes);
@@ -425,8 +462,10 @@ void even_out_groups(LocalRows& rows, std::size_t rounds) {
     const auto round = total > 0 ? std::min(rounds - 1, static_cast<std::size_t>((before + bytes / 2) / total *
                                                                                    static_cast<double>(rounds)))
                                  : 0;
-    while (rows.group_starts.size() <= round) rows.group_starts.push_back(k);  // an empty round, if a row spans it
-    if (k - rows.group_starts.back() >= kGroupRows) rows.group_starts.push_back(k);
+    if (rows.may_start_group(k)) {
+      while (rows.group_starts.size() <= round) rows.group_starts.push_back(k);  // an empty round, if a row spans it
+      if (k - rows.group_starts.back() >= std::max(kGroupRows, rows.chunk_rows)) rows.group_starts.push_back(k);
+    }
     before += bytes;
   }
 }
@@ -993,8 +1032,11 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   std::uint64_t largest = 0;
   for (auto i : local.files) largest = std::max(largest, files[i].size);
   const auto windows = windows_of(plan.timeline, largest, options.window_bytes, comm, plan.layout.chunk_steps);
-  auto rows = local_rows(plan, local, files, options.window_bytes,
-                         static_cast<double>(windows.front().timeline.bins) / static_cast<double>(plan.timeline.bins));
+  auto rows = local_rows(plan, local, files);
+  rows.chunk_rows = plan.layout.rank_chunk_rows =
+      rank_chunk_rows(rows, plan.layout.ranks.size(), widest_rank_table(plan.layout), windows.size() == 1, comm);
+  cut_groups(rows, options.window_bytes,
+             static_cast<double>(windows.front().timeline.bins) / static_cast<double>(plan.timeline.bins));
   unsigned long long groups = rows.group_starts.size(), rounds = 0;
   MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   even_out_groups(rows, rounds);

@@ -1,6 +1,7 @@
 // jobperf-test-make-streams: writes synthetic raw streams whose reduced
 // values are known exactly, for the MPI integration tests and benchmarks.
-// Rank r (of N, on host node<r % hosts>) uses (r+1)/10 of a core, writes
+// Rank r (of N, on host node<r % hosts>, or with --block 1 node<r / (N / hosts)>:
+// consecutive ranks on a host, as Slurm places them) uses (r+1)/10 of a core, writes
 // 1 MiB/s and holds (r+1) MiB resident; each host's local rank 0 also
 // carries node samples (1 GB/s received on the network).
 // For in-job outliers: --imbalance R makes every rank use 1 core but rank R
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   double interval = 1.0;
   int imbalanced_rank = -1, stalled_host = -1;
   long stall_from = 0, stall_to = 0;
-  int gpus = 0, idle_host = -1, idle_gpu = -1;
+  int gpus = 0, idle_host = -1, idle_gpu = -1, block = 0;
   for (int i = 1; i < argc; i += 2) {
     std::string o = argv[i];
     if (i + 1 == argc) {  // an option without its value (or --help): write nothing
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     else if (o == "--interval") interval = std::atof(argv[i + 1]);
     else if (o == "--imbalance") imbalanced_rank = std::atoi(argv[i + 1]);
     else if (o == "--gpus") gpus = std::atoi(argv[i + 1]);
+    else if (o == "--block") block = std::atoi(argv[i + 1]);
     else if (o == "--idle-gpu") std::sscanf(argv[i + 1], "%d:%d", &idle_host, &idle_gpu);
     else if (o == "--stall") std::sscanf(argv[i + 1], "%d:%ld:%ld", &stalled_host, &stall_from, &stall_to);
     else {
@@ -63,12 +65,14 @@ int main(int argc, char** argv) {
       if (s.fields[i].name == name) return i;
     std::abort();
   };
+  const int per_host = (ranks + hosts - 1) / hosts;
+  auto host_of = [&](int r) { return block ? r / per_host : r % hosts; };
   for (int r = 0; r < ranks; ++r) {
     stream::Header h;
-    h.host = "node" + std::to_string(r % hosts);
+    h.host = "node" + std::to_string(host_of(r));
     h.job_id = job;
     h.rank = r;
-    h.local_rank = r / hosts;
+    h.local_rank = block ? r % per_host : r / hosts;
     h.pid = 1000 + r;
     h.mode = "wrapper";
     h.interval_ns = step;
@@ -89,7 +93,7 @@ int main(int argc, char** argv) {
       const double seconds = static_cast<double>(k) * interval;
       if (k > 0) {  // the cores used during the step that ends now
         double cores = imbalanced_rank < 0 ? (r + 1) / 10.0 : r == imbalanced_rank ? 0.3 : 1.0;
-        if (r % hosts == stalled_host && k > stall_from && k <= stall_to) cores = 0;
+        if (host_of(r) == stalled_host && k > stall_from && k <= stall_to) cores = 0;
         cpu_ns += cores * interval * 1e9;
       }
       v[field(process_spec, "cpu_user")] = static_cast<std::uint64_t>(std::llround(cpu_ns));
@@ -106,7 +110,7 @@ int main(int argc, char** argv) {
           for (int g = 0; g < gpus; ++g) {
             std::vector<std::uint64_t> one(gpu_spec.fields.size(), stream::to_raw(0));
             one[field(gpu_spec, "gpus")] = stream::to_raw(1);
-            const double busy_pct = idle_host < 0 ? 10.0 * (g + 1) : r % hosts == idle_host && g == idle_gpu ? 0 : 60;
+            const double busy_pct = idle_host < 0 ? 10.0 * (g + 1) : host_of(r) == idle_host && g == idle_gpu ? 0 : 60;
             one[field(gpu_spec, "utilization")] = stream::to_raw(busy_pct);
             one[field(gpu_spec, "power")] = stream::to_raw(100.0 + g);
             w.record(t, 3, static_cast<std::uint32_t>(g + 1), one);

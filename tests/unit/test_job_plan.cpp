@@ -2,6 +2,7 @@
 // the rows, and what makes a job file "partial".
 #include <catch2/catch.hpp>
 
+#include "formats/job_file.hpp"
 #include "reduce/job_plan.hpp"
 #include "reduce/process_table.hpp"
 
@@ -161,4 +162,20 @@ TEST_CASE("a rank's exit status is its top process's, from the exit records", "[
       row(2, -1, "exited", 4, 0),      //   the non-zero one counts
   };
   CHECK(rank_exit_statuses(rows) == std::map<std::int32_t, std::int64_t>{{0, 0}, {1, 137}, {2, 4}});
+}
+
+TEST_CASE("rows are whole chunks only where every aligned block of them is all there") {
+  using jobperf::jobfile::whole_blocks;
+  const std::vector<std::size_t> first_half = {0, 1, 2, 3}, middle = {2, 3, 4, 5}, tail = {8, 9};
+  CHECK(whole_blocks(first_half, 10, 4));
+  CHECK(whole_blocks(first_half, 10, 2));
+  CHECK_FALSE(whole_blocks(first_half, 10, 8));  // rows 4-7 of the block are another writer's
+  CHECK_FALSE(whole_blocks(middle, 10, 4));       // starts inside a block
+  CHECK(whole_blocks(middle, 10, 2));
+  CHECK(whole_blocks(tail, 10, 4));               // the table's last block is short: 8, 9
+  CHECK(whole_blocks(tail, 10, 8));
+  CHECK_FALSE(whole_blocks(std::vector<std::size_t>{0, 1, 3}, 10, 2));  // a gap: row 2 missing
+  CHECK_FALSE(whole_blocks(std::vector<std::size_t>{0, 1, 2, 3}, 3, 4));  // beyond the table
+  CHECK(whole_blocks(std::vector<std::size_t>{}, 10, 64));  // a writer with no rows shares none
+  CHECK(whole_blocks(std::vector<std::size_t>{4, 9}, 10, 1));
 }
