@@ -80,8 +80,39 @@ std::vector<std::size_t> column_starts(std::size_t steps) {
   return first;
 }
 
-// Reads metric `m` row by row (a chunk of steps at a time: memory does not
-// grow with the job). `emphasised(row)` names why a row matters, or "".
+// One row of a metric, a chunk of steps at a time, averaged over columns.
+struct RowColumns {
+  std::vector<double> sum, count;  // per column, of the values that are not NaN
+  double total = 0;
+  std::vector<double> means() const {
+    std::vector<double> y(sum.size(), std::nan(""));
+    for (std::size_t k = 0; k < y.size(); ++k)
+      if (count[k] > 0) y[k] = sum[k] / count[k];
+    return y;
+  }
+};
+// `each(column, value)` sees every value that is not NaN.
+template <typename Fn>
+RowColumns read_row(const jobfile::SeriesReader& s, std::size_t m, std::size_t r, const std::vector<std::size_t>& first,
+                    std::vector<double>& piece, Fn&& each) {
+  const std::size_t steps = s.time_ns().size(), columns = first.size() - 1;
+  RowColumns out{std::vector<double>(columns, 0), std::vector<double>(columns, 0)};
+  std::size_t column = 0;
+  for (std::size_t from = 0; from < steps; from += jobfile::kChunkSteps) {
+    piece.resize(std::min(jobfile::kChunkSteps, steps - from));
+    s.read(m, r, from, piece);
+    for (std::size_t k = 0; k < piece.size(); ++k) {
+      while (from + k >= first[column + 1]) ++column;
+      if (std::isnan(piece[k])) continue;
+      out.sum[column] += piece[k], out.count[column] += 1, out.total += piece[k];
+      each(column, piece[k]);
+    }
+  }
+  return out;
+}
+
+// Reads metric `m` row by row (memory does not grow with the job).
+// `emphasised(row)` names why a row matters, or "".
 Chart chart_of(const jobfile::SeriesReader& s, std::size_t m,
                const std::function<std::string(std::size_t)>& emphasised) {
   const auto& time = s.time_ns();
@@ -93,10 +124,14 @@ Chart chart_of(const jobfile::SeriesReader& s, std::size_t m,
   c.seconds = steps > 1 ? static_cast<double>(time.back() - time.front()) * 1e-9 : 0;
   for (std::size_t k = 0; k < columns; ++k)
     c.x.push_back(steps > 1 ? static_cast<double>(first[k]) / static_cast<double>(steps - 1) : 0);
-  const bool band = rows > kMaxLines;
-  const double nan = std::nan("");
-  std::vector<double> sum(columns, 0), count(columns, 0), piece;
-  if (band) c.low.assign(columns, nan), c.high.assign(columns, nan);
+  std::vector<double> piece;
+  if (rows <= kMaxLines) {
+    for (std::size_t r = 0; r < rows; ++r)
+      c.lines.push_back({s.labels()[r], read_row(s, m, r, first, piece, [](std::size_t, double) {}).means()});
+    return c;
+  }
+  c.low.assign(columns, std::nan("")), c.high.assign(columns, std::nan(""));
+  RowColumns all{std::vector<double>(columns, 0), std::vector<double>(columns, 0)};
   std::map<std::size_t, Line> kept;  // the rows drawn over the band, by row; labels closed below
   struct Extreme {
     std::size_t row = 0;
@@ -104,38 +139,16 @@ Chart chart_of(const jobfile::SeriesReader& s, std::size_t m,
     std::vector<double> y;
   } least, most;
   for (std::size_t r = 0; r < rows; ++r) {
-    std::vector<double> row_sum(columns, 0), row_count(columns, 0);
-    double total = 0;
-    std::size_t column = 0;
-    for (std::size_t from = 0; from < steps; from += jobfile::kChunkSteps) {
-      piece.resize(std::min(jobfile::kChunkSteps, steps - from));
-      s.read(m, r, from, piece);
-      for (std::size_t k = 0; k < piece.size(); ++k) {
-        while (from + k >= first[column + 1]) ++column;
-        const double v = piece[k];
-        if (std::isnan(v)) continue;
-        row_sum[column] += v, row_count[column] += 1, total += v;
-        if (band) c.low[column] = std::fmin(c.low[column], v), c.high[column] = std::fmax(c.high[column], v);
-      }
-    }
-    std::vector<double> y(columns, nan);
-    for (std::size_t k = 0; k < columns; ++k) {
-      if (row_count[k] > 0) y[k] = row_sum[k] / row_count[k];
-      sum[k] += row_sum[k], count[k] += row_count[k];
-    }
-    if (!band) {
-      c.lines.push_back({s.labels()[r], std::move(y)});
-      continue;
-    }
+    const auto row = read_row(s, m, r, first, piece, [&](std::size_t k, double v) {
+      c.low[k] = std::fmin(c.low[k], v), c.high[k] = std::fmax(c.high[k], v);
+    });
+    for (std::size_t k = 0; k < columns; ++k) all.sum[k] += row.sum[k], all.count[k] += row.count[k];
+    auto y = row.means();
     if (auto why = emphasised(r); !why.empty()) kept[r] = {s.labels()[r] + " (" + why, y};
-    if (!(total >= least.total)) least = {r, total, y};  // NaN compares false: the first row is taken
-    if (!(total <= most.total)) most = {r, total, std::move(y)};
+    if (!(row.total >= least.total)) least = {r, row.total, y};  // NaN compares false: the first row is taken
+    if (!(row.total <= most.total)) most = {r, row.total, std::move(y)};
   }
-  if (!band) return c;
-  Line mean{"mean of the " + std::to_string(rows), std::vector<double>(columns, nan)};
-  for (std::size_t k = 0; k < columns; ++k)
-    if (count[k] > 0) mean.y[k] = sum[k] / count[k];
-  c.lines.push_back(std::move(mean));
+  c.lines.push_back({"mean of the " + std::to_string(rows), all.means()});
   for (auto [extreme, why] : {std::pair{&most, "most"}, {&least, "least"}}) {
     auto& line = kept[extreme->row];
     if (line.label.empty()) line = {s.labels()[extreme->row] + " (" + why, extreme->y};
