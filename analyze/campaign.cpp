@@ -222,8 +222,13 @@ std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::Camp
   std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
   std::vector<std::string> out;
   for (auto& [ratio, text] : ranked) out.push_back(std::move(text));
-  // What the reduce found inside the job often says where its time went.
-  for (const auto& finding : job.in_job_outliers) out.push_back("in the job: " + finding);
+  // What the reduce found inside the job often says where its time went:
+  // the first few findings (a job whose nodes all differ can have hundreds).
+  constexpr std::size_t kInJob = 3;
+  const auto& found = job.in_job_outliers;
+  for (std::size_t i = 0; i < std::min(kInJob, found.size()); ++i) out.push_back("in the job: " + found[i]);
+  if (found.size() > kInJob)
+    out.push_back("in the job: " + std::to_string(found.size() - kInJob) + " more findings (its /outliers)");
   return out;
 }
 

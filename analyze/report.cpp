@@ -467,7 +467,12 @@ std::string job_report_html(const std::string& path) {
     if (!p.empty()) b << "<p class='problem'>" << escape(p) << "</p>\n";
   if (!job.in_job_outliers.empty()) {
     b << "<h2>In-job outliers</h2><ul>";
-    for (const auto& r : job.in_job_outliers) b << "<li>" << escape(r) << "</li>";
+    constexpr std::size_t kListed = 50;
+    const auto& found = job.in_job_outliers;
+    for (std::size_t i = 0; i < std::min(kListed, found.size()); ++i) b << "<li>" << escape(found[i]) << "</li>";
+    if (found.size() > kListed)
+      b << "<li>… " << found.size() - kListed
+        << " more: <code>jobperf-export --csv</code> writes them all (outliers.csv)</li>";
     b << "</ul>\n";
   }
 

@@ -1106,7 +1106,12 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
                 options.output.c_str(), info.job_id.c_str(), plan.layout.ranks.size(), info.hosts.size(),
                 plan.timeline.bins, plan.timeline.bin_seconds(), info.status.c_str());
     for (const auto& p : info.problems) std::printf("  problem: %s\n", p.c_str());
-    for (const auto& o : outliers) std::printf("  outlier: %s\n", o.reason.c_str());
+    // The first few: a job whose nodes all differ can have hundreds, all in the file.
+    constexpr std::size_t kPrinted = 20;
+    for (std::size_t i = 0; i < std::min(kPrinted, outliers.size()); ++i)
+      std::printf("  outlier: %s\n", outliers[i].reason.c_str());
+    if (outliers.size() > kPrinted)
+      std::printf("  ... and %zu more outliers, all in %s's /outliers\n", outliers.size() - kPrinted, options.output.c_str());
   }
   return info.status == "complete" ? kComplete : kPartial;
 }

@@ -95,6 +95,13 @@ TEST_CASE("a campaign flags the slow job of a group and explains it, and skips s
   CHECK(why[1].find("duration_s") != std::string::npos);
   CHECK(why[2] == "in the job: rank 3 (n1): mean CPU use 4 is 300 % above the median 1 of 4 ranks");
   CHECK(explain(c, c.jobs[0]).empty());
+
+  // A job whose nodes all differ can hold hundreds of findings: the first three, then how many more.
+  c.jobs[4].in_job_outliers.assign(200, "node n7 stalled for 10 s");
+  why = explain(c, c.jobs[4]);
+  REQUIRE(why.size() == 2 + 3 + 1);
+  CHECK(why[4] == "in the job: node n7 stalled for 10 s");
+  CHECK(why[5] == "in the job: 197 more findings (its /outliers)");
 }
 
 TEST_CASE("a vote needs a material deviation from the median, unless the floor is 0") {
