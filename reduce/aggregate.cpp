@@ -4,6 +4,8 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <set>
+#include <tuple>
 
 namespace jobperf::reduce {
 namespace {
@@ -409,6 +411,20 @@ void RowCombiner::emit(std::int64_t t) {
       series.fields[f].push_back(!any_alive && fields[f].aggregation == Aggregation::Gauge ? kNaN : sums_[f]);
   }
   pending_.clear();
+}
+
+// Top processes first: a start is known to the kernel's tick only, so a
+// child forked in the same tick ties with its parent, and pids wrap (CI saw
+// a stress-ng worker named before the stress-ng it came from).
+std::string rank_command(const stream::DecodedStream& s, std::int32_t rank) {
+  std::set<std::uint32_t> pids;
+  for (const auto& b : s.subjects)
+    if (b.rank == rank) pids.insert(b.pid);
+  auto key = [&](const stream::SubjectBegin& b) { return std::tuple(pids.count(b.ppid) > 0, b.start_ns, b.pid); };
+  const stream::SubjectBegin* first = nullptr;
+  for (const auto& b : s.subjects)
+    if (b.rank == rank && (!first || key(b) < key(*first))) first = &b;
+  return first ? first->command : std::string();
 }
 
 std::vector<RankRow> rank_rows(const stream::DecodedStream& s) {

@@ -133,4 +133,8 @@ class RowCombiner {
 // Both passes over a stream held whole (tests).
 std::vector<RankRow> rank_rows(const stream::DecodedStream& stream);
 
+// The command line of the rank's first process: a top process of the rank
+// (its parent is not one of the rank's), the earliest, the lowest pid.
+std::string rank_command(const stream::DecodedStream& stream, std::int32_t rank);
+
 }  // namespace jobperf::reduce

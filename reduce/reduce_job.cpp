@@ -246,14 +246,6 @@ Catalog catalog_of(const Local& local) {
   return c;
 }
 
-// A sidecar's stream names no command: the rank's first process's command line is the job's.
-std::string first_command_of(const stream::DecodedStream& s, std::int32_t rank) {
-  const stream::SubjectBegin* first = nullptr;
-  for (const auto& b : s.subjects)
-    if (b.rank == rank && (!first || std::pair(b.start_ns, b.pid) < std::pair(first->start_ns, first->pid))) first = &b;
-  return first ? first->command : std::string();
-}
-
 // The metadata of the stream of the lowest rank (ranks before rows without
 // one), sent by its owner to all, with that rank's command.
 stream::Metadata primary_metadata(const Local& local, const Catalog& all, const std::vector<int>& owner,
@@ -273,7 +265,7 @@ stream::Metadata primary_metadata(const Local& local, const Catalog& all, const 
     auto m = s.metadata;
     auto command = std::find_if(m.begin(), m.end(), [](auto& kv) { return kv.first == "command"; });
     if (command == m.end()) command = m.insert(m.end(), {"command", ""});
-    if (command->second.empty()) command->second = first_command_of(s, lowest);
+    if (command->second.empty()) command->second = rank_command(s, lowest);
     e(m);
   }
   broadcast(bytes, root, comm);

@@ -446,3 +446,15 @@ TEST_CASE("every formula file gives its known answer on synthetic counts") {
       CHECK(files.count(std::string(dir) + "/" + entry.path().filename().string()) == 1);
     }
 }
+
+TEST_CASE("a rank's command is its top process's, even where a child has the lower pid and the same start") {
+  stream::DecodedStream s;
+  // pids wrapped: the worker (pid 100) was forked by the job's command (pid 32000) in the same tick.
+  s.subjects = {{0, 100, 32000, 0, 5 * kS, "stress-ng-cpu [run]"},
+                {0, 32000, 1, 0, 5 * kS, "stress-ng --cpu 1"},
+                {0, 50, 1, 1, 4 * kS, "rank one"},
+                {0, 7, 1, 0, 6 * kS, "a later top process"}};
+  CHECK(rank_command(s, 0) == "stress-ng --cpu 1");
+  CHECK(rank_command(s, 1) == "rank one");
+  CHECK(rank_command(s, 2).empty());
+}
