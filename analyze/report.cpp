@@ -93,8 +93,8 @@ struct RowColumns {
 };
 // `each(column, value)` sees every value that is not NaN.
 template <typename Fn>
-RowColumns read_row(const jobfile::SeriesReader& s, std::size_t m, std::size_t r, const std::vector<std::size_t>& first,
-                    std::vector<double>& piece, Fn&& each) {
+RowColumns read_row(const jobfile::SeriesReader& s, std::size_t m, std::size_t r,
+                    const std::vector<std::size_t>& first, std::vector<double>& piece, Fn&& each) {
   const std::size_t steps = s.time_ns().size(), columns = first.size() - 1;
   RowColumns out{std::vector<double>(columns, 0), std::vector<double>(columns, 0)};
   std::size_t column = 0;
@@ -202,7 +202,10 @@ std::string svg_of(const Chart& c) {
     legend("lowest to highest of " + std::to_string(c.rows), "#c6dbef", 8);
   }
   for (std::size_t i = 0; i < c.lines.size(); ++i) {
-    const char* colour = c.low.empty() ? kPalette[i % std::size(kPalette)] : i == 0 ? "#08306b" : kPalette[(i + 2) % std::size(kPalette)];
+    // Over a band: the mean dark blue, the rows in colours that stand apart from it.
+    const char* colour = c.low.empty() ? kPalette[i % std::size(kPalette)]
+                         : i == 0      ? "#08306b"
+                                       : kPalette[(i + 2) % std::size(kPalette)];
     svg << "<path fill='none' stroke='" << colour << "' stroke-width='1.5' d='";
     bool pen_down = false;
     for (std::size_t k = 0; k < c.x.size(); ++k) {
@@ -450,7 +453,8 @@ std::string job_report_html(const std::string& path) {
     << row({"hosts", escape(std::to_string(info.hosts.size()) + ": " + [&] {
              constexpr std::size_t kListed = 32;
              std::string h;
-             for (std::size_t i = 0; i < std::min(kListed, info.hosts.size()); ++i) h += (i ? ", " : "") + info.hosts[i];
+             for (std::size_t i = 0; i < std::min(kListed, info.hosts.size()); ++i)
+               h += (i ? ", " : "") + info.hosts[i];
              if (info.hosts.size() > kListed) h += " and " + std::to_string(info.hosts.size() - kListed) + " more";
              return h;
            }())})
