@@ -94,20 +94,18 @@ struct RowColumns {
 // `each(column, value)` sees every value that is not NaN.
 template <typename Fn>
 RowColumns read_row(const jobfile::SeriesReader& s, std::size_t m, std::size_t r,
-                    const std::vector<std::size_t>& first, std::vector<double>& piece, Fn&& each) {
-  const std::size_t steps = s.time_ns().size(), columns = first.size() - 1;
+                    const std::vector<std::size_t>& first, Fn&& each) {
+  const std::size_t columns = first.size() - 1;
   RowColumns out{std::vector<double>(columns, 0), std::vector<double>(columns, 0)};
   std::size_t column = 0;
-  for (std::size_t from = 0; from < steps; from += jobfile::kChunkSteps) {
-    piece.resize(std::min(jobfile::kChunkSteps, steps - from));
-    s.read(m, r, from, piece);
+  s.for_each_piece(m, r, [&](std::size_t from, std::span<const double> piece) {
     for (std::size_t k = 0; k < piece.size(); ++k) {
       while (from + k >= first[column + 1]) ++column;
       if (std::isnan(piece[k])) continue;
       out.sum[column] += piece[k], out.count[column] += 1, out.total += piece[k];
       each(column, piece[k]);
     }
-  }
+  });
   return out;
 }
 
@@ -124,10 +122,9 @@ Chart chart_of(const jobfile::SeriesReader& s, std::size_t m,
   c.seconds = steps > 1 ? static_cast<double>(time.back() - time.front()) * 1e-9 : 0;
   for (std::size_t k = 0; k < columns; ++k)
     c.x.push_back(steps > 1 ? static_cast<double>(first[k]) / static_cast<double>(steps - 1) : 0);
-  std::vector<double> piece;
   if (rows <= kMaxLines) {
     for (std::size_t r = 0; r < rows; ++r)
-      c.lines.push_back({s.labels()[r], read_row(s, m, r, first, piece, [](std::size_t, double) {}).means()});
+      c.lines.push_back({s.labels()[r], read_row(s, m, r, first, [](std::size_t, double) {}).means()});
     return c;
   }
   c.low.assign(columns, std::nan("")), c.high.assign(columns, std::nan(""));
@@ -139,7 +136,7 @@ Chart chart_of(const jobfile::SeriesReader& s, std::size_t m,
     std::vector<double> y;
   } least, most;
   for (std::size_t r = 0; r < rows; ++r) {
-    const auto row = read_row(s, m, r, first, piece, [&](std::size_t k, double v) {
+    const auto row = read_row(s, m, r, first, [&](std::size_t k, double v) {
       c.low[k] = std::fmin(c.low[k], v), c.high[k] = std::fmax(c.high[k], v);
     });
     for (std::size_t k = 0; k < columns; ++k) all.sum[k] += row.sum[k], all.count[k] += row.count[k];

@@ -98,7 +98,7 @@ void table_csv(const std::vector<TableColumn>& table, const std::string& path, s
 // time, `pieces` holding each metric's values of those steps: memory stays
 // at one chunk per metric whatever the job's size.
 template <typename Fn>
-void for_each_piece(const jobfile::SeriesReader& s, Fn&& fn) {
+void for_each_block(const jobfile::SeriesReader& s, Fn&& fn) {
   const std::size_t steps = s.time_ns().size();
   std::vector<std::vector<double>> pieces(s.metrics().size());
   for (std::size_t r = 0; r < s.rows(); ++r)
@@ -117,7 +117,7 @@ void series_csv(const jobfile::SeriesReader& s, const std::string& row_name, con
   f.row(header);
   std::vector<std::string> times;  // each step's, formatted once
   for (auto t : s.time_ns()) times.push_back(iso(t));
-  for_each_piece(s, [&](std::size_t r, std::size_t first, const std::vector<std::vector<double>>& pieces) {
+  for_each_block(s, [&](std::size_t r, std::size_t first, const std::vector<std::vector<double>>& pieces) {
     const std::string row = "," + csv(s.labels()[r]);
     std::string lines;
     for (std::size_t k = 0; k < (pieces.empty() ? 0 : pieces.front().size()); ++k) {
@@ -155,19 +155,15 @@ void json_series(const jobfile::SeriesReader& s, std::ostream& out) {
   out << "], \"rows\": [";
   for (std::size_t r = 0; r < s.rows(); ++r) out << (r ? ", " : "") << json_string(s.labels()[r]);
   out << "], \"metrics\": {";
-  const std::size_t steps = s.time_ns().size();
-  std::vector<double> piece;
   std::string text;
   for (std::size_t m = 0; m < s.metrics().size(); ++m) {
     out << (m ? ",\n      " : "\n      ") << json_string(s.metrics()[m].name)
         << ": {\"units\": " << json_string(s.metrics()[m].units) << ", \"values\": [";
     for (std::size_t r = 0; r < s.rows(); ++r) {
       text = r ? ", [" : "[";
-      for (std::size_t first = 0; first < steps; first += jobfile::kChunkSteps) {
-        piece.resize(std::min(jobfile::kChunkSteps, steps - first));
-        s.read(m, r, first, piece);
+      s.for_each_piece(m, r, [&](std::size_t first, std::span<const double> piece) {
         for (std::size_t k = 0; k < piece.size(); ++k) text += (first + k ? ", " : ""), text += json_number(piece[k]);
-      }
+      });
       out << text << "]";
     }
     out << "]}";

@@ -1011,6 +1011,17 @@ SeriesReader::SeriesReader(const std::string& path, Rows rows) : impl_(std::make
 }
 
 SeriesReader::~SeriesReader() = default;
+
+void SeriesReader::for_each_piece(std::size_t metric, std::size_t row,
+                                  const std::function<void(std::size_t, std::span<const double>)>& piece) const {
+  const std::size_t steps = impl_->time_ns.size();
+  std::vector<double> values;
+  for (std::size_t first = 0; first < steps; first += kChunkSteps) {
+    values.resize(std::min(kChunkSteps, steps - first));
+    read(metric, row, first, values);
+    piece(first, values);
+  }
+}
 const std::vector<std::int64_t>& SeriesReader::time_ns() const { return impl_->time_ns; }
 const std::vector<std::string>& SeriesReader::labels() const { return impl_->labels; }
 const std::vector<std::string>& SeriesReader::hosts() const { return impl_->hosts; }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -260,6 +261,10 @@ class SeriesReader {
   std::size_t rows() const { return labels().size(); }
   // Steps [first_step, first_step + out.size()) of `row` of metrics()[metric].
   void read(std::size_t metric, std::size_t row, std::size_t first_step, std::span<double> out) const;
+  // The whole of `row` of metrics()[metric], a chunk at a time, in order:
+  // piece(first_step, values).
+  void for_each_piece(std::size_t metric, std::size_t row,
+                      const std::function<void(std::size_t, std::span<const double>)>& piece) const;
 
  private:
   struct Impl;
