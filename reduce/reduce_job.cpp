@@ -328,6 +328,13 @@ struct Held {
   std::vector<std::size_t> written; // samples written, per table of /samples (Plan::sample_tables)
 };
 
+// At most this many rank rows per group, whatever --window allows: smaller
+// groups reuse the same memory from group to group (fewer page faults, more
+// of it still in cache when it is next read), and their collective writes
+// are of the size that writes fastest. At 1024 ranks, 64 rows per group:
+// derive+summarise 0.6 s, against 0.85-0.97 s with 342.
+constexpr std::size_t kGroupRows = 64;
+
 // This rank's rows in row order, in groups of about `budget` bytes of
 // stream per window and at most kGroupRows rows (or a chunk's): in each
 // window, the groups are read, derived and written one after the other.
@@ -337,6 +344,7 @@ struct LocalRows {
   std::vector<std::size_t> group_starts;  // into ranks; the nodes and GPUs are shared out evenly
   std::size_t chunk_rows = 1;             // a group starts only where a chunk of /ranks does
   bool may_start_group(std::size_t k) const { return ranks[k].index % chunk_rows == 0; }
+  std::size_t most_per_group() const { return std::max(kGroupRows, chunk_rows); }
 };
 
 struct Group {
@@ -356,12 +364,6 @@ std::vector<std::size_t> streams_of(const Group& g) {
   return out;
 }
 
-// At most this many rank rows per group, whatever --window allows: smaller
-// groups reuse the same memory from group to group (fewer page faults, more
-// of it still in cache when it is next read), and their collective writes
-// are of the size that writes fastest. At 1024 ranks, 64 rows per group:
-// derive+summarise 0.6 s, against 0.85-0.97 s with 342.
-constexpr std::size_t kGroupRows = 64;
 
 LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFile>& files) {
   LocalRows out;
@@ -427,12 +429,12 @@ std::size_t rank_chunk_rows(const LocalRows& rows, std::size_t row_count, std::s
 // Cuts this rank's rows into groups of about `budget` bytes of stream per
 // window, at most kGroupRows rows or a chunk's, each starting a chunk.
 void cut_groups(LocalRows& rows, std::uint64_t budget, double window_fraction) {
-  const std::size_t most = std::max(kGroupRows, rows.chunk_rows);
   double bytes = 0;
   rows.group_starts.assign(1, 0);
   for (std::size_t k = 0; k < rows.ranks.size(); ++k) {
     const double row = static_cast<double>(rows.ranks[k].bytes) * window_fraction;
-    const bool full = bytes + row > static_cast<double>(budget) || k - rows.group_starts.back() >= most;
+    const bool full =
+        bytes + row > static_cast<double>(budget) || k - rows.group_starts.back() >= rows.most_per_group();
     if (k > 0 && full && rows.may_start_group(k)) rows.group_starts.push_back(k), bytes = 0;
     bytes += row;
   }
@@ -456,7 +458,7 @@ void even_out_groups(LocalRows& rows, std::size_t rounds) {
                                  : 0;
     if (rows.may_start_group(k)) {
       while (rows.group_starts.size() <= round) rows.group_starts.push_back(k);  // an empty round, if a row spans it
-      if (k - rows.group_starts.back() >= std::max(kGroupRows, rows.chunk_rows)) rows.group_starts.push_back(k);
+      if (k - rows.group_starts.back() >= rows.most_per_group()) rows.group_starts.push_back(k);
     }
     before += bytes;
   }
@@ -1032,7 +1034,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   unsigned long long groups = rows.group_starts.size(), rounds = 0;
   MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   even_out_groups(rows, rounds);
-  groups = rows.group_starts.size();  // more, where a round would have had more than kGroupRows rows
+  groups = rows.group_starts.size();  // more, where a round would have had more than most_per_group() rows
   MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   try {
     std::optional<jobfile::JobFileWriter> file;
