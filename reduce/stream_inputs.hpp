@@ -28,8 +28,9 @@ std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI
 
 // The reducer rank of each stream (of `ranks`): contiguous runs of the
 // streams of about equal bytes, one per rank, so that each rank writes
-// blocks of consecutive rows; a stream the run's rank cannot see goes to the
-// least-loaded rank that can.
+// blocks of consecutive rows, cut where a run starts a large aligned block
+// of rows if that costs a few per cent of balance; a stream the run's rank
+// cannot see goes to the least-loaded rank that can.
 std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks);
 
 }  // namespace jobperf::reduce

@@ -49,3 +49,21 @@ TEST_CASE("a stream on node-local scratch goes to a rank that can see it, the le
   const std::vector<std::vector<int>> second{{2, 3}, {2, 3}, {2, 3}, {2, 3}};
   CHECK(assign_streams(streams(std::vector<std::uint64_t>(4, 1000), 4, second), 4) == std::vector<int>{2, 3, 2, 3});
 }
+
+TEST_CASE("runs of one-rank streams start on aligned blocks of rows when that costs a 16th of a run", "[inputs]") {
+  // 250 streams in thirds: runs of 83.3 streams, cut instead at 80 (a block
+  // of 16 rows) and 168 (of 8), each run within a 16th of its share.
+  const auto owner = assign_streams(streams(std::vector<std::uint64_t>(250, 1000), 3), 3);
+  std::vector<std::size_t> runs(3, 0);
+  for (std::size_t i = 0; i < owner.size(); ++i) {
+    ++runs[static_cast<std::size_t>(owner[i])];
+    if (i > 0) CHECK(owner[i] >= owner[i - 1]);
+  }
+  CHECK(runs == std::vector<std::size_t>{80, 88, 82});
+  // Streams of a node's ranks each: their rows are not known, the split is by bytes alone.
+  auto nodes = streams(std::vector<std::uint64_t>(250, 1000), 3);
+  for (auto& f : nodes) f.rank = -1;
+  runs.assign(3, 0);
+  for (int r : assign_streams(nodes, 3)) ++runs[static_cast<std::size_t>(r)];
+  CHECK(runs == std::vector<std::size_t>{83, 84, 83});
+}
