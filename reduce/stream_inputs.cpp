@@ -117,29 +117,41 @@ unsigned alignment_at(std::size_t i, bool one_row_per_stream) {
   return i == 0 ? kMostRowsLog2 : std::min<unsigned>(static_cast<unsigned>(std::countr_zero(i)), kMostRowsLog2);
 }
 
+bool can_read(const StreamFile& f, int rank) {
+  return std::find(f.readers.begin(), f.readers.end(), rank) != f.readers.end();
+}
+
 // Where run r (1 <= r < ranks) starts: the first stream whose middle lies
 // past r/ranks of the bytes, or, within a 16th of a run's bytes of that
 // split, a stream that starts a larger aligned block of rows, so that each
 // reducer rank writes whole chunks of many rows (JobLayout::rank_chunk_rows)
-// for a few per cent of imbalance. Non-decreasing in r.
+// for a few per cent of imbalance; but never so that a stream moves to a run
+// whose rank cannot read it (node-local scratch). Non-decreasing in r.
 std::vector<std::size_t> run_starts(const std::vector<StreamFile>& files, int ranks) {
   std::vector<std::uint64_t> before(files.size() + 1, 0);  // bytes before stream i
   for (std::size_t i = 0; i < files.size(); ++i) before[i + 1] = before[i] + weight(files[i]);
-  const auto total = before.back();
   const bool one_row_per_stream =
       std::all_of(files.begin(), files.end(), [](const StreamFile& f) { return f.rank >= 0; });
-  const auto share = static_cast<double>(total) / ranks, slack = share / 16 * (1 + 1e-9);  // a 16th, rounded up
+  const auto share = static_cast<double>(before.back()) / ranks, slack = share / 16 * (1 + 1e-9);  // a 16th, rounded up
   std::vector<std::size_t> starts(static_cast<std::size_t>(ranks), 0);
   for (int r = 1; r < ranks; ++r) {
     const double split = share * r;
-    std::size_t start = starts[static_cast<std::size_t>(r - 1)];
-    while (start < files.size() && static_cast<double>(before[start] + weight(files[start]) / 2) < split) ++start;
     const auto distance = [&](std::size_t i) { return std::abs(static_cast<double>(before[i]) - split); };
-    for (std::size_t i = starts[static_cast<std::size_t>(r - 1)]; i <= files.size(); ++i) {
-      if (static_cast<double>(before[i]) > split + slack) break;
-      if (distance(i) > slack) continue;
+    const auto previous = starts[static_cast<std::size_t>(r - 1)];
+    std::size_t by_bytes = previous;
+    while (by_bytes < files.size() && static_cast<double>(before[by_bytes] + weight(files[by_bytes]) / 2) < split)
+      ++by_bytes;
+    // Moving the start from by_bytes to i hands the streams between to the run that then holds them.
+    const auto movable = [&](std::size_t i) {
+      for (auto k = std::min(i, by_bytes); k < std::max(i, by_bytes); ++k)
+        if (!can_read(files[k], i < by_bytes ? r : r - 1)) return false;
+      return true;
+    };
+    std::size_t start = by_bytes;
+    for (std::size_t i = previous; i <= files.size() && static_cast<double>(before[i]) <= split + slack; ++i) {
       const auto a = alignment_at(i, one_row_per_stream), b = alignment_at(start, one_row_per_stream);
-      if (a > b || (a == b && a > 0 && distance(i) < distance(start))) start = i;
+      if (distance(i) <= slack && (a > b || (a == b && a > 0 && distance(i) < distance(start))) && movable(i))
+        start = i;
     }
     starts[static_cast<std::size_t>(r)] = start;
   }
@@ -157,7 +169,7 @@ std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks)
     while (run + 1 < ranks && starts[static_cast<std::size_t>(run + 1)] <= i) ++run;
     int best = run;
     const auto& readers = files[i].readers;
-    if (std::find(readers.begin(), readers.end(), best) == readers.end()) {
+    if (!can_read(files[i], best)) {
       best = readers.front();
       for (int r : readers)
         if (load[static_cast<std::size_t>(r)] < load[static_cast<std::size_t>(best)]) best = r;

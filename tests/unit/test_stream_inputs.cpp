@@ -67,3 +67,22 @@ TEST_CASE("runs of one-rank streams start on aligned blocks of rows when that co
   for (int r : assign_streams(nodes, 3)) ++runs[static_cast<std::size_t>(r)];
   CHECK(runs == std::vector<std::size_t>{83, 84, 83});
 }
+
+TEST_CASE("a run's start moves to an aligned block only with streams its rank can read", "[inputs]") {
+  // Two nodes of 98 streams on node-local scratch, two reducer ranks each.
+  // Run 2 would start better aligned at stream 96 (a block of 32) than at
+  // 98 (of 2), but ranks 2 and 3 cannot read the first node's streams: it
+  // starts at 98, and every rank's streams stay one contiguous run.
+  std::vector<std::vector<int>> readers(196, {0, 1});
+  std::fill(readers.begin() + 98, readers.end(), std::vector<int>{2, 3});
+  const auto owner = assign_streams(streams(std::vector<std::uint64_t>(196, 1000), 4, readers), 4);
+  std::vector<std::size_t> first(4, owner.size()), count(4, 0);
+  for (std::size_t i = 0; i < owner.size(); ++i) {
+    const auto r = static_cast<std::size_t>(owner[i]);
+    first[r] = std::min(first[r], i);
+    ++count[r];
+  }
+  CHECK(first == std::vector<std::size_t>{0, 48, 98, 144});  // blocks of 16 near 49 and 147
+  for (std::size_t r = 0; r < 4; ++r)
+    for (std::size_t i = first[r]; i < first[r] + count[r]; ++i) CHECK(owner[i] == static_cast<int>(r));
+}
