@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <numeric>
@@ -854,10 +856,18 @@ void JobFileWriter::close() {
   im.file = Handle();
   int ok = status >= 0, all_ok = 0;
   MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, im.comm);
-  if (!all_ok) throw JobFileError(im.tmp_path + ": closing the HDF5 file failed");
-  if (im.rank == 0 && std::rename(im.tmp_path.c_str(), im.path.c_str()) != 0)
-    throw JobFileError(im.path + ": cannot rename " + im.tmp_path + " into place");
-  MPI_Barrier(im.comm);
+  if (!all_ok) {
+    if (im.rank == 0) std::remove(im.tmp_path.c_str());
+    throw JobFileError(im.tmp_path + ": closing the HDF5 file failed");
+  }
+  int error = 0;  // rank 0's, for every rank to throw alike
+  if (im.rank == 0 && std::rename(im.tmp_path.c_str(), im.path.c_str()) != 0) {
+    error = errno;
+    std::remove(im.tmp_path.c_str());
+  }
+  MPI_Bcast(&error, 1, MPI_INT, 0, im.comm);
+  if (error != 0)
+    throw JobFileError(im.path + ": cannot rename " + im.tmp_path + " into place (" + std::strerror(error) + ")");
 }
 
 // ---------------------------------------------------------------- readers

@@ -978,11 +978,15 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
 
   // 1. Every rank lists what it can see; all plan the same distribution.
   std::vector<std::string> errors;
-  if (rank == 0 && !options.force && fs::exists(options.output))
+  if (rank == 0 && fs::is_directory(options.output))
+    errors.push_back(options.output + ": is a directory (-o names the job file to write)");
+  else if (rank == 0 && !options.force && fs::exists(options.output))
     errors.push_back(options.output + ": already exists (use --force to replace it)");
   auto files = list_streams(options.inputs, comm, errors);
   if (rank != 0) errors.clear();  // every rank found the same: rank 0 reports
   if (any_failed(errors, comm)) return kFailed;
+  for (const auto& note : drop_copies(files))
+    if (rank == 0) std::fprintf(stderr, "jobperf-reduce: note: %s\n", note.c_str());
   auto owner = assign_streams(files, size);
 
   // 2. A first pass over this rank's streams: everything but the samples, and the rows they hold.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "formats/byte_codec.hpp"
 #include "formats/raw_stream.hpp"
@@ -16,12 +17,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The header's rank and host, if the header can be read (else read_stream reports why later).
-void read_rank_and_host(StreamFile& f) {
+// What the header says, if it can be read (else read_stream reports why later).
+void read_header_of(StreamFile& f) {
   try {
     auto h = stream::read_header(f.path);
     f.rank = h.rank;
     f.host = h.host;
+    f.collector = "job " + h.job_id + ", " + (h.rank >= 0 ? "rank " + std::to_string(h.rank) + " on " : "") + h.host +
+                  ", collector pid " + std::to_string(h.pid);
+    f.collector_start = h.start.realtime;
   } catch (const stream::StreamError&) {
   }
 }
@@ -33,15 +37,15 @@ struct Visible {
 };
 
 void transfer(auto& io, MessageOf<Visible> auto& v) {
-  io.each(v.found, [&](auto& f) { io(f.path, f.size, f.rank, f.host); });
+  io.each(v.found, [&](auto& f) { io(f.path, f.size, f.rank, f.host, f.collector, f.collector_start); });
   io(v.missing);
 }
 
 Visible list_visible(const std::vector<std::string>& inputs) {
   Visible v;
   auto add = [&](std::string path, std::uintmax_t size) {
-    StreamFile f{std::move(path), static_cast<std::uint64_t>(size), {}, -1, ""};
-    read_rank_and_host(f);
+    StreamFile f{std::move(path), static_cast<std::uint64_t>(size), {}, -1, "", "", 0};
+    read_header_of(f);
     v.found.push_back(std::move(f));
   };
   for (const auto& input : inputs) {
@@ -99,6 +103,27 @@ std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI
     return std::tie(a.rank, a.host) < std::tie(b.rank, b.host);
   });
   return out;
+}
+
+std::vector<std::string> drop_copies(std::vector<StreamFile>& files) {
+  std::map<std::pair<std::string, std::int64_t>, std::size_t> kept;  // collector -> index into files
+  std::vector<char> copy(files.size(), 0);
+  std::vector<std::string> notes;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (files[i].collector.empty()) continue;
+    auto [it, first] = kept.try_emplace({files[i].collector, files[i].collector_start}, i);
+    if (first) continue;
+    auto& other = it->second;
+    const auto drop = files[i].size > files[other].size ? std::exchange(other, i) : i;
+    copy[drop] = 1;
+    notes.push_back(files[drop].path + ": left out, the same stream as " + files[other].path + " (" +
+                    files[i].collector + ")");
+  }
+  std::vector<StreamFile> originals;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (!copy[i]) originals.push_back(std::move(files[i]));
+  files = std::move(originals);
+  return notes;
 }
 
 namespace {

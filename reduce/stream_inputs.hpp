@@ -16,6 +16,8 @@ struct StreamFile {
   std::vector<int> readers;  // ranks that can see it: scratch may be node-local
   std::int32_t rank = -1;    // from its header: streams are ordered as the rows of /ranks
   std::string host;
+  std::string collector;     // from its header: job, rank, host and collector pid; empty if unreadable
+  std::int64_t collector_start = 0;  // UTC ns: with `collector`, which collector's stream this is
 };
 
 // Every rank lists `inputs` (stream files, or directories of them); the
@@ -25,6 +27,12 @@ struct StreamFile {
 // added to `errors`.
 std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI_Comm comm,
                                      std::vector<std::string>& errors);
+
+// Leaves out streams that are copies of another (the same collector's
+// stream given twice: two paths to one file, or a copy of it), keeping the
+// largest (a copy may have been taken before the collector finished); says
+// which were left out, and for which.
+std::vector<std::string> drop_copies(std::vector<StreamFile>& files);
 
 // The reducer rank of each stream (of `ranks`): contiguous runs of the
 // streams of about equal bytes, one per rank, so that each rank writes

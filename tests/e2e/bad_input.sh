@@ -66,6 +66,19 @@ expect_status 1 "an existing job file is kept" "${mpirun[@]}" -np 2 "$bin/jobper
 expect_message "already exists (use --force" "the refusal says how to override"
 [ "$(sha256sum "$work/g.h5")" = "$before" ] || fail "the existing job file changed"
 expect_status 0 "--force replaces it" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --force -o "$work/g.h5" "$work/good"
+mkdir -p "$work/a-dir"
+expect_status 1 "-o naming a directory" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" --force -o "$work/a-dir" "$work/good"
+expect_message "a-dir: is a directory" "the directory is named"
+test ! -e "$work/a-dir.tmp" || fail "a refused reduce left its temporary file"
+# The same stream given twice (a second path to it, and a copy): read once.
+mkdir -p "$work/copies" && cp "$work/good/node0.rank1.jps" "$work/copies/"
+expect_status 0 "streams given twice" "${mpirun[@]}" -np 2 "$bin/jobperf-reduce" -o "$work/twice.h5" \
+  "$work/good" "$work/good/../good/node0.rank0.jps" "$work/copies"
+expect_message "node0.rank0.jps: left out, the same stream as" "the second path is named"
+expect_message "node0.rank1.jps: left out, the same stream as" "the copy is named"
+grep -q "copies/node0.rank1.jps" "$work/last.err" || fail "the copy's path is not given"
+"$python" -c "import h5py,sys; r=list(h5py.File(sys.argv[1])['ranks/rank'][()]); assert r == [0, 1], r" "$work/twice.h5" ||
+  fail "a stream given twice made two rows"
 
 stream="$work/good/node0.rank1.jps"
 truncate -s $(( $(stat -c %s "$stream") - 100 )) "$stream"

@@ -5,6 +5,7 @@
 #include "reduce/stream_inputs.hpp"
 
 using jobperf::reduce::assign_streams;
+using jobperf::reduce::drop_copies;
 using jobperf::reduce::StreamFile;
 
 namespace {
@@ -14,7 +15,8 @@ std::vector<StreamFile> streams(const std::vector<std::uint64_t>& sizes, int ran
                                 const std::vector<std::vector<int>>& readers = {}) {
   std::vector<StreamFile> out;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
-    StreamFile f{"s" + std::to_string(i) + ".jps", sizes[i], {}, static_cast<std::int32_t>(i), "node"};
+    StreamFile f{"s" + std::to_string(i) + ".jps", sizes[i], {}, static_cast<std::int32_t>(i), "node",
+                 "rank " + std::to_string(i) + " on node", 1750000000000000000};
     if (readers.empty()) {
       f.readers.resize(static_cast<std::size_t>(ranks));
       std::iota(f.readers.begin(), f.readers.end(), 0);
@@ -85,4 +87,29 @@ TEST_CASE("a run's start moves to an aligned block only with streams its rank ca
   CHECK(first == std::vector<std::size_t>{0, 48, 98, 144});  // blocks of 16 near 49 and 147
   for (std::size_t r = 0; r < 4; ++r)
     for (std::size_t i = first[r]; i < first[r] + count[r]; ++i) CHECK(owner[i] == static_cast<int>(r));
+}
+
+TEST_CASE("a stream given twice is read once, from the larger copy", "[inputs]") {
+  auto files = streams({1000, 1000, 1000}, 1);
+  auto copy = files[1];
+  copy.path = "copy/s1.jps";
+  copy.size = 1500;  // copied later than s1.jps was
+  files.insert(files.begin() + 2, copy);
+  auto again = files[0];
+  again.path = "./s0.jps";
+  files.push_back(again);
+  auto restarted = files[2];  // the same rank and collector pid, another start: not a copy
+  restarted.path = "restarted.jps";
+  restarted.collector_start += 1;
+  files.push_back(restarted);
+  auto unreadable = files[0];  // no header: nothing to compare
+  unreadable.path = "unreadable.jps";
+  unreadable.collector.clear();
+  files.push_back(unreadable);
+  const auto notes = drop_copies(files);
+  std::vector<std::string> kept;
+  for (const auto& f : files) kept.push_back(f.path);
+  CHECK(kept == std::vector<std::string>{"s0.jps", "copy/s1.jps", "s2.jps", "restarted.jps", "unreadable.jps"});
+  CHECK(notes == std::vector<std::string>{"s1.jps: left out, the same stream as copy/s1.jps (rank 1 on node)",
+                                          "./s0.jps: left out, the same stream as s0.jps (rank 0 on node)"});
 }
