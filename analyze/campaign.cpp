@@ -39,8 +39,34 @@ Inputs list_job_files(const std::vector<std::string>& inputs) {
       out.errors.push_back(input + ": no such file or directory");
     }
   }
+  // One file reached by two paths (a directory and a file in it) is read once.
+  std::map<fs::path, std::string> by_file;
+  std::error_code ec;
+  for (const auto& f : out.files) {
+    auto file = fs::weakly_canonical(f, ec);
+    by_file.try_emplace(ec ? fs::path(f) : file, f);
+  }
+  out.files.clear();
+  for (const auto& [file, path] : by_file) out.files.push_back(path);
   std::sort(out.files.begin(), out.files.end());
   return out;
+}
+
+// Leaves out job files of a job already in `jobs` (sorted by path): a copy
+// of a file, or the job reduced twice, would otherwise be its own peer and
+// weigh twice in its group. A job is its id and its start and end: ids
+// repeat across clusters. Says which files were left out.
+std::vector<std::string> drop_repeated_jobs(std::vector<jobfile::JobSummary>& jobs) {
+  std::map<std::tuple<std::string, std::int64_t, std::int64_t>, std::string> first;  // job -> its first file
+  std::vector<std::string> notes;
+  std::vector<jobfile::JobSummary> once;
+  for (auto& j : jobs) {
+    auto [it, is_first] = first.try_emplace({j.info.job_id, j.info.start_ns, j.info.end_ns}, j.path);
+    if (is_first) once.push_back(std::move(j));
+    else notes.push_back(j.path + ": left out, job " + j.info.job_id + " is already in the campaign (" + it->second + ")");
+  }
+  jobs = std::move(once);
+  return notes;
 }
 
 // What a rank sends to rank 0 about each job it read.
@@ -264,6 +290,7 @@ int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
       status = 1;
     } else {
       std::sort(jobs.begin(), jobs.end(), [](auto& a, auto& b) { return a.path < b.path; });
+      for (const auto& note : drop_repeated_jobs(jobs)) std::fprintf(stderr, "jobperf-analyze: note: %s\n", note.c_str());
       auto campaign = build_campaign(jobs, options.min_deviation);
       try {
         jobfile::write_campaign(options.output, options.force, campaign);

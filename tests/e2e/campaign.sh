@@ -2,7 +2,7 @@
 # A campaign of five synthetic jobs of one name, one with a slow rank and a
 # stalled node: jobperf-analyze (2 ranks) flags that job, and its reasons end
 # with what the job's own reduce found inside it, in the printed table, in
-# campaign.h5 and in the campaign report.
+# campaign.h5 and in the campaign report. A job given twice counts once.
 source "$(dirname "$0")/lib.sh"
 
 make_job() {  # JOB_ID [make-streams options]
@@ -31,6 +31,12 @@ assert found["slow"].startswith("rank 5 (node1): mean CPU use") and "\nnode node
 assert all(found[f"normal{i}"] == "" for i in range(1, 5)), found
 print("ok: campaign.h5 keeps each job's in-job outliers")
 PY
+# A copy of a job file, and a file given again by another path: each job once.
+mkdir -p "$work/more" && cp "$work/jobs/normal1.h5" "$work/more/copy.h5"
+expect_status 0 "analyze with a copy" "${mpirun[@]}" -np 2 "$bin/jobperf-analyze" --force --out "$work/again.h5" \
+  "$work/jobs" "$work/jobs/../jobs/slow.h5" "$work/more"
+expect_message "more/copy.h5: left out, job normal1 is already in the campaign ($work/jobs/normal1.h5)" "the copy is named"
+grep -q "^jobperf-analyze: 5 jobs in 1 group(s), 1 outlier(s)" "$work/last.out" || fail "a job counted twice: $(head -1 "$work/last.out")"
 expect_status 0 "report the campaign" "$bin/jobperf-report" "$work/campaign.h5" -o "$work/campaign.html"
 grep -q "<br>in the job: rank 5 (node1): mean CPU use" "$work/campaign.html" || fail "the campaign report lacks the in-job reasons"
 echo "campaign: all checks passed"
