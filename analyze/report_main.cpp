@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   if (int stop = cli.parse(argc, argv); stop != cli.kGoOn) return stop;
   if (input.empty()) return cli.usage_error("give a job file or a campaign file");
   if (output.empty()) output = std::filesystem::path(input).replace_extension(".html").string();
+  if (std::filesystem::is_directory(output)) {
+    std::fprintf(stderr, "jobperf-report: %s: is a directory (-o names the HTML file to write)\n", output.c_str());
+    return 1;
+  }
   if (!force && std::filesystem::exists(output)) {
     std::fprintf(stderr, "jobperf-report: %s: already exists (use --force to replace it)\n", output.c_str());
     return 1;

@@ -175,7 +175,8 @@ void json_series(const jobfile::SeriesReader& s, std::ostream& out) {
 
 std::vector<std::string> export_csv(const std::string& job_file, const std::string& dir) {
   auto job = jobfile::read_job_summary(job_file);
-  std::filesystem::create_directories(dir);
+  if (std::error_code ec; !std::filesystem::create_directories(dir, ec) && ec)
+    throw std::runtime_error(dir + ": cannot create the directory (" + ec.message() + ")");
   std::vector<std::string> written;
   {
     CsvFile f(dir + "/job.csv", written);

@@ -112,4 +112,8 @@ expect_status 1 "analyze a file that is not HDF5" "${mpirun[@]}" -np 2 "$bin/job
 expect_message "bad.h5: not an HDF5 file" "the bad file is named"
 expect_status 1 "report a missing file" "$bin/jobperf-report" "$work/missing.h5"
 expect_message "missing.h5" "the missing file is named"
+expect_status 1 "report into a directory" "$bin/jobperf-report" --force "$work/g.h5" -o "$work/a-dir"
+expect_message "a-dir: is a directory" "the directory is named"
+expect_status 1 "export CSV under a file" "$bin/jobperf-export" "$work/g.h5" --csv "$work/g.h5/csv"
+expect_message "g.h5/csv: cannot create the directory (Not a directory)" "the path and the reason are given"
 echo "bad input: all checks passed"
