@@ -988,6 +988,7 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   for (const auto& note : drop_copies(files))
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: note: %s\n", note.c_str());
   auto owner = assign_streams(files, size);
+  timing.mark("list");
 
   // 2. A first pass over this rank's streams: everything but the samples, and the rows they hold.
   const std::size_t threads = options.threads > 0 ? options.threads : cpus_of_rank(comm);

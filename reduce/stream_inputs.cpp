@@ -17,8 +17,40 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// What the header says, if it can be read (else read_stream reports why later).
-void read_header_of(StreamFile& f) {
+// What one rank can see of the inputs: the streams' paths, and the inputs it cannot.
+struct Visible {
+  std::vector<std::string> found;
+  std::vector<std::string> missing;
+};
+
+void transfer(auto& io, MessageOf<Visible> auto& v) { io(v.found, v.missing); }
+
+// Names only: a stream's size and header are read by one of the ranks that
+// see it (read_facts), not by all.
+Visible list_visible(const std::vector<std::string>& inputs) {
+  Visible v;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    auto status = fs::status(input, ec);
+    if (ec || !fs::exists(status)) {
+      v.missing.push_back(input);
+    } else if (fs::is_directory(status)) {
+      for (const auto& entry : fs::directory_iterator(input, ec))
+        if (entry.path().extension() == stream::kStreamSuffix && entry.is_regular_file(ec))
+          v.found.push_back(entry.path().string());
+    } else {
+      v.found.push_back(input);
+    }
+  }
+  return v;
+}
+
+// What a stream's size and header say; rank and collector stay unknown if
+// the header cannot be read (read_stream says why later).
+void read_facts(StreamFile& f) {
+  std::error_code ec;
+  f.size = fs::file_size(f.path, ec);
+  if (ec) f.size = 0;
   try {
     auto h = stream::read_header(f.path);
     f.rank = h.rank;
@@ -30,38 +62,26 @@ void read_header_of(StreamFile& f) {
   }
 }
 
-// What one rank can see of the inputs: the streams, and the inputs it cannot.
-struct Visible {
-  std::vector<StreamFile> found;
-  std::vector<std::string> missing;
-};
+void transfer_facts(auto& io, auto& f) { io(f.size, f.rank, f.host, f.collector, f.collector_start); }
 
-void transfer(auto& io, MessageOf<Visible> auto& v) {
-  io.each(v.found, [&](auto& f) { io(f.path, f.size, f.rank, f.host, f.collector, f.collector_start); });
-  io(v.missing);
-}
-
-Visible list_visible(const std::vector<std::string>& inputs) {
-  Visible v;
-  auto add = [&](std::string path, std::uintmax_t size) {
-    StreamFile f{std::move(path), static_cast<std::uint64_t>(size), {}, -1, "", "", 0};
-    read_header_of(f);
-    v.found.push_back(std::move(f));
-  };
-  for (const auto& input : inputs) {
-    std::error_code ec;
-    auto status = fs::status(input, ec);
-    if (ec || !fs::exists(status)) {
-      v.missing.push_back(input);
-    } else if (fs::is_directory(status)) {
-      for (const auto& entry : fs::directory_iterator(input, ec))
-        if (entry.is_regular_file() && entry.path().extension() == stream::kStreamSuffix)
-          add(entry.path().string(), entry.file_size());
-    } else {
-      add(input, fs::file_size(input, ec));
-    }
+// Each stream's facts, read by one of the ranks that see it, taking turns:
+// a job of 16384 streams reduced by 64 ranks on a parallel file system
+// opens each once, not 64 times. Identical on every rank (collective).
+void read_all_facts(std::vector<StreamFile>& streams, MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  auto reader_of = [&](std::size_t i) { return streams[i].readers[i % streams[i].readers.size()]; };
+  std::vector<char> mine;
+  Encoder e(mine);
+  for (std::size_t i = 0; i < streams.size(); ++i)
+    if (reader_of(i) == rank) read_facts(streams[i]), transfer_facts(e, streams[i]);
+  int from = 0;
+  for (const auto& blob : all_gather(mine, comm)) {
+    Decoder d(blob.data(), blob.size());
+    for (std::size_t i = 0; i < streams.size(); ++i)
+      if (reader_of(i) == from) transfer_facts(d, streams[i]);
+    ++from;
   }
-  return v;
 }
 
 }  // namespace
@@ -72,17 +92,14 @@ std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI
   Encoder e(mine);
   const auto visible = list_visible(inputs);
   transfer(e, visible);
-  std::map<std::string, StreamFile> streams;
+  std::map<std::string, std::vector<int>> readers;  // path -> the ranks that see it
   std::map<std::string, int> missing_count;
   int size = 0, rank = 0;
   for (const auto& blob : all_gather(mine, comm)) {
     Visible seen;
     Decoder d(blob.data(), blob.size());
     transfer(d, seen);
-    for (auto& f : seen.found) {
-      auto& known = streams.try_emplace(f.path, std::move(f)).first->second;
-      known.readers.push_back(rank);
-    }
+    for (auto& path : seen.found) readers[path].push_back(rank);
     for (const auto& m : seen.missing) ++missing_count[m];
     ++rank;
   }
@@ -91,14 +108,15 @@ std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI
     if (n == size) errors.push_back(input + ": no such file or directory");
   auto normal = [](const fs::path& p) { return (p / "").parent_path().lexically_normal(); };
   for (const auto& input : inputs) {
-    bool any = std::any_of(streams.begin(), streams.end(), [&](auto& kv) {
+    bool any = std::any_of(readers.begin(), readers.end(), [&](auto& kv) {
       return kv.first == input || normal(fs::path(kv.first).parent_path()) == normal(input);
     });
     if (!any && missing_count[input] < size)
       errors.push_back(input + ": no jobperf streams (*" + stream::kStreamSuffix + ") in this directory");
   }
   std::vector<StreamFile> out;
-  for (auto& [path, f] : streams) out.push_back(std::move(f));
+  for (auto& [path, seen_by] : readers) out.push_back({path, 0, std::move(seen_by), -1, "", "", 0});
+  read_all_facts(out, comm);
   std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) {
     return std::tie(a.rank, a.host) < std::tie(b.rank, b.host);
   });
