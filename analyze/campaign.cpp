@@ -262,8 +262,18 @@ int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  // Every rank lists the inputs (cheap, and identical everywhere), reads its share.
-  auto inputs = list_job_files(options.inputs);
+  // Rank 0 lists the inputs (a campaign's directory tree is listed once,
+  // not by every rank, on a parallel file system too); each rank reads its share.
+  std::vector<char> listed;
+  if (rank == 0) {
+    const auto found = list_job_files(options.inputs);
+    Encoder e(listed);
+    e(found.files, found.errors);
+  }
+  reduce::broadcast(listed, 0, comm);
+  Inputs inputs;
+  Decoder d(listed.data(), listed.size());
+  d(inputs.files, inputs.errors);
   std::vector<char> mine;
   Encoder e(mine);
   std::vector<std::string> paths;
