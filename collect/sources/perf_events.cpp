@@ -291,9 +291,11 @@ class PerfEventsSource final : public MetricSource {
       auto why = open_groups(software_, tid, inherit, software);
       if (why.empty() && !hardware_.empty()) why = open_groups(hardware_, tid, inherit, hardware);
       if (!why.empty()) {
-        if (!attach_warned_ && ctx.warn) ctx.warn("cannot count thread " + task + ": " + why);
-        attach_warned_ = true;
-        continue;  // the thread may be gone already; the others are still counted
+        // A thread that ended since it was listed is no failure (a Slurm step's helpers come and go).
+        const bool gone = access((config_.proc_root + "/" + pid + "/task/" + task).c_str(), F_OK) != 0;
+        if (!gone && !attach_warned_ && ctx.warn) ctx.warn("cannot count thread " + task + ": " + why);
+        attach_warned_ = attach_warned_ || !gone;
+        continue;  // the others are still counted
       }
       for (auto& g : software) p.software.push_back(std::move(g));
       for (auto& g : hardware) p.hardware.push_back(std::move(g));
