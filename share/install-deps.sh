@@ -2,6 +2,10 @@
 # Installs every Debian 12 package jobperf needs to build, test and run.
 # Idempotent: packages already present are not touched and apt is not even
 # updated. Works as root or through sudo. Quiet unless something fails.
+#   share/install-deps.sh [--slurm]
+# --slurm adds Slurm (slurm-wlm, munge) for the test that runs
+# workflows/slurm-job.sbatch on a private one-node cluster (CI does); not by
+# default, as on a machine with systemd the packages enable their daemons.
 set -euo pipefail
 
 packages=(
@@ -15,6 +19,11 @@ packages=(
   time stress-ng linux-perf procps
   python3 python3-h5py python3-xarray python3-h5netcdf python3-numpy python3-psutil
 )
+case "${1:-}" in
+  "") ;;
+  --slurm) packages+=(slurm-wlm munge) ;;
+  *) echo "usage: $0 [--slurm]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
