@@ -84,6 +84,61 @@ void read_all_facts(std::vector<StreamFile>& streams, MPI_Comm comm) {
   }
 }
 
+// A stream's weight in the split: its bytes, and one more so that empty
+// streams are spread too.
+std::uint64_t weight(const StreamFile& f) { return f.size + 1; }
+
+// log2 of the largest aligned block of rows of /ranks that starts at stream
+// `i` (capped where no chunk would hold more rows), when every stream is one
+// rank's and so one row; 0 when streams hold a node's ranks each, whose rows
+// are not known before they are read.
+unsigned alignment_at(std::size_t i, bool one_row_per_stream) {
+  constexpr unsigned kMostRowsLog2 = 13;  // jobfile::kChunkSteps rows of one step
+  if (!one_row_per_stream) return 0;
+  return i == 0 ? kMostRowsLog2 : std::min<unsigned>(static_cast<unsigned>(std::countr_zero(i)), kMostRowsLog2);
+}
+
+bool can_read(const StreamFile& f, int rank) {
+  return std::find(f.readers.begin(), f.readers.end(), rank) != f.readers.end();
+}
+
+// Where run r (1 <= r < ranks) starts: the first stream whose middle lies
+// past r/ranks of the bytes, or, within a 16th of a run's bytes of that
+// split, a stream that starts a larger aligned block of rows, so that each
+// reducer rank writes whole chunks of many rows (JobLayout::rank_chunk_rows)
+// for a few per cent of imbalance; but never so that a stream moves to a run
+// whose rank cannot read it (node-local scratch). Non-decreasing in r.
+std::vector<std::size_t> run_starts(const std::vector<StreamFile>& files, int ranks) {
+  std::vector<std::uint64_t> before(files.size() + 1, 0);  // bytes before stream i
+  for (std::size_t i = 0; i < files.size(); ++i) before[i + 1] = before[i] + weight(files[i]);
+  const bool one_row_per_stream =
+      std::all_of(files.begin(), files.end(), [](const StreamFile& f) { return f.rank >= 0; });
+  const auto share = static_cast<double>(before.back()) / ranks, slack = share / 16 * (1 + 1e-9);  // a 16th, rounded up
+  std::vector<std::size_t> starts(static_cast<std::size_t>(ranks), 0);
+  for (int r = 1; r < ranks; ++r) {
+    const double split = share * r;
+    const auto distance = [&](std::size_t i) { return std::abs(static_cast<double>(before[i]) - split); };
+    const auto previous = starts[static_cast<std::size_t>(r - 1)];
+    std::size_t by_bytes = previous;
+    while (by_bytes < files.size() && static_cast<double>(before[by_bytes] + weight(files[by_bytes]) / 2) < split)
+      ++by_bytes;
+    // Moving the start from by_bytes to i hands the streams between to the run that then holds them.
+    const auto movable = [&](std::size_t i) {
+      for (auto k = std::min(i, by_bytes); k < std::max(i, by_bytes); ++k)
+        if (!can_read(files[k], i < by_bytes ? r : r - 1)) return false;
+      return true;
+    };
+    std::size_t start = by_bytes;
+    for (std::size_t i = previous; i <= files.size() && static_cast<double>(before[i]) <= split + slack; ++i) {
+      const auto a = alignment_at(i, one_row_per_stream), b = alignment_at(start, one_row_per_stream);
+      if (distance(i) <= slack && (a > b || (a == b && a > 0 && distance(i) < distance(start))) && movable(i))
+        start = i;
+    }
+    starts[static_cast<std::size_t>(r)] = start;
+  }
+  return starts;
+}
+
 }  // namespace
 
 std::vector<StreamFile> list_streams(const std::vector<std::string>& inputs, MPI_Comm comm,
@@ -143,65 +198,6 @@ std::vector<std::string> drop_copies(std::vector<StreamFile>& files) {
   files = std::move(originals);
   return notes;
 }
-
-namespace {
-
-// A stream's weight in the split: its bytes, and one more so that empty
-// streams are spread too.
-std::uint64_t weight(const StreamFile& f) { return f.size + 1; }
-
-// How many row-of-/ranks chunks a run that starts at stream `i` can begin
-// on, as a power of two (capped where no chunk would hold more rows), when
-// every stream is one rank's and so one row; 0 when streams hold a node's
-// ranks each, whose rows are not known before they are read.
-unsigned alignment_at(std::size_t i, bool one_row_per_stream) {
-  constexpr unsigned kMostRowsLog2 = 13;  // jobfile::kChunkSteps rows of one step
-  if (!one_row_per_stream) return 0;
-  return i == 0 ? kMostRowsLog2 : std::min<unsigned>(static_cast<unsigned>(std::countr_zero(i)), kMostRowsLog2);
-}
-
-bool can_read(const StreamFile& f, int rank) {
-  return std::find(f.readers.begin(), f.readers.end(), rank) != f.readers.end();
-}
-
-// Where run r (1 <= r < ranks) starts: the first stream whose middle lies
-// past r/ranks of the bytes, or, within a 16th of a run's bytes of that
-// split, a stream that starts a larger aligned block of rows, so that each
-// reducer rank writes whole chunks of many rows (JobLayout::rank_chunk_rows)
-// for a few per cent of imbalance; but never so that a stream moves to a run
-// whose rank cannot read it (node-local scratch). Non-decreasing in r.
-std::vector<std::size_t> run_starts(const std::vector<StreamFile>& files, int ranks) {
-  std::vector<std::uint64_t> before(files.size() + 1, 0);  // bytes before stream i
-  for (std::size_t i = 0; i < files.size(); ++i) before[i + 1] = before[i] + weight(files[i]);
-  const bool one_row_per_stream =
-      std::all_of(files.begin(), files.end(), [](const StreamFile& f) { return f.rank >= 0; });
-  const auto share = static_cast<double>(before.back()) / ranks, slack = share / 16 * (1 + 1e-9);  // a 16th, rounded up
-  std::vector<std::size_t> starts(static_cast<std::size_t>(ranks), 0);
-  for (int r = 1; r < ranks; ++r) {
-    const double split = share * r;
-    const auto distance = [&](std::size_t i) { return std::abs(static_cast<double>(before[i]) - split); };
-    const auto previous = starts[static_cast<std::size_t>(r - 1)];
-    std::size_t by_bytes = previous;
-    while (by_bytes < files.size() && static_cast<double>(before[by_bytes] + weight(files[by_bytes]) / 2) < split)
-      ++by_bytes;
-    // Moving the start from by_bytes to i hands the streams between to the run that then holds them.
-    const auto movable = [&](std::size_t i) {
-      for (auto k = std::min(i, by_bytes); k < std::max(i, by_bytes); ++k)
-        if (!can_read(files[k], i < by_bytes ? r : r - 1)) return false;
-      return true;
-    };
-    std::size_t start = by_bytes;
-    for (std::size_t i = previous; i <= files.size() && static_cast<double>(before[i]) <= split + slack; ++i) {
-      const auto a = alignment_at(i, one_row_per_stream), b = alignment_at(start, one_row_per_stream);
-      if (distance(i) <= slack && (a > b || (a == b && a > 0 && distance(i) < distance(start))) && movable(i))
-        start = i;
-    }
-    starts[static_cast<std::size_t>(r)] = start;
-  }
-  return starts;
-}
-
-}  // namespace
 
 std::vector<int> assign_streams(const std::vector<StreamFile>& files, int ranks) {
   const auto starts = run_starts(files, ranks);

@@ -242,7 +242,13 @@ class PerfEventsSource final : public MetricSource {
 
   // Opens the events as groups; fills `groups` (none on failure) and says why not.
   enum class Inherit { None, Threads, Everything };
-  std::string open_groups(const std::vector<Event>& events, pid_t tid, Inherit inherit, std::vector<Group>& groups) {
+  // Why an event could not be opened: its name and errno; error 0 if all opened.
+  struct OpenFailure {
+    std::string event;
+    int error = 0;
+  };
+
+  OpenFailure open_groups(const std::vector<Event>& events, pid_t tid, Inherit inherit, std::vector<Group>& groups) {
     for (std::size_t first = 0; first < events.size(); first += kMaxGroup) {
       Group g;
       for (std::size_t i = first; i < std::min(events.size(), first + kMaxGroup); ++i) {
@@ -256,19 +262,20 @@ class PerfEventsSource final : public MetricSource {
         if (fd < 0) {
           int error = errno;
           groups.clear();
-          return describe_open_error(events[i].name, error);
+          return {events[i].name, error};
         }
         g.fds.push_back(fd);
       }
       groups.push_back(std::move(g));
     }
-    return "";
+    return {};
   }
 
-  std::string describe_open_error(const std::string& event, int error) const {
-    std::string why = event + ": " + std::strerror(error);
-    if (error == ENOENT || error == EOPNOTSUPP) why += " (no such event on this CPU, or no PMU: a VM?)";
-    if (error == EACCES || error == EPERM)
+  std::string describe(const OpenFailure& f) const {
+    if (f.error == 0) return "";
+    std::string why = f.event + ": " + std::strerror(f.error);
+    if (f.error == ENOENT || f.error == EOPNOTSUPP) why += " (no such event on this CPU, or no PMU: a VM?)";
+    if (f.error == EACCES || f.error == EPERM)
       why += " (perf_event_paranoid is " + std::to_string(paranoid_) + "; watching other users' processes needs <= 0 or CAP_PERFMON)";
     return why;
   }
@@ -276,7 +283,7 @@ class PerfEventsSource final : public MetricSource {
   // Can these events be opened and scheduled at all? Tried on the collector itself.
   std::string probe(const std::vector<Event>& events) {
     std::vector<Group> groups;
-    return open_groups(events, 0, Inherit::None, groups);
+    return describe(open_groups(events, 0, Inherit::None, groups));
   }
 
   Process attach(const WatchedProcess& watched, const SampleContext& ctx) {
@@ -288,15 +295,14 @@ class PerfEventsSource final : public MetricSource {
     for (const auto& task : tasks) {
       auto tid = static_cast<pid_t>(std::atoi(task.c_str()));
       std::vector<Group> software, hardware;
-      auto why = open_groups(software_, tid, inherit, software);
-      if (why.empty() && !hardware_.empty()) why = open_groups(hardware_, tid, inherit, hardware);
-      if (!why.empty()) {
-        // A thread that ended since it was listed is no failure (a Slurm step's helpers come and go).
-        const bool gone = access((config_.proc_root + "/" + pid + "/task/" + task).c_str(), F_OK) != 0;
-        if (!gone && !attach_warned_ && ctx.warn) ctx.warn("cannot count thread " + task + ": " + why);
-        attach_warned_ = attach_warned_ || !gone;
-        continue;  // the others are still counted
+      auto failure = open_groups(software_, tid, inherit, software);
+      if (failure.error == 0 && !hardware_.empty()) failure = open_groups(hardware_, tid, inherit, hardware);
+      // A thread that ended since it was listed (ESRCH) is no failure: a Slurm step's helpers come and go.
+      if (failure.error != 0 && failure.error != ESRCH && !attach_warned_ && ctx.warn) {
+        ctx.warn("cannot count thread " + task + ": " + describe(failure));
+        attach_warned_ = true;
       }
+      if (failure.error != 0) continue;  // the others are still counted
       for (auto& g : software) p.software.push_back(std::move(g));
       for (auto& g : hardware) p.hardware.push_back(std::move(g));
     }

@@ -66,6 +66,9 @@ run_job() {
   mkdir -p "$dir"
   cat >"$dir/app" <<EOF
 #!/bin/bash
+set -e
+# A sanitized build's app: the exit records' LD_PRELOAD library comes before ASan's runtime.
+export ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0"
 "$bin/jobperf-demo-app" --seconds 1.5 --write-mib 4 --dir "$dir"
 exit $want
 EOF
