@@ -3,8 +3,8 @@
 # Idempotent: packages already present are not touched and apt is not even
 # updated. Works as root or through sudo. Quiet unless something fails.
 #   share/install-deps.sh [--slurm]
-# --slurm adds Slurm (slurm-wlm, munge) for the test that runs
-# workflows/slurm-job.sbatch on a private one-node cluster (CI does); not by
+# --slurm adds Slurm (slurm-wlm, munge) for the test that runs the batch
+# scripts in workflows/ on a private two-node cluster (CI does); not by
 # default, as on a machine with systemd the packages enable their daemons.
 set -euo pipefail
 
