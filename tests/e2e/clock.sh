@@ -81,7 +81,12 @@ PY
   'exec "$0" --quiet --job-id clk1 --match-env JOBPERF_TEST_NODE=$JOBPERF_HOSTNAME --interval 0.1' \
   "$bin/jobperf-collect" &
 sidecars=$!
-sleep 1
+# The job starts once both sidecars have measured their start offsets and
+# opened their streams: under load that took longer than the job's 2 s.
+for _ in $(seq 300); do
+  [ -e "$JOBPERF_SCRATCH/jobperf/clk1/sim0.node.jps" ] && [ -e "$JOBPERF_SCRATCH/jobperf/clk1/sim1.node.jps" ] && break
+  sleep 0.1
+done
 for rank in 0 1; do
   env JOBPERF_TEST_NODE=sim$rank OMPI_COMM_WORLD_RANK=$rank stress-ng --cpu 1 --timeout 2 --quiet &
 done
