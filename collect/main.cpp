@@ -40,7 +40,7 @@ std::unordered_set<pid_t> self_and_ancestors() {
   return out;
 }
 
-jc::Selection sidecar_selection(const jc::CollectOptions& o, const jc::BatchContext& batch) {
+jc::Selection sidecar_selection(const jc::CollectOptions& o, const jc::BatchContext& batch, const std::string& host) {
   jc::Selection s;
   s.roots = o.pids;
   if (!o.job_namespace.empty()) {
@@ -55,6 +55,8 @@ jc::Selection sidecar_selection(const jc::CollectOptions& o, const jc::BatchCont
     s.env_name = batch.job_id_variable;
     s.env_value = batch.job_id;
     s.cgroups = jc::job_cgroups(o.sys_root, batch);
+    // One machine posing as several nodes sees the whole job on each: a node's processes name it.
+    if (const char* named = std::getenv("JOBPERF_HOSTNAME"); !o.host.empty() || (named && *named)) s.posing_as = host;
   }
   if (!o.cgroup.empty()) s.cgroups.push_back(o.cgroup);
   if (s.roots.empty() && s.env_name.empty() && s.cgroups.empty())
@@ -139,7 +141,7 @@ int run(const jc::CollectOptions& o) {
   std::string sync_problem;
   auto start_offset = sync ? sync->measure(host, "start", kClockSyncWait_s, sync_problem) : std::nullopt;
   jc::Selection selection;
-  if (!wrapper) selection = sidecar_selection(o, batch);
+  if (!wrapper) selection = sidecar_selection(o, batch, host);
   std::error_code ec;
   fs::create_directories(dir, ec);
   std::unique_ptr<jc::Collector> collector;

@@ -124,13 +124,17 @@ bool ProcessTracker::read_stat(std::uint32_t pid, Known& out, std::string& comma
   return true;
 }
 
-bool ProcessTracker::environment_matches(std::uint32_t pid, std::optional<std::int32_t>& rank) const {
+ProcessTracker::EnvironmentFacts ProcessTracker::read_environment(std::uint32_t pid) const {
+  EnvironmentFacts facts;
   std::string block;
-  if (!read_file(root_ + "/" + std::to_string(pid) + "/environ", block)) return false;
-  rank = rank_from_environment(block);
-  if (selection_.env_name.empty()) return false;
-  auto value = environment_value(block, selection_.env_name);
-  return value && *value == selection_.env_value;
+  if (!read_file(root_ + "/" + std::to_string(pid) + "/environ", block)) return facts;
+  facts.rank = rank_from_environment(block);
+  if (!selection_.env_name.empty()) {
+    auto value = environment_value(block, selection_.env_name);
+    facts.of_the_job = value && *value == selection_.env_value;
+  }
+  if (auto node = environment_value(block, "JOBPERF_HOSTNAME"); node && !node->empty()) facts.node = std::string(*node);
+  return facts;
 }
 
 // Every pid listed in cgroup.procs (v2, v1) or tasks (v1 cpusets) of the
@@ -172,18 +176,23 @@ ProcessTracker::Changes ProcessTracker::scan() {
     std::uint32_t pid;
     std::string command;
     std::optional<std::int32_t> rank;
+    bool other_node = false;  // not even as a watched process's child
   };
   std::vector<Candidate> fresh;
   for (auto pid : pids) {
     if (known_.count(pid)) continue;
     Known k;
-    Candidate c{pid, {}, std::nullopt};
+    Candidate c{pid, {}, std::nullopt, false};
     if (!read_stat(pid, k, c.command)) continue;  // gone already
     bool excluded = selection_.excluded.count(static_cast<pid_t>(pid)) > 0;
     bool is_root = std::find(selection_.roots.begin(), selection_.roots.end(), static_cast<pid_t>(pid)) !=
                    selection_.roots.end();
-    bool env_match = environment_matches(pid, c.rank);
-    k.member = !excluded && (is_root || env_match || in_cgroups.count(pid));
+    const auto env = read_environment(pid);
+    c.rank = env.rank;
+    const auto& posing = selection_.posing_as;
+    c.other_node = !posing.empty() && env.node && *env.node != posing;
+    const bool here = posing.empty() || env.node == posing;  // a task prolog, unnamed yet, is no node's
+    k.member = !excluded && (is_root || (here && (env.of_the_job || in_cgroups.count(pid))));
     known_[pid] = k;
     fresh.push_back(std::move(c));
   }
@@ -193,7 +202,7 @@ ProcessTracker::Changes ProcessTracker::scan() {
     grew = false;
     for (const auto& c : fresh) {
       auto& k = known_[c.pid];
-      if (k.member || selection_.excluded.count(static_cast<pid_t>(c.pid))) continue;
+      if (k.member || c.other_node || selection_.excluded.count(static_cast<pid_t>(c.pid))) continue;
       auto parent = known_.find(k.ppid);
       if (parent != known_.end() && parent->second.member) grew = k.member = true;
     }

@@ -27,6 +27,11 @@ struct Selection {
   std::string env_name, env_value;          // or: processes whose environment has this
   std::vector<std::string> cgroups;         // or: processes in these cgroups (and their sub-cgroups)
   std::unordered_set<pid_t> excluded;       // never watched (the collector, its launcher)
+  // Where one machine poses as several nodes of a batch job (--host,
+  // JOBPERF_HOSTNAME), each sees the whole job: the node this collector is.
+  // The job's processes are then those that name it (their JOBPERF_HOSTNAME),
+  // and their children that name no other.
+  std::string posing_as;
 };
 
 struct TrackedProcess {
@@ -78,7 +83,13 @@ class ProcessTracker {
   std::vector<std::uint32_t> walk_descendants();
   bool read_children(std::uint32_t pid, std::vector<std::uint32_t>& out);
   bool read_stat(std::uint32_t pid, Known& out, std::string& command) const;
-  bool environment_matches(std::uint32_t pid, std::optional<std::int32_t>& rank) const;
+  // What a process's environment says: whether it is the job's, its rank, its simulated node.
+  struct EnvironmentFacts {
+    bool of_the_job = false;
+    std::optional<std::int32_t> rank;
+    std::optional<std::string> node;  // JOBPERF_HOSTNAME
+  };
+  EnvironmentFacts read_environment(std::uint32_t pid) const;
   std::unordered_set<std::uint32_t> cgroup_members() const;
   void rebuild_watched();
 

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <unordered_set>
 
@@ -159,6 +160,31 @@ TEST_CASE("the tracker finds a batch job's processes by environment, minus exclu
   all.scan();
   REQUIRE(all.find(6000));
   CHECK(all.find(6000)->rank == 0);  // from PMIX_RANK
+}
+
+TEST_CASE("a collector posing as a node leaves out the processes of the other nodes it poses beside") {
+  // Two simulated nodes on one machine: 4242 says it is n2's, its child
+  // 4243 n1's (not n2's, though its parent is watched there); 6000 names no
+  // node (as a Slurm task prolog, run before it names its task's node), so
+  // it is no simulated node's.
+  auto dir = fs::temp_directory_path() / ("jobperf-nodes-" + std::to_string(getpid()));
+  fs::copy(kProc, dir, fs::copy_options::recursive);
+  std::ofstream(dir / "4242" / "environ", std::ios::app) << "JOBPERF_HOSTNAME=n2" << '\0';
+  std::ofstream(dir / "4243" / "environ", std::ios::app) << "JOBPERF_HOSTNAME=n1" << '\0';
+  auto on = [&](const std::string& node) {
+    auto selection = by_environment("SLURM_JOB_ID", "77");
+    selection.posing_as = node;
+    ProcessTracker tracker(dir.string(), selection);
+    tracker.scan();
+    std::vector<std::uint32_t> found;
+    for (std::uint32_t pid : {4242u, 4243u, 5000u, 6000u})
+      if (tracker.find(pid)) found.push_back(pid);
+    return found;
+  };
+  CHECK(on("n1") == std::vector<std::uint32_t>{4243});
+  CHECK(on("n2") == std::vector<std::uint32_t>{4242});
+  CHECK(on("") == std::vector<std::uint32_t>{4242, 4243, 6000});  // one node: every process of the job
+  fs::remove_all(dir);
 }
 
 TEST_CASE("the tracker reports processes that end") {
