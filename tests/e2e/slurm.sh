@@ -4,11 +4,12 @@
 # ports, spool and node-local scratch under the work directory, nothing of
 # the machine's touched). A task prolog gives each node's tasks their node's
 # name and scratch, as jobperf's simulated nodes have (README).
-# - workflows/slurm-job.sbatch, 2 tasks on one node: the sidecar finds the
-#   job's ranks by SLURM_JOB_ID, the reduce runs inside the allocation;
-# - workflows/slurm-wrapped.sbatch, 2 tasks on each of two nodes: a collector
-#   wraps each rank, and the reducer's two ranks, one a node, each read their
-#   node's scratch and align the two nodes' clocks;
+# Each script runs as a job of 2 tasks on each of the two nodes:
+# - workflows/slurm-job.sbatch: a sidecar a node finds its node's ranks by
+#   SLURM_JOB_ID (and their node's name), the sidecars align the two clocks;
+# - workflows/slurm-wrapped.sbatch: a collector wraps each rank, and the
+#   reducer aligns the two clocks itself;
+# the reducer's two ranks, one a node, each read their node's scratch, and
 # each job ends with the application's exit status, failing or not. Needs
 # root (slurmd starts the job's steps) and Debian's slurm-wlm
 # (share/install-deps.sh --slurm).
