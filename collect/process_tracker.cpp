@@ -191,7 +191,7 @@ ProcessTracker::Changes ProcessTracker::scan() {
     c.rank = env.rank;
     const auto& posing = selection_.posing_as;
     c.other_node = !posing.empty() && env.node && *env.node != posing;
-    const bool here = posing.empty() || env.node == posing;  // a task prolog, unnamed yet, is no node's
+    const bool here = posing.empty() || env.node == posing;  // naming no node (a task prolog), none of them
     k.member = !excluded && (is_root || (here && (env.of_the_job || in_cgroups.count(pid))));
     known_[pid] = k;
     fresh.push_back(std::move(c));
