@@ -364,7 +364,7 @@ std::vector<std::size_t> streams_of(const Group& g) {
   return out;
 }
 
-
+// This rank's rows, in row order; cut_groups then groups them.
 LocalRows local_rows(const Plan& plan, Local& local, const std::vector<StreamFile>& files) {
   LocalRows out;
   const auto& hosts = plan.layout.nodes;
