@@ -50,6 +50,11 @@ std::string read_command(const std::string& root, std::uint32_t pid) {
   return cmdline;
 }
 
+// By the kernel's command name (15 characters at most).
+bool is_jobperf_tool(std::string_view command) {
+  return command == "jobperf-collect" || command == "jobperf-reduce";
+}
+
 }  // namespace
 
 std::optional<std::int32_t> rank_from_environment(std::string_view block) {
@@ -176,7 +181,7 @@ ProcessTracker::Changes ProcessTracker::scan() {
     std::uint32_t pid;
     std::string command;
     std::optional<std::int32_t> rank;
-    bool other_node = false;  // not even as a watched process's child
+    bool never = false;  // not even as a watched process's child
   };
   std::vector<Candidate> fresh;
   for (auto pid : pids) {
@@ -184,15 +189,17 @@ ProcessTracker::Changes ProcessTracker::scan() {
     Known k;
     Candidate c{pid, {}, std::nullopt, false};
     if (!read_stat(pid, k, c.command)) continue;  // gone already
-    bool excluded = selection_.excluded.count(static_cast<pid_t>(pid)) > 0;
     bool is_root = std::find(selection_.roots.begin(), selection_.roots.end(), static_cast<pid_t>(pid)) !=
                    selection_.roots.end();
     const auto env = read_environment(pid);
     c.rank = env.rank;
     const auto& posing = selection_.posing_as;
-    c.other_node = !posing.empty() && env.node && *env.node != posing;
+    // jobperf's own tools are the job's by environment, not its work: a sidecar
+    // watching the `jobperf-collect --stop` step's task took it for a rank.
+    c.never = selection_.excluded.count(static_cast<pid_t>(pid)) > 0 || is_jobperf_tool(c.command) ||
+              (!posing.empty() && env.node && *env.node != posing);
     const bool here = posing.empty() || env.node == posing;  // naming no node (a task prolog), none of them
-    k.member = !excluded && (is_root || (here && (env.of_the_job || in_cgroups.count(pid))));
+    k.member = !c.never && (is_root || (here && (env.of_the_job || in_cgroups.count(pid))));
     known_[pid] = k;
     fresh.push_back(std::move(c));
   }
@@ -202,7 +209,7 @@ ProcessTracker::Changes ProcessTracker::scan() {
     grew = false;
     for (const auto& c : fresh) {
       auto& k = known_[c.pid];
-      if (k.member || c.other_node || selection_.excluded.count(static_cast<pid_t>(c.pid))) continue;
+      if (k.member || c.never) continue;
       auto parent = known_.find(k.ppid);
       if (parent != known_.end() && parent->second.member) grew = k.member = true;
     }

@@ -26,7 +26,7 @@ struct Selection {
   std::vector<pid_t> roots;                 // these processes and their descendants
   std::string env_name, env_value;          // or: processes whose environment has this
   std::vector<std::string> cgroups;         // or: processes in these cgroups (and their sub-cgroups)
-  std::unordered_set<pid_t> excluded;       // never watched (the collector, its launcher)
+  std::unordered_set<pid_t> excluded;       // never watched (the collector, its launcher; nor any jobperf tool)
   // Where one machine poses as several nodes of a batch job (--host,
   // JOBPERF_HOSTNAME), each sees the whole job: the node this collector is.
   // The job's processes are then those that name it (their JOBPERF_HOSTNAME),

@@ -162,6 +162,22 @@ TEST_CASE("the tracker finds a batch job's processes by environment, minus exclu
   CHECK(all.find(6000)->rank == 0);  // from PMIX_RANK
 }
 
+TEST_CASE("the tracker never watches jobperf's own tools, though their environment is the job's") {
+  // 4243, a child of the job's 4242, is `jobperf-collect --stop` run as a
+  // step of the job (Slurm gives it a rank's SLURM_PROCID).
+  auto dir = fs::temp_directory_path() / ("jobperf-tools-" + std::to_string(getpid()));
+  fs::copy(kProc, dir, fs::copy_options::recursive);
+  std::string stat;
+  REQUIRE(jobperf::collect::read_file((dir / "4243" / "stat").string(), stat));
+  stat.replace(stat.find("(helper)"), 8, "(jobperf-collect)");
+  std::ofstream(dir / "4243" / "stat") << stat;
+  ProcessTracker tracker(dir.string(), by_environment("SLURM_JOB_ID", "77"));
+  tracker.scan();
+  CHECK(tracker.find(4242));
+  CHECK_FALSE(tracker.find(4243));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a collector posing as a node leaves out the processes of the other nodes it poses beside") {
   // Two simulated nodes on one machine: 4242 says it is n2's, its child
   // 4243 n1's (not n2's, though its parent is watched there); 6000 names no
