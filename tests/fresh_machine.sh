@@ -5,7 +5,7 @@
 # environment. A package that share/install-deps.sh forgets, which this
 # machine happens to have, fails here and nowhere else.
 # Needs root, debootstrap and the Debian archive this machine's apt uses.
-# About 15 minutes on 2 cores; the chroot is removed at the end.
+# About 11 minutes on 2 cores; the chroot is removed at the end.
 #   tests/fresh_machine.sh                  quickstart, then the test suite
 #   tests/fresh_machine.sh bash .ci/run     any command, run in the clone
 set -euo pipefail
