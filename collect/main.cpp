@@ -40,7 +40,9 @@ std::unordered_set<pid_t> self_and_ancestors() {
   return out;
 }
 
-jc::Selection sidecar_selection(const jc::CollectOptions& o, const jc::BatchContext& batch, const std::string& host) {
+// `posed_host`: the node this machine poses as (--host, $JOBPERF_HOSTNAME), or empty.
+jc::Selection sidecar_selection(const jc::CollectOptions& o, const jc::BatchContext& batch,
+                                const std::string& posed_host) {
   jc::Selection s;
   s.roots = o.pids;
   if (!o.job_namespace.empty()) {
@@ -56,7 +58,7 @@ jc::Selection sidecar_selection(const jc::CollectOptions& o, const jc::BatchCont
     s.env_value = batch.job_id;
     s.cgroups = jc::job_cgroups(o.sys_root, batch);
     // One machine posing as several nodes sees the whole job on each: a node's processes name it.
-    if (const char* named = std::getenv("JOBPERF_HOSTNAME"); !o.host.empty() || (named && *named)) s.posing_as = host;
+    s.posing_as = posed_host;
   }
   if (!o.cgroup.empty()) s.cgroups.push_back(o.cgroup);
   if (s.roots.empty() && s.env_name.empty() && s.cgroups.empty())
@@ -113,7 +115,8 @@ int run(const jc::CollectOptions& o) {
     }
   }
   const auto batch = jc::batch_context(environ);
-  const std::string host = o.host.empty() ? jobperf::host_name() : o.host;
+  const std::string posed_host = o.host.empty() ? jobperf::posed_host_name() : o.host;
+  const std::string host = posed_host.empty() ? jobperf::host_name() : posed_host;
   std::string job_id = !o.job_id.empty() ? o.job_id : batch.job_id;
   if (job_id.empty()) {
     if (o.stop || o.print_env) throw jc::UsageError("--stop and --env need --job-id outside a batch job");
@@ -141,7 +144,7 @@ int run(const jc::CollectOptions& o) {
   std::string sync_problem;
   auto start_offset = sync ? sync->measure(host, "start", kClockSyncWait_s, sync_problem) : std::nullopt;
   jc::Selection selection;
-  if (!wrapper) selection = sidecar_selection(o, batch, host);
+  if (!wrapper) selection = sidecar_selection(o, batch, posed_host);
   std::error_code ec;
   fs::create_directories(dir, ec);
   std::unique_ptr<jc::Collector> collector;

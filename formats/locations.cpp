@@ -7,8 +7,13 @@
 
 namespace jobperf {
 
+std::string posed_host_name() {
+  const char* posed = std::getenv("JOBPERF_HOSTNAME");
+  return posed ? posed : "";
+}
+
 std::string host_name() {
-  if (const char* forced = std::getenv("JOBPERF_HOSTNAME"); forced && *forced) return forced;
+  if (auto posed = posed_host_name(); !posed.empty()) return posed;
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
   std::string name(buf);

@@ -10,7 +10,10 @@
 
 namespace jobperf {
 
-// $JOBPERF_HOSTNAME (lets one machine pose as several nodes), else the short host name.
+// $JOBPERF_HOSTNAME, the node name this machine poses as (one machine posing
+// as several nodes), or empty.
+std::string posed_host_name();
+// posed_host_name(), else the short host name.
 std::string host_name();
 // $JOBPERF_SCRATCH, else $TMPDIR, else /tmp.
 std::string default_scratch();
