@@ -26,8 +26,12 @@ Handle type_handle(hid_t id, const std::string& what) { return {check(id, what),
 
 void silence_error_stack() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
+void set_file_format(hid_t fapl) {
+  check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110), "set the file format", 0);
+}
+
 namespace {
-constexpr int kCrashSignals[] = {SIGSEGV, SIGBUS, SIGFPE};
+constexpr int kCrashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};  // SIGABRT: glibc finding the heap overrun
 struct sigaction crash_previous[std::size(kCrashSignals)];
 char crash_file[4096];  // the file being read, for the handler (no allocation there)
 
@@ -48,7 +52,7 @@ extern "C" void name_file_and_crash(int signal) {
   write_all(": crashed while reading ");
   write_all(crash_file);
   write_all(" (");
-  write_all(signal == SIGSEGV ? "SIGSEGV" : signal == SIGBUS ? "SIGBUS" : "SIGFPE");  // strsignal is not signal-safe
+  write_all(signal == SIGSEGV ? "SIGSEGV" : signal == SIGBUS ? "SIGBUS" : signal == SIGFPE ? "SIGFPE" : "SIGABRT");  // strsignal is not signal-safe
   write_all("): HDF5 crashes on damaged metadata, so the file is likely damaged (else this is a bug)\n");
   restore_crash_handlers();
   raise(signal);  // delivered to the previous handler once this one returns

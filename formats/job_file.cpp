@@ -501,6 +501,7 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
   H5Pset_all_coll_metadata_ops(fapl, true);
   H5Pset_coll_metadata_write(fapl, true);
+  h5::set_file_format(fapl);
   // No alignment: chunks of unequal sizes (series, samples one longer)
   // padded to one boundary doubled the uncompressed file.
   hid_t fid = H5Fcreate(im.tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -1146,7 +1147,9 @@ void write_campaign(const std::string& path, bool force, const Campaign& c) {
   std::string tmp = path + ".tmp";
   try {
     {
-      hid_t fid = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+      auto fapl = h5::plist_handle(H5Pcreate(H5P_FILE_ACCESS), "create file access properties");
+      h5::set_file_format(fapl);
+      hid_t fid = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
       if (fid < 0) throw JobFileError(tmp + ": cannot create HDF5 file (is the directory writable?)");
       Handle file(fid, H5Fclose);
       h5::write_attribute(file, "file_kind", std::string(kCampaignKind));

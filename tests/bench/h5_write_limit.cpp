@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "formats/hdf5_filters.hpp"
+#include "formats/hdf5_io.hpp"
 
 namespace {
 
@@ -56,12 +57,13 @@ hid_t select_mine(hid_t space, const Array& a) {
   return mem;
 }
 
-// As jobperf-reduce opens the job file: MPI-IO, collective metadata.
+// As jobperf-reduce opens the job file: MPI-IO, collective metadata, its file format.
 hid_t mpio_fapl() {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
   H5Pset_all_coll_metadata_ops(fapl, true);
   H5Pset_coll_metadata_write(fapl, true);
+  jobperf::h5::set_file_format(fapl);
   return fapl;
 }
 

@@ -165,6 +165,7 @@ for i in range(40):
     path = f"{work}/metadata{i}.h5"
     open(path, "wb").write(data)
     judge([f"{bin}/jobperf-export", path, "--json", f"{work}/metadata{i}.json"], path, f"metadata damage {i}")
+    judge([f"{bin}/jobperf-report", path, "-o", f"{work}/metadata{i}.html"], path, f"metadata damage {i}")
 
 for f in failures: print("FAIL:", f, file=sys.stderr)
 sys.exit(1 if failures else 0)
