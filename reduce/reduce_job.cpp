@@ -969,6 +969,120 @@ bool can_overlap(std::size_t threads) {
   return threads >= 2 && provided >= MPI_THREAD_SERIALIZED;
 }
 
+// The first pass over this rank's streams, on `threads` threads: everything
+// but the samples, and the rows they hold.
+Local outline_mine(const std::vector<StreamFile>& files, const std::vector<int>& owner, int rank, std::size_t threads) {
+  std::vector<std::size_t> mine;
+  std::vector<std::string> paths;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (owner[i] == rank) mine.push_back(i), paths.push_back(files[i].path);
+  auto outlined = outline_files(paths, threads);
+  Local local;
+  for (std::size_t k = 0; k < mine.size(); ++k)
+    if (outlined[k].error.empty()) add_stream(local, mine[k], paths[k], std::move(outlined[k]));
+    else local.unreadable.push_back(outlined[k].error);
+  return local;
+}
+
+// Sets how many rows of /ranks share a chunk, cuts this rank's rows into
+// groups of about a window's budget each, and returns how many rounds of
+// collective writes every rank joins.
+std::size_t group_rows(LocalRows& rows, Plan& plan, const std::vector<Window>& windows, const ReduceOptions& options,
+                       MPI_Comm comm) {
+  rows.chunk_rows = plan.layout.rank_chunk_rows =
+      rank_chunk_rows(rows, plan.layout.ranks.size(), widest_rank_table(plan.layout), windows.size() == 1, comm);
+  cut_groups(rows, options.window_bytes,
+             static_cast<double>(windows.front().timeline.bins) / static_cast<double>(plan.timeline.bins));
+  unsigned long long groups = rows.group_starts.size(), rounds = 0;
+  MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
+  even_out_groups(rows, rounds);
+  groups = rows.group_starts.size();  // more, where a round would have had more than most_per_group() rows
+  MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
+  return rounds;
+}
+
+// Window by window, group by group: read on, derive, summarise, write; then
+// the job-wide results. Returns the in-job outliers.
+std::vector<jobfile::Outlier> write_job_file(const ReduceOptions& options, Plan& plan, Local& local,
+                                             const std::vector<StreamFile>& files, std::size_t threads, Timing& timing,
+                                             MPI_Comm comm) {
+  std::uint64_t largest = 0;
+  for (auto i : local.files) largest = std::max(largest, files[i].size);
+  const auto windows = windows_of(plan.timeline, largest, options.window_bytes, comm, plan.layout.chunk_steps);
+  auto rows = local_rows(plan, local, files);
+  const auto rounds = group_rows(rows, plan, windows, options, comm);
+  std::optional<jobfile::JobFileWriter> file;
+  std::array<Derived, 2> derived;  // a group's derived metrics: one being written while the next is derived
+  GroupWrites writes(can_overlap(threads));
+  // Groups are read and derived on the rank's CPUs but the one its writes take.
+  const std::size_t workers = writes.overlapped() ? threads - 1 : threads;
+  std::vector<std::vector<char>> read_buffers(workers);
+  writes.start([&](Timing& t) {  // while the first group is read and derived
+    file.emplace(options.output, comm, options.force, plan.layout);
+    t.mark("create file");
+  });
+  timing.skip();  // created at once (not overlapped): counted by the writes' timing
+  StallFinder stalls(plan.layout.info.hosts, plan.timeline.bin_ns);
+  for (const auto& w : windows) {
+    auto summary = start_window(plan, w);
+    for (std::size_t round = 0; round < rounds; ++round) {  // collective writes: every rank joins every round
+      auto g = group_of(rows, round);
+      auto& d = derived[writes.overlapped() ? round % 2 : 0];
+      const auto streams = streams_of(g);
+      for_each_parallel(streams.size(), workers, [&](std::size_t k, std::size_t worker) {
+        read_window(local, streams[k], files[local.files[streams[k]]].path, w, read_buffers[worker]);
+      });
+      timing.mark("read+rows");
+      derive_all(g.ranks, plan.rank_metrics, w.timeline, d.rank_values, workers);
+      derive_all(g.nodes, plan.node_metrics, w.timeline, d.node_values, workers);
+      derive_all(g.gpus, plan.gpu_metrics, w.timeline, d.gpu_values, workers);
+      summarise_group(plan, g, d, w, summary, workers);
+      timing.mark("derive+summarise");
+      writes.wait();
+      timing.mark("wait for writes");
+      // From here the group's rows and `d` are the writes' alone: later
+      // groups read other streams (read_window reads each once per window).
+      writes.start([&file, &plan, &d, &w, g](Timing& t) {
+        write_group_series(*file, plan, g, d, w);
+        t.mark("write series");
+        write_group_samples(*file, plan, g, w);
+        drop_done(plan, g.ranks, jobfile::Rows::Ranks, w);
+        drop_done(plan, g.nodes, jobfile::Rows::Nodes, w);
+        drop_done(plan, g.gpus, jobfile::Rows::Gpus, w);
+        t.mark("write samples");
+      });
+      timing.skip();  // written at once (not overlapped): counted by the writes' timing
+    }
+    writes.wait();
+    timing.mark("wait for writes");
+    end_window(plan, w, summary, stalls, comm);
+    timing.mark("derive+summarise");
+    write_step_summaries(*file, plan, w, summary);
+    timing.mark("write series");
+  }
+  auto outliers = write_totals(*file, plan, rows, stalls, local, comm);
+  file->close();
+  timing.mark("write totals");
+  if (options.timing)
+    timing.report(writes.timing(), threads, writes.overlapped(), file->compression(), files, windows.size(), rounds, comm);
+  return outliers;
+}
+
+// What the user reads at the end (rank 0): the file, its problems and the first outliers.
+void print_result(const ReduceOptions& options, const Plan& plan, const std::vector<jobfile::Outlier>& outliers) {
+  const auto& info = plan.layout.info;
+  std::printf("jobperf-reduce: wrote %s: job %s, %zu rank rows on %zu node(s), %zu bins of %.3g s, status %s\n",
+              options.output.c_str(), info.job_id.c_str(), plan.layout.ranks.size(), info.hosts.size(),
+              plan.timeline.bins, plan.timeline.bin_seconds(), info.status.c_str());
+  for (const auto& p : info.problems) std::printf("  problem: %s\n", p.c_str());
+  // The first few: a job whose nodes all differ can have hundreds, all in the file.
+  constexpr std::size_t kPrinted = 20;
+  for (std::size_t i = 0; i < std::min(kPrinted, outliers.size()); ++i)
+    std::printf("  outlier: %s\n", outliers[i].reason.c_str());
+  if (outliers.size() > kPrinted)
+    std::printf("  ... and %zu more outliers, all in %s's /outliers\n", outliers.size() - kPrinted, options.output.c_str());
+}
+
 int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
@@ -987,22 +1101,13 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   if (any_failed(errors, comm)) return kFailed;
   for (const auto& note : drop_copies(files))
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: note: %s\n", note.c_str());
-  auto owner = assign_streams(files, size);
+  const auto owner = assign_streams(files, size);
   timing.mark("list");
 
-  // 2. A first pass over this rank's streams: everything but the samples, and the rows they hold.
+  // 2. A first pass over this rank's streams; the hosts' clocks aligned.
   const std::size_t threads = options.threads > 0 ? options.threads : cpus_of_rank(comm);
-  std::vector<std::size_t> mine;
-  std::vector<std::string> paths;
-  for (std::size_t i = 0; i < files.size(); ++i)
-    if (owner[i] == rank) mine.push_back(i), paths.push_back(files[i].path);
-  auto outlined = outline_files(paths, threads);
-  Local local;
-  for (std::size_t k = 0; k < mine.size(); ++k)
-    if (outlined[k].error.empty()) add_stream(local, mine[k], paths[k], std::move(outlined[k]));
-    else local.unreadable.push_back(outlined[k].error);
-  outlined.clear();
-  timing.mark("outline");  // the first pass
+  auto local = outline_mine(files, owner, rank, threads);
+  timing.mark("outline");
   auto clocks = align_clocks(local.streams, comm);
   align_local(local, clocks);
   timing.mark("align");
@@ -1026,92 +1131,15 @@ int reduce_or_throw(const ReduceOptions& options, MPI_Comm comm) {
   info.metadata = std::move(metadata);
   timing.mark("plan");
 
-  // 4. Window by window, group by group: read on, derive, summarise, write; then the job-wide results.
+  // 4. The job file.
   std::vector<jobfile::Outlier> outliers;
-  std::uint64_t largest = 0;
-  for (auto i : local.files) largest = std::max(largest, files[i].size);
-  const auto windows = windows_of(plan.timeline, largest, options.window_bytes, comm, plan.layout.chunk_steps);
-  auto rows = local_rows(plan, local, files);
-  rows.chunk_rows = plan.layout.rank_chunk_rows =
-      rank_chunk_rows(rows, plan.layout.ranks.size(), widest_rank_table(plan.layout), windows.size() == 1, comm);
-  cut_groups(rows, options.window_bytes,
-             static_cast<double>(windows.front().timeline.bins) / static_cast<double>(plan.timeline.bins));
-  unsigned long long groups = rows.group_starts.size(), rounds = 0;
-  MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
-  even_out_groups(rows, rounds);
-  groups = rows.group_starts.size();  // more, where a round would have had more than most_per_group() rows
-  MPI_Allreduce(&groups, &rounds, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
   try {
-    std::optional<jobfile::JobFileWriter> file;
-    std::array<Derived, 2> derived;  // a group's derived metrics: one being written while the next is derived
-    GroupWrites writes(can_overlap(threads));
-    // Groups are read and derived on the rank's CPUs but the one its writes take.
-    const std::size_t workers = writes.overlapped() ? threads - 1 : threads;
-    std::vector<std::vector<char>> read_buffers(workers);
-    writes.start([&](Timing& t) {  // while the first group is read and derived
-      file.emplace(options.output, comm, options.force, plan.layout);
-      t.mark("create file");
-    });
-    timing.skip();  // created at once (not overlapped): counted by the writes' timing
-    StallFinder stalls(plan.layout.info.hosts, plan.timeline.bin_ns);
-    for (const auto& w : windows) {
-      auto summary = start_window(plan, w);
-      for (std::size_t round = 0; round < rounds; ++round) {  // collective writes: every rank joins every round
-        auto g = group_of(rows, round);
-        auto& d = derived[writes.overlapped() ? round % 2 : 0];
-        const auto streams = streams_of(g);
-        for_each_parallel(streams.size(), workers, [&](std::size_t k, std::size_t worker) {
-          read_window(local, streams[k], files[local.files[streams[k]]].path, w, read_buffers[worker]);
-        });
-        timing.mark("read+rows");
-        derive_all(g.ranks, plan.rank_metrics, w.timeline, d.rank_values, workers);
-        derive_all(g.nodes, plan.node_metrics, w.timeline, d.node_values, workers);
-        derive_all(g.gpus, plan.gpu_metrics, w.timeline, d.gpu_values, workers);
-        summarise_group(plan, g, d, w, summary, workers);
-        timing.mark("derive+summarise");
-        writes.wait();
-        timing.mark("wait for writes");
-        // From here the group's rows and `d` are the writes' alone: later
-        // groups read other streams (read_window reads each once per window).
-        writes.start([&file, &plan, &d, &w, g](Timing& t) {
-          write_group_series(*file, plan, g, d, w);
-          t.mark("write series");
-          write_group_samples(*file, plan, g, w);
-          drop_done(plan, g.ranks, jobfile::Rows::Ranks, w);
-          drop_done(plan, g.nodes, jobfile::Rows::Nodes, w);
-          drop_done(plan, g.gpus, jobfile::Rows::Gpus, w);
-          t.mark("write samples");
-        });
-        timing.skip();  // written at once (not overlapped): counted by the writes' timing
-      }
-      writes.wait();
-      timing.mark("wait for writes");
-      end_window(plan, w, summary, stalls, comm);
-      timing.mark("derive+summarise");
-      write_step_summaries(*file, plan, w, summary);
-      timing.mark("write series");
-    }
-    outliers = write_totals(*file, plan, rows, stalls, local, comm);
-    file->close();
-    timing.mark("write totals");
-    if (options.timing)
-      timing.report(writes.timing(), threads, writes.overlapped(), file->compression(), files, windows.size(), rounds, comm);
+    outliers = write_job_file(options, plan, local, files, threads, timing, comm);
   } catch (const jobfile::JobFileError& e) {
     if (rank == 0) std::fprintf(stderr, "jobperf-reduce: %s\n", e.what());
     return kFailed;
   }
-  if (rank == 0 && !options.quiet) {
-    std::printf("jobperf-reduce: wrote %s: job %s, %zu rank rows on %zu node(s), %zu bins of %.3g s, status %s\n",
-                options.output.c_str(), info.job_id.c_str(), plan.layout.ranks.size(), info.hosts.size(),
-                plan.timeline.bins, plan.timeline.bin_seconds(), info.status.c_str());
-    for (const auto& p : info.problems) std::printf("  problem: %s\n", p.c_str());
-    // The first few: a job whose nodes all differ can have hundreds, all in the file.
-    constexpr std::size_t kPrinted = 20;
-    for (std::size_t i = 0; i < std::min(kPrinted, outliers.size()); ++i)
-      std::printf("  outlier: %s\n", outliers[i].reason.c_str());
-    if (outliers.size() > kPrinted)
-      std::printf("  ... and %zu more outliers, all in %s's /outliers\n", outliers.size() - kPrinted, options.output.c_str());
-  }
+  if (rank == 0 && !options.quiet) print_result(options, plan, outliers);
   return info.status == "complete" ? kComplete : kPartial;
 }
 
