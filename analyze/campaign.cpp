@@ -258,12 +258,11 @@ std::vector<std::string> explain(const jobfile::Campaign& c, const jobfile::Camp
   return out;
 }
 
-int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  // Rank 0 lists the inputs (a campaign's directory tree is listed once,
-  // not by every rank, on a parallel file system too); each rank reads its share.
+namespace {
+
+// Rank 0 lists the inputs (a campaign's directory tree is listed once, not
+// by every rank, on a parallel file system too) and tells every rank.
+Inputs list_on_root(const AnalyzeOptions& options, int rank, MPI_Comm comm) {
   std::vector<char> listed;
   if (rank == 0) {
     const auto found = list_job_files(options.inputs);
@@ -274,54 +273,73 @@ int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
   Inputs inputs;
   Decoder d(listed.data(), listed.size());
   d(inputs.files, inputs.errors);
-  std::vector<char> mine;
-  Encoder e(mine);
+  return inputs;
+}
+
+// Each rank reads its share of the files (every size-th); rank 0 gets every
+// rank's summaries and problems, one message per rank.
+std::vector<std::vector<char>> read_shares(const Inputs& inputs, int rank, int size, MPI_Comm comm) {
   std::vector<std::string> paths;
   for (std::size_t i = static_cast<std::size_t>(rank); i < inputs.files.size(); i += static_cast<std::size_t>(size))
     paths.push_back(inputs.files[i]);
   auto [read, errors] = read_summaries(paths);
+  std::vector<char> mine;
+  Encoder e(mine);
   e.each(read, [&](auto& j) { transfer(e, j); });
   e(errors);
-  auto blobs = gather_to_root(mine, comm);
+  return gather_to_root(mine, comm);
+}
 
-  int status = 0;
-  if (rank == 0) {
-    std::vector<jobfile::JobSummary> jobs;
-    std::vector<std::string> problems = inputs.errors;
-    for (const auto& blob : blobs) {
-      Decoder d(blob.data(), blob.size());
-      d.each(jobs, [&](auto& j) { transfer(d, j); });
-      d(problems);
-    }
-    for (const auto& p : problems) std::fprintf(stderr, "jobperf-analyze: %s\n", p.c_str());
-    if (!problems.empty()) status = 1;
-    if (jobs.empty()) {
-      std::fprintf(stderr, "jobperf-analyze: no job files to analyse\n");
-      status = 1;
-    } else {
-      std::sort(jobs.begin(), jobs.end(), [](auto& a, auto& b) { return a.path < b.path; });
-      for (const auto& note : drop_repeated_jobs(jobs)) std::fprintf(stderr, "jobperf-analyze: note: %s\n", note.c_str());
-      auto campaign = build_campaign(jobs, options.min_deviation);
-      try {
-        jobfile::write_campaign(options.output, options.force, campaign);
-      } catch (const std::exception& ex) {
-        std::fprintf(stderr, "jobperf-analyze: %s\n", ex.what());
-        status = 1;
-      }
-      if (!options.quiet) {
-        std::size_t outliers = 0;
-        std::map<std::string, std::size_t> group_sizes;
-        for (const auto& j : campaign.jobs) outliers += j.outlier, ++group_sizes[j.group];
-        std::printf("jobperf-analyze: %zu jobs in %zu group(s), %zu outlier(s); wrote %s\n", campaign.jobs.size(),
-                    group_sizes.size(), outliers, options.output.c_str());
-        for (const auto& [group, n] : group_sizes)
-          if (n < kMinComparableJobs)
-            std::printf("  group %s: %zu job(s), fewer than %zu comparable jobs: not classified\n", group.c_str(), n,
-                        kMinComparableJobs);
-        print_table(campaign);
-      }
-    }
+void print_campaign(const jobfile::Campaign& campaign, const std::string& output) {
+  std::size_t outliers = 0;
+  std::map<std::string, std::size_t> group_sizes;
+  for (const auto& j : campaign.jobs) outliers += j.outlier, ++group_sizes[j.group];
+  std::printf("jobperf-analyze: %zu jobs in %zu group(s), %zu outlier(s); wrote %s\n", campaign.jobs.size(),
+              group_sizes.size(), outliers, output.c_str());
+  for (const auto& [group, n] : group_sizes)
+    if (n < kMinComparableJobs)
+      std::printf("  group %s: %zu job(s), fewer than %zu comparable jobs: not classified\n", group.c_str(), n,
+                  kMinComparableJobs);
+  print_table(campaign);
+}
+
+// Rank 0: the campaign from every rank's summaries, written and printed; the exit status.
+int analyze_on_root(const AnalyzeOptions& options, const Inputs& inputs, const std::vector<std::vector<char>>& blobs) {
+  std::vector<jobfile::JobSummary> jobs;
+  std::vector<std::string> problems = inputs.errors;
+  for (const auto& blob : blobs) {
+    Decoder d(blob.data(), blob.size());
+    d.each(jobs, [&](auto& j) { transfer(d, j); });
+    d(problems);
   }
+  for (const auto& p : problems) std::fprintf(stderr, "jobperf-analyze: %s\n", p.c_str());
+  int status = problems.empty() ? 0 : 1;
+  if (jobs.empty()) {
+    std::fprintf(stderr, "jobperf-analyze: no job files to analyse\n");
+    return 1;
+  }
+  std::sort(jobs.begin(), jobs.end(), [](auto& a, auto& b) { return a.path < b.path; });
+  for (const auto& note : drop_repeated_jobs(jobs)) std::fprintf(stderr, "jobperf-analyze: note: %s\n", note.c_str());
+  auto campaign = build_campaign(jobs, options.min_deviation);
+  try {
+    jobfile::write_campaign(options.output, options.force, campaign);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "jobperf-analyze: %s\n", ex.what());
+    status = 1;
+  }
+  if (!options.quiet) print_campaign(campaign, options.output);
+  return status;
+}
+
+}  // namespace
+
+int analyze_campaign(const AnalyzeOptions& options, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const auto inputs = list_on_root(options, rank, comm);
+  const auto blobs = read_shares(inputs, rank, size, comm);
+  int status = rank == 0 ? analyze_on_root(options, inputs, blobs) : 0;
   MPI_Bcast(&status, 1, MPI_INT, 0, comm);
   return status;
 }
