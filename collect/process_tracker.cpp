@@ -163,10 +163,18 @@ std::unordered_set<std::uint32_t> ProcessTracker::cgroup_members() const {
 
 ProcessTracker::Changes ProcessTracker::scan() {
   Changes changes;
-  auto pids = live_candidates();
-  const auto in_cgroups = selection_.cgroups.empty() ? std::unordered_set<std::uint32_t>{} : cgroup_members();
-  std::unordered_set<std::uint32_t> present(pids.begin(), pids.end());
+  const auto pids = live_candidates();
+  drop_ended(pids, changes);
+  auto fresh = classify_new(pids);
+  take_in_descendants(fresh);
+  start_members(fresh, changes);
+  rebuild_watched();
+  return changes;
+}
 
+// Members no longer among `pids` have ended; what is known of the others is forgotten.
+void ProcessTracker::drop_ended(const std::vector<std::uint32_t>& pids, Changes& changes) {
+  const std::unordered_set<std::uint32_t> present(pids.begin(), pids.end());
   for (auto it = members_.begin(); it != members_.end();) {
     if (!present.count(it->first)) {
       changes.ended.push_back(it->first);
@@ -176,13 +184,12 @@ ProcessTracker::Changes ProcessTracker::scan() {
     }
   }
   std::erase_if(known_, [&](const auto& kv) { return !present.count(kv.first); });
+}
 
-  struct Candidate {
-    std::uint32_t pid;
-    std::string command;
-    std::optional<std::int32_t> rank;
-    bool never = false;  // not even as a watched process's child
-  };
+// The processes not seen before: each the job's (a root, of the job by its
+// environment or cgroup), never the job's, or undecided until its parent is known.
+std::vector<ProcessTracker::Candidate> ProcessTracker::classify_new(const std::vector<std::uint32_t>& pids) {
+  const auto in_cgroups = selection_.cgroups.empty() ? std::unordered_set<std::uint32_t>{} : cgroup_members();
   std::vector<Candidate> fresh;
   for (auto pid : pids) {
     if (known_.count(pid)) continue;
@@ -203,8 +210,12 @@ ProcessTracker::Changes ProcessTracker::scan() {
     known_[pid] = k;
     fresh.push_back(std::move(c));
   }
-  // Descendants: a new process whose parent is watched is watched too. Repeat
-  // until stable, since parent and child may both be new in this scan.
+  return fresh;
+}
+
+// Descendants: a new process whose parent is watched is watched too. Repeat
+// until stable, since parent and child may both be new in this scan.
+void ProcessTracker::take_in_descendants(const std::vector<Candidate>& fresh) {
   for (bool grew = true; grew;) {
     grew = false;
     for (const auto& c : fresh) {
@@ -214,6 +225,10 @@ ProcessTracker::Changes ProcessTracker::scan() {
       if (parent != known_.end() && parent->second.member) grew = k.member = true;
     }
   }
+}
+
+// The new members, described and followed from now on.
+void ProcessTracker::start_members(std::vector<Candidate>& fresh, Changes& changes) {
   // Parents start before their children: in start order, a child without a
   // rank of its own finds its parent's rank already known.
   std::sort(fresh.begin(), fresh.end(), [&](const Candidate& a, const Candidate& b) {
@@ -237,8 +252,6 @@ ProcessTracker::Changes ProcessTracker::scan() {
     changes.started.push_back(p);
     ++ever_watched_;
   }
-  rebuild_watched();
-  return changes;
 }
 
 void ProcessTracker::adopt(const TrackedProcess& process) {

@@ -91,6 +91,17 @@ class ProcessTracker {
   };
   EnvironmentFacts read_environment(std::uint32_t pid) const;
   std::unordered_set<std::uint32_t> cgroup_members() const;
+  // A process seen for the first time in this scan.
+  struct Candidate {
+    std::uint32_t pid;
+    std::string command;
+    std::optional<std::int32_t> rank;
+    bool never = false;  // not even as a watched process's child
+  };
+  void drop_ended(const std::vector<std::uint32_t>& pids, Changes& changes);
+  std::vector<Candidate> classify_new(const std::vector<std::uint32_t>& pids);
+  void take_in_descendants(const std::vector<Candidate>& fresh);
+  void start_members(std::vector<Candidate>& fresh, Changes& changes);
   void rebuild_watched();
 
   std::string root_;
