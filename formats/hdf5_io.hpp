@@ -53,10 +53,11 @@ Handle type_handle(hid_t id, const std::string& what);
 
 void silence_error_stack();
 
-// jobperf's files are in HDF5 1.10's format: its metadata carries checksums,
-// so damage to it is refused where 1.8's format has it trusted, and it takes
-// half the bytes (a small job's file: 229 KiB, not 531). Readers need HDF5
-// 1.10 or later (2016: h5py, netCDF-4 and h5dump built on it).
+// jobperf's files are in HDF5 1.10's format: its metadata (all but the
+// global heaps of variable-length data) carries checksums, so damage there is
+// refused where 1.8's format has it trusted, and it takes half the bytes (a
+// small job's file: 229 KiB, not 531). Readers need HDF5 1.10 or later
+// (2016: h5py, netCDF-4 and h5dump built on it).
 void set_file_format(hid_t fapl);
 
 // While one lives, a crash (SIGSEGV, SIGBUS, SIGFPE, or SIGABRT from glibc

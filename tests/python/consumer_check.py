@@ -14,6 +14,10 @@ import xarray as xr
 
 path, work, ranks, dd_mib = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 
+# HDF5 1.10's format (superblock version 3), whose metadata carries checksums.
+with open(path, "rb") as raw:
+    signature = raw.read(9)
+assert signature[:8] == b"\x89HDF\r\n\x1a\n" and signature[8] == 3, signature
 with h5py.File(path, "r") as f:
     assert f.attrs["file_kind"] == "jobperf-job"
     assert f.attrs["schema_version"] == 8
