@@ -30,6 +30,15 @@ void set_file_format(hid_t fapl) {
   check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110), "set the file format", 0);
 }
 
+Handle parallel_file_access(MPI_Comm comm) {
+  auto fapl = plist_handle(H5Pcreate(H5P_FILE_ACCESS), "create file access properties");
+  check(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), "use MPI-IO", 0);
+  check(H5Pset_all_coll_metadata_ops(fapl, true), "read metadata collectively", 0);
+  check(H5Pset_coll_metadata_write(fapl, true), "write metadata collectively", 0);
+  set_file_format(fapl);
+  return fapl;
+}
+
 namespace {
 constexpr int kCrashSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};  // SIGABRT: glibc finding the heap overrun
 struct sigaction crash_previous[std::size(kCrashSignals)];
@@ -47,12 +56,21 @@ void restore_crash_handlers() {
   for (std::size_t i = 0; i < std::size(kCrashSignals); ++i) sigaction(kCrashSignals[i], &crash_previous[i], nullptr);
 }
 
+const char* crash_signal_name(int signal) {  // strsignal is not signal-safe
+  switch (signal) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    default: return "SIGABRT";
+  }
+}
+
 extern "C" void name_file_and_crash(int signal) {
   write_all(program_invocation_short_name);
   write_all(": crashed while reading ");
   write_all(crash_file);
   write_all(" (");
-  write_all(signal == SIGSEGV ? "SIGSEGV" : signal == SIGBUS ? "SIGBUS" : signal == SIGFPE ? "SIGFPE" : "SIGABRT");  // strsignal is not signal-safe
+  write_all(crash_signal_name(signal));
   write_all("): HDF5 crashes on damaged metadata, so the file is likely damaged (else this is a bug)\n");
   restore_crash_handlers();
   raise(signal);  // delivered to the previous handler once this one returns

@@ -59,6 +59,10 @@ void silence_error_stack();
 // small job's file: 229 KiB, not 531). Readers need HDF5 1.10 or later
 // (2016: h5py, netCDF-4 and h5dump built on it).
 void set_file_format(hid_t fapl);
+// How a job file is opened for writing in parallel: MPI-IO on `comm`,
+// collective metadata reads and writes, jobperf's file format. The
+// write-limit bench opens its file the same way.
+Handle parallel_file_access(MPI_Comm comm);
 
 // While one lives, a crash (SIGSEGV, SIGBUS, SIGFPE, or SIGABRT from glibc
 // finding its heap overrun) first prints which file was being read: HDF5

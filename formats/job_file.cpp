@@ -497,11 +497,7 @@ JobFileWriter::JobFileWriter(const std::string& path, MPI_Comm comm, bool force,
   MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
   if (exists && !force) throw JobFileError(path + ": already exists (use --force to replace it)");
 
-  auto fapl = h5::plist_handle(H5Pcreate(H5P_FILE_ACCESS), "create file access properties");
-  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-  H5Pset_all_coll_metadata_ops(fapl, true);
-  H5Pset_coll_metadata_write(fapl, true);
-  h5::set_file_format(fapl);
+  auto fapl = h5::parallel_file_access(comm);
   // No alignment: chunks of unequal sizes (series, samples one longer)
   // padded to one boundary doubled the uncompressed file.
   hid_t fid = H5Fcreate(im.tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);

@@ -57,19 +57,9 @@ hid_t select_mine(hid_t space, const Array& a) {
   return mem;
 }
 
-// As jobperf-reduce opens the job file: MPI-IO, collective metadata, its file format.
-hid_t mpio_fapl() {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
-  H5Pset_all_coll_metadata_ops(fapl, true);
-  H5Pset_coll_metadata_write(fapl, true);
-  jobperf::h5::set_file_format(fapl);
-  return fapl;
-}
-
 // This rank's rows of every chunked 2-D dataset of `path`, read before the clock starts.
 std::vector<Array> read_arrays(const char* path, int rank, int size) {
-  hid_t fapl = mpio_fapl();
+  const auto fapl = jobperf::h5::parallel_file_access(MPI_COMM_WORLD);  // as jobperf-reduce opens the job file
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   if (file < 0) {
     std::fprintf(stderr, "jobperf-bench-h5-write: %s: cannot open as HDF5\n", path);
@@ -101,7 +91,6 @@ std::vector<Array> read_arrays(const char* path, int rank, int size) {
     out.push_back(std::move(a));
   }
   H5Fclose(file);
-  H5Pclose(fapl);
   return out;
 }
 
@@ -111,7 +100,7 @@ std::vector<Array> read_arrays(const char* path, int rank, int size) {
 double write_all(const char* path, const std::vector<Array>& arrays, hsize_t rows_per_write) {
   MPI_Barrier(MPI_COMM_WORLD);
   const double start = MPI_Wtime();
-  hid_t fapl = mpio_fapl();
+  const auto fapl = jobperf::h5::parallel_file_access(MPI_COMM_WORLD);  // as jobperf-reduce opens the job file
   hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER), lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
@@ -138,7 +127,6 @@ double write_all(const char* path, const std::vector<Array>& arrays, hsize_t row
   H5Pclose(lcpl);
   H5Pclose(dxpl);
   H5Fclose(file);
-  H5Pclose(fapl);
   return MPI_Wtime() - start;
 }
 
